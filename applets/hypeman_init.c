@@ -1,0 +1,114 @@
+/* vi: set sw=4 ts=4: */
+/*
+ * hypeman-init: PID 1 of a hypeman microVM.
+ *
+ * Assembles the image's root (read-only image disk + writable overlay
+ * disk), reads the config disk, mounts volumes, sets up the network,
+ * installs the guest agent, switches root once, then runs the program
+ * (exec mode: as its PID 1) or hands PID 1 to the image's systemd.
+ * The contract is SPEC.md; each phase is a file in hypeman/.
+ *
+ * Licensed under GPLv2, see file LICENSE in this source tree.
+ */
+//config:config HYPEMAN_INIT
+//config:	bool "hypeman-init (PID 1 of hypeman microVMs)"
+//config:	default y
+//config:	select PLATFORM_LINUX
+//config:	help
+//config:	The init of hypeman microVMs: mounts the image rootfs as an
+//config:	overlay, reads /config.json from the config disk, sets up
+//config:	volumes and network, installs the guest agent, switches root
+//config:	and runs the program (exec mode) or the image's systemd.
+//config:	Also answers to "init" (the kernel runs /init) and to
+//config:	"shutdown" (systemd-shutdown's /run/initramfs/shutdown).
+
+//applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(hypeman-init, hypeman_init, BB_DIR_SBIN, BB_SUID_DROP, hypeman_init))
+//applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(init, hypeman_init, BB_DIR_ROOT, BB_SUID_DROP, hypeman_init))
+//applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(shutdown, hypeman_init, BB_DIR_SBIN, BB_SUID_DROP, hypeman_init))
+
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += hypeman_init.o
+
+//usage:#define hypeman_init_trivial_usage
+//usage:       ""
+//usage:#define hypeman_init_full_usage "\n\n"
+//usage:       "PID 1 of a hypeman microVM (run by the kernel as /init).\n"
+//usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
+//usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10)"
+
+#include "libbb.h"
+#include <sys/reboot.h>
+#include "../hypeman/hypeman.h"
+
+/* SPEC: Boot phases. One order for both modes. */
+static void NORETURN boot(struct hm_boot *b)
+{
+	hm_phase_begin("mount");
+	if (hm_mount_early() != 0)
+		hm_fatal(b, "mount", "cannot mount the kernel filesystems");
+	hm_console_open();
+	hm_cmdline_read(&b->cmdline);
+	hm_phase_end("mount", "kernel filesystems mounted, console %s", hm_console_path());
+
+	hm_load_modules();
+	/* virtio_console may have brought hvc0, the preferred console */
+	hm_console_open();
+
+	if (hm_mount_overlay(b) != 0)
+		hm_fatal(b, "overlay", "no root filesystem");
+	if (hm_read_config(b) != 0)
+		hm_fatal(b, "config", "no usable config");
+	hm_mount_volumes(b);
+	hm_setup_network(b);
+	hm_install_agent(b);
+	if (hm_switch_root(b) != 0)
+		hm_fatal(b, "switch", "switch root failed");
+
+	if (b->mode == HM_MODE_SYSTEMD)
+		hm_run_systemd(b);
+	hm_run_exec(b);
+}
+
+/* systemd-shutdown's way back (see systemd_mode.c): argv[1] is the verb. */
+static void NORETURN final_shutdown(char **argv)
+{
+	int cmd = RB_POWER_OFF;
+
+	if (argv[1] && strcmp(argv[1], "reboot") == 0)
+		cmd = RB_AUTOBOOT;
+	else if (argv[1] && strcmp(argv[1], "halt") == 0)
+		cmd = RB_HALT_SYSTEM;
+	hm_log(HM_INFO, "shutdown", "back from systemd-shutdown (%s)", argv[1] ? argv[1] : "poweroff");
+	hm_poweroff_cmd("shutdown", cmd);
+}
+
+int hypeman_init_main(int argc, char **argv) MAIN_EXTERNALLY_VISIBLE;
+int hypeman_init_main(int argc UNUSED_PARAM, char **argv)
+{
+	static struct hm_boot b;
+	sigset_t set;
+
+	if (getpid() != 1) {
+		bb_simple_error_msg("must run as PID 1 (the kernel's /init)");
+		return EXIT_FAILURE;
+	}
+	/* From here on nothing may end this process: busybox helpers that
+	 * die go to the rescue path instead. */
+	hm_boot_state = &b;
+	die_func = hm_die_hook;
+	b.newroot_fd = -1;
+	b.cmdline.rescue = true;
+	b.cmdline.grace_s = 10;
+	umask(022);
+	/* PID 1's signals are taken synchronously (exec_mode.c); block them
+	 * now so that none is lost before then. */
+	hm_pid1_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* Ctrl-Alt-Del becomes SIGINT to PID 1: a graceful stop */
+	reboot(RB_DISABLE_CAD);
+
+	if (strcmp(applet_name, "shutdown") == 0)
+		final_shutdown(argv);
+
+	hm_log(HM_INFO, "boot", "hypeman-init starting");
+	boot(&b);
+}

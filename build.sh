@@ -1,0 +1,244 @@
+#!/bin/bash
+# Build the hypeman-init busybox (static, musl) and the initrd cpio.
+#
+#   ./build.sh [--agent FILE] [--kernel-modules DIR] [--output FILE] [--busybox-only]
+#
+# Run as root on Debian bookworm: it installs its own build dependencies with
+# apt-get, fetches busybox from Debian's source package (pinned, sha256
+# checked, cached in $HYPEMAN_CACHE, default /var/cache/hypeman-init), builds
+# it with our applet, and writes out/busybox and out/initrd (gzip, cpio newc).
+# Two runs on one commit give a byte-identical initrd.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")" && pwd)
+cache=${HYPEMAN_CACHE:-/var/cache/hypeman-init}
+out=$top/out
+
+BB_VERSION=1.35.0
+BB_DEBIAN_VERSION=1:1.35.0-4+deb12u1
+BB_ORIG=busybox_${BB_VERSION}.orig.tar.bz2
+BB_ORIG_SHA256=faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694
+BB_DEBIAN_TAR=busybox_${BB_VERSION}-4+deb12u1.debian.tar.xz
+
+# The modules our init loads at boot; build.sh adds what they depend on.
+BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
+
+agent= kmods= output=$out/initrd busybox_only=
+usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--agent) agent=$(realpath "${2:?--agent needs a FILE}"); shift 2 ;;
+	--kernel-modules) kmods=$(realpath "${2:?--kernel-modules needs a DIR}"); shift 2 ;;
+	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
+	--busybox-only) busybox_only=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "build.sh: unknown option '$1'" >&2; usage ;;
+	esac
+done
+[ -z "$agent" ] || [ -f "$agent" ] || { echo "build.sh: --agent: no file $agent" >&2; exit 1; }
+[ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
+
+log() { printf 'build.sh: %s\n' "$*" >&2; }
+
+# --- build dependencies -----------------------------------------------------
+need_pkgs() {
+	local missing= cmd pkg
+	for pair in musl-gcc:musl-tools make:make gcc:gcc bzip2:bzip2 xz:xz-utils \
+		cpio:cpio gzip:gzip patch:patch depmod:kmod modprobe:kmod apt-get:apt; do
+		cmd=${pair%%:*} pkg=${pair#*:}
+		command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
+	done
+	[ -e /usr/include/linux/version.h ] || missing="$missing linux-libc-dev"
+	if [ -n "$missing" ]; then
+		log "installing:$missing"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+}
+
+# --- busybox source from Debian, cached and verified -------------------------
+fetch_busybox() {
+	local dir=$cache/busybox
+	if [ -f "$dir/$BB_ORIG" ] && [ -f "$dir/$BB_DEBIAN_TAR" ] &&
+		echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet 2>/dev/null; then
+		return
+	fi
+	log "fetching busybox $BB_DEBIAN_VERSION source from Debian"
+	mkdir -p "$dir" "$cache/apt/sources" "$cache/apt/lists/partial"
+	# A private apt configuration: deb-src entries mirroring the machine's
+	# deb entries, without touching /etc/apt.
+	local src
+	for src in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$src" ] || continue
+		sed 's/^Types:.*/Types: deb-src/' "$src" > "$cache/apt/sources/$(basename "$src")"
+	done
+	if [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$cache/apt/sources/sources-src.list"
+	fi
+	local apto=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$cache/apt/sources"
+		-o "Dir::State::Lists=$cache/apt/lists" -o APT::Sandbox::User=root)
+	apt-get "${apto[@]}" update -qq
+	(cd "$dir" && apt-get "${apto[@]}" source --download-only -qq "busybox=$BB_DEBIAN_VERSION")
+	echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet ||
+		{ log "sha256 of $BB_ORIG does not match the pinned one"; exit 1; }
+}
+
+# --- busybox tree with our applet --------------------------------------------
+# The tree is unpacked once per pinned version and patched with Debian's
+# patches; our sources are copied in on every build (mtimes kept, so make only
+# rebuilds what changed).
+prepare_tree() {
+	bbdir=$out/build/busybox-$BB_VERSION
+	if [ ! -f "$bbdir/.hypeman-prepared" ]; then
+		log "unpacking busybox $BB_VERSION"
+		rm -rf "$out/build"
+		mkdir -p "$out/build"
+		tar -xjf "$cache/busybox/$BB_ORIG" -C "$out/build"
+		mkdir -p "$out/build/debian"
+		tar -xJf "$cache/busybox/$BB_DEBIAN_TAR" -C "$out/build"
+		local p
+		while read -r p; do
+			case $p in ''|'#'*) continue ;; esac
+			patch -d "$bbdir" -p1 -s < "$out/build/debian/patches/$p"
+		done < "$out/build/debian/patches/series"
+		# The two one-line hooks for a new top-level directory:
+		sed -i '/^source sysklogd\/Config.in$/a source hypeman_init/Config.in' "$bbdir/Config.in"
+		# core-y: its built-in.o is linked whole (libs-y would want a lib.a)
+		sed -i 's@^\t\tapplets/ \\$@\t\tapplets/ \\\n\t\thypeman_init/ \\@' "$bbdir/Makefile"
+		grep -q '^source hypeman_init/Config.in' "$bbdir/Config.in"
+		grep -q 'hypeman_init/ \\' "$bbdir/Makefile"
+		touch "$bbdir/.hypeman-prepared"
+	fi
+	mkdir -p "$bbdir/hypeman_init"
+	cp -a "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$bbdir/hypeman_init/"
+	# Files deleted from our tree must not linger in the build copy.
+	local f
+	for f in "$bbdir"/hypeman_init/hypeman/*.[ch] "$bbdir"/hypeman_init/applets/*.[ch]; do
+		[ -e "$top/${f#$bbdir/hypeman_init/}" ] || rm -f "$f" "${f%.c}.o"
+	done
+}
+
+# Debian's musl-gcc hides the kernel headers busybox needs; give them back
+# without the glibc headers around them.
+musl_kernel_headers() {
+	local inc=$out/build/musl-kernel-headers
+	mkdir -p "$inc"
+	ln -sfn /usr/include/linux "$inc/linux"
+	ln -sfn /usr/include/x86_64-linux-gnu/asm "$inc/asm"
+	ln -sfn /usr/include/asm-generic "$inc/asm-generic"
+	ln -sfn /usr/include/mtd "$inc/mtd"
+	echo "$inc"
+}
+
+configure_busybox() {
+	local inc=$1 line name
+	# allnoconfig, then our fragment on top, then oldconfig for the rest.
+	make -C "$bbdir" -s allnoconfig >/dev/null
+	while IFS= read -r line; do
+		case $line in CONFIG_*=*) ;; *) continue ;; esac
+		name=${line%%=*}
+		sed -i "/^# $name is not set\$/d; /^$name=/d" "$bbdir/.config"
+		printf '%s\n' "$line" >> "$bbdir/.config"
+	done < "$top/busybox-config"
+	sed -i '/^CONFIG_EXTRA_CFLAGS=/d' "$bbdir/.config"
+	printf 'CONFIG_EXTRA_CFLAGS="-isystem %s"\n' "$inc" >> "$bbdir/.config"
+	{ yes '' || :; } | make -C "$bbdir" -s oldconfig >/dev/null
+	# Every option we asked for must have survived (a missing dependency
+	# would silently drop it).
+	while IFS= read -r line; do
+		case $line in CONFIG_*=*) ;; *) continue ;; esac
+		grep -qxF "$line" "$bbdir/.config" ||
+			{ log "busybox-config: '$line' was dropped by kconfig (missing dependency?)"; exit 1; }
+	done < "$top/busybox-config"
+}
+
+build_busybox() {
+	local inc
+	inc=$(musl_kernel_headers)
+	configure_busybox "$inc"
+	log "compiling busybox"
+	make -C "$bbdir" -s -j"$(nproc)" CC=musl-gcc HOSTCC=gcc busybox >/dev/null
+	mkdir -p "$out"
+	cp "$bbdir/busybox" "$out/busybox.new"
+	mv "$out/busybox.new" "$out/busybox"
+	make -C "$bbdir" -s busybox.links >/dev/null
+}
+
+# --- kernel modules ------------------------------------------------------------
+# Copies the boot set and what it depends on (modules.dep, softdeps and their
+# aliases, as kmod's modprobe sees them) and runs depmod on the copy.
+add_modules() {
+	local stage=$1 src=$2 rel base dst m f
+	rel=$(basename "$src")
+	base=$(dirname "$(dirname "$(dirname "$src")")")
+	[ "$(basename "$(dirname "$src")")" = modules ] ||
+		{ log "--kernel-modules wants a /lib/modules/<release> directory, got $src"; exit 1; }
+	if [ ! -f "$src/modules.dep" ]; then
+		log "running depmod for $src (no modules.dep there)"
+		depmod -b "$base" "$rel"
+	fi
+	dst=$stage/lib/modules/$rel
+	mkdir -p "$dst"
+	for m in $BOOT_MODULES; do
+		modprobe -d "$base" -S "$rel" --show-depends "$m" ||
+			{ log "module $m: not found in $src"; exit 1; }
+	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
+		f=${f#"$src"/}
+		mkdir -p "$dst/$(dirname "$f")"
+		case $f in
+		*.ko) cp "$src/$f" "$dst/$f" ;;
+		*.ko.xz) xz -dc "$src/$f" > "$dst/${f%.xz}" ;;
+		*.ko.zst) zstd -qdc "$src/$f" > "$dst/${f%.zst}" ;;
+		*.ko.gz) gzip -dc "$src/$f" > "$dst/${f%.gz}" ;;
+		*) log "unexpected module file $f"; exit 1 ;;
+		esac
+	done
+	for f in modules.builtin modules.builtin.modinfo modules.order; do
+		[ ! -f "$src/$f" ] || cp "$src/$f" "$dst/$f"
+	done
+	depmod -b "$stage" "$rel"
+	# Keep only the text indexes init reads; the .bin ones serve kmod.
+	rm -f "$dst"/*.bin "$dst/modules.builtin.modinfo" "$dst/modules.order" \
+		"$dst/modules.symbols" "$dst/modules.devname"
+	mkdir -p "$stage/etc/hypeman"
+	printf '%s\n' $BOOT_MODULES > "$stage/etc/hypeman/modules"
+}
+
+# --- initrd --------------------------------------------------------------------
+make_initrd() {
+	local stage=$out/build/initrd-root epoch app
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,run,tmp,lower,overlay,mnt/config,etc,usr/bin,usr/sbin}
+	install -m 0755 "$out/busybox" "$stage/bin/busybox"
+	while read -r app; do
+		[ "$app" = /bin/busybox ] && continue
+		mkdir -p "$stage$(dirname "$app")"
+		ln -sfn "$(realpath -m --relative-to="$(dirname "$app")" /bin/busybox)" "$stage$app"
+	done < "$bbdir/busybox.links"
+	# The kernel runs /init; busybox dispatches "init" to hypeman-init.
+	ln -sfn bin/busybox "$stage/init"
+	# The kernel opens /dev/console before init runs.
+	mknod -m 0600 "$stage/dev/console" c 5 1
+	chmod 1777 "$stage/tmp"
+	if [ -n "$agent" ]; then
+		mkdir -p "$stage/usr/local/bin"
+		install -m 0755 "$agent" "$stage/usr/local/bin/guest-agent"
+	fi
+	[ -z "$kmods" ] || add_modules "$stage" "$kmods"
+
+	epoch=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)}
+	find "$stage" -exec touch -h -d "@$epoch" {} +
+	mkdir -p "$(dirname "$output")"
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$output.new"
+	mv "$output.new" "$output"
+	log "wrote $output ($(stat -c %s "$output") bytes)"
+}
+
+need_pkgs
+fetch_busybox
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)}
+export KBUILD_BUILD_USER=hypeman KBUILD_BUILD_HOST=build
+prepare_tree
+build_busybox
+[ -n "$busybox_only" ] || make_initrd

@@ -1,0 +1,589 @@
+/*
+ * hypeman-init: parse /config.json into struct hm_config (see config.h).
+ * The file comes from the user: any error is reported with the field
+ * (or byte offset) at fault, and nothing in here can end PID 1.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config.o
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json.h"
+#include "config.h"
+
+/* One parse: the reader, where the message goes, the field being read. */
+struct ctx {
+	struct hm_json j;
+	char *err;
+	size_t errlen;
+	char field[96];
+};
+
+static int errorf(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int errorf(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Passes on the reader's message (syntax error or out of memory). */
+static int json_error(struct ctx *c)
+{
+	return errorf(c, "%s", c->j.err[0] ? c->j.err : "invalid JSON");
+}
+
+/* Keys and values come from the user: keep messages one printable line. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f
+		 || *s == '"' || *s == '\\')
+			*s = '?';
+}
+
+static void set_field(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_field(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->field, sizeof(c->field), fmt, ap);
+	va_end(ap);
+	sanitize(c->field);
+}
+
+/*
+ * Checks the type of the next value: 0 when it is t, 1 when it is null
+ * and nullable (the null is consumed), -1 with a message otherwise.
+ */
+static int want(struct ctx *c, enum hm_json_type t, const char *desc, int nullable)
+{
+	enum hm_json_type got = hm_json_peek(&c->j);
+
+	if (got == t)
+		return 0;
+	if (got == HM_JSON_ERROR)
+		return json_error(c);
+	if (got == HM_JSON_NULL && nullable)
+		return hm_json_null(&c->j) ? json_error(c) : 1;
+	return errorf(c, "field \"%s\": expected %s, got %s",
+		c->field, desc, hm_json_type_name(got));
+}
+
+static int skip(struct ctx *c)
+{
+	return hm_json_skip(&c->j) ? json_error(c) : 0;
+}
+
+static int enter(struct ctx *c)
+{
+	return hm_json_enter(&c->j) ? json_error(c) : 0;
+}
+
+/*
+ * Makes room for element n plus a zeroed spare (the terminator of a
+ * string vector) by doubling; returns the array, or NULL (arr is then
+ * still valid and owned by the caller).
+ */
+static void *grow(struct ctx *c, void *arr, int *cap, int n, size_t size)
+{
+	int ncap;
+	char *p;
+
+	if (n + 1 < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 4;
+	p = realloc(arr, (size_t)ncap * size);
+	if (!p) {
+		errorf(c, "out of memory");
+		return NULL;
+	}
+	memset(p + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
+	*cap = ncap;
+	return p;
+}
+
+static void free_strv(char **v)
+{
+	char **p;
+
+	if (v) {
+		for (p = v; *p; p++)
+			free(*p);
+		free(v);
+	}
+}
+
+static void free_env(struct hm_env *e, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(e[i].key);
+		free(e[i].value);
+	}
+	free(e);
+}
+
+static void free_volumes(struct hm_volume *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].device);
+		free(v[i].path);
+		free(v[i].mode);
+		free(v[i].overlay_device);
+	}
+	free(v);
+}
+
+/* A string or null (absent) into *dst, replacing what was there. */
+static int read_string(struct ctx *c, char **dst)
+{
+	char *s = NULL;
+	int r = want(c, HM_JSON_STRING, "string", 1);
+
+	if (r < 0)
+		return -1;
+	if (r == 0 && hm_json_string(&c->j, &s))
+		return json_error(c);
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int read_bool(struct ctx *c, bool *dst)
+{
+	int r = want(c, HM_JSON_BOOL, "boolean", 1);
+
+	if (r < 0)
+		return -1;
+	*dst = false;
+	if (r == 0 && hm_json_bool(&c->j, dst))
+		return json_error(c);
+	return 0;
+}
+
+static int read_cidr(struct ctx *c, int *dst)
+{
+	static const char want_desc[] = "an integer 0..32";
+	const char *lit;
+	size_t n;
+	long v;
+	int r = want(c, HM_JSON_NUMBER, want_desc, 1);
+
+	if (r < 0)
+		return -1;
+	*dst = -1;
+	if (r == 1)
+		return 0;
+	if (hm_json_number(&c->j, &lit, &n))
+		return json_error(c);
+	if (hm_json_to_long(lit, n, &v) || v < 0 || v > 32)
+		return errorf(c, "field \"%s\": expected %s, got %.*s",
+			c->field, want_desc, (int)(n > 24 ? 24 : n), lit);
+	*dst = v;
+	return 0;
+}
+
+/* An array of strings (or null: empty); finish() turns NULL into []. */
+static int read_strv(struct ctx *c, const char *name, char ***dst, int *count)
+{
+	char **v = NULL, **p;
+	int n = 0, cap = 0, r;
+
+	r = want(c, HM_JSON_ARRAY, "array of strings", 1);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		if (enter(c))
+			return -1;
+		while ((r = hm_json_next(&c->j, NULL)) > 0) {
+			p = grow(c, v, &cap, n, sizeof(*v));
+			if (!p)
+				goto fail;
+			v = p;
+			set_field(c, "%s[%d]", name, n);
+			if (want(c, HM_JSON_STRING, "string", 0))
+				goto fail;
+			if (hm_json_string(&c->j, &v[n])) {
+				json_error(c);
+				goto fail;
+			}
+			n++;
+		}
+		if (r < 0) {
+			json_error(c);
+			goto fail;
+		}
+	}
+	free_strv(*dst);
+	*dst = v;
+	*count = n;
+	return 0;
+ fail:
+	free_strv(v);
+	return -1;
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+	const struct hm_env *x = *(const struct hm_env *const *)a;
+	const struct hm_env *y = *(const struct hm_env *const *)b;
+	int r = strcmp(x->key, y->key);
+
+	/* Equal keys stay in file order, so the last of a run is the last one written. */
+	return r ? r : (x < y ? -1 : 1);
+}
+
+/*
+ * Last one wins for repeated env keys. Sorting pointers keeps this
+ * O(n log n): a 1 MiB env object must not cost a quadratic scan.
+ */
+static int dedup_env(struct ctx *c, struct hm_config *cfg)
+{
+	struct hm_env **s;
+	int i, k, n = cfg->n_env;
+
+	if (n < 2)
+		return 0;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return errorf(c, "out of memory");
+	for (i = 0; i < n; i++)
+		s[i] = &cfg->env[i];
+	qsort(s, n, sizeof(*s), cmp_env);
+	for (i = 0; i + 1 < n; i++) {
+		if (strcmp(s[i]->key, s[i + 1]->key) == 0) {
+			free(s[i]->key);
+			free(s[i]->value);
+			s[i]->key = NULL;
+		}
+	}
+	free(s);
+	for (i = k = 0; i < n; i++)
+		if (cfg->env[i].key)
+			cfg->env[k++] = cfg->env[i];
+	cfg->n_env = k;
+	return 0;
+}
+
+static int read_env(struct ctx *c, struct hm_config *cfg)
+{
+	struct hm_env *v = NULL, *p;
+	char *key;
+	int n = 0, cap = 0, r;
+
+	r = want(c, HM_JSON_OBJECT, "object", 1);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		if (enter(c))
+			return -1;
+		while ((r = hm_json_next(&c->j, &key)) > 0) {
+			p = grow(c, v, &cap, n, sizeof(*v));
+			if (!p) {
+				free(key);
+				goto fail;
+			}
+			v = p;
+			v[n++].key = key;
+			set_field(c, "env.%.48s", key);
+			if (want(c, HM_JSON_STRING, "string", 0))
+				goto fail;
+			if (hm_json_string(&c->j, &v[n - 1].value)) {
+				json_error(c);
+				goto fail;
+			}
+		}
+		if (r < 0) {
+			json_error(c);
+			goto fail;
+		}
+	}
+	free_env(cfg->env, cfg->n_env);
+	cfg->env = v;
+	cfg->n_env = n;
+	return 0;
+ fail:
+	free_env(v, n);
+	return -1;
+}
+
+static int volume_error(struct ctx *c, int idx, const char *name, const char *what)
+{
+	return errorf(c, "field \"volume_mounts[%d].%s\": %s", idx, name, what);
+}
+
+/* Required fields and the mode; overlay_device only means something for overlay. */
+static int check_volume(struct ctx *c, int idx, struct hm_volume *v)
+{
+	static const char missing[] = "missing or empty";
+	char got[24];
+
+	if (!v->device || !v->device[0])
+		return volume_error(c, idx, "device", missing);
+	if (!v->path || !v->path[0])
+		return volume_error(c, idx, "path", missing);
+	if (!v->mode)
+		return volume_error(c, idx, "mode", missing);
+	if (strcmp(v->mode, "overlay") == 0) {
+		if (!v->overlay_device || !v->overlay_device[0])
+			return volume_error(c, idx, "overlay_device",
+				"missing or empty, required when mode is \"overlay\"");
+		return 0;
+	}
+	if (strcmp(v->mode, "ro") != 0 && strcmp(v->mode, "rw") != 0) {
+		snprintf(got, sizeof(got), "%s", v->mode);
+		sanitize(got);
+		return errorf(c, "field \"volume_mounts[%d].mode\": expected \"ro\", "
+			"\"rw\" or \"overlay\", got \"%s\"", idx, got);
+	}
+	free(v->overlay_device);
+	v->overlay_device = NULL;
+	return 0;
+}
+
+static int read_volume(struct ctx *c, int idx, struct hm_volume *v)
+{
+	char *key, **dst;
+	int r;
+
+	if (want(c, HM_JSON_OBJECT, "object", 0) || enter(c))
+		return -1;
+	while ((r = hm_json_next(&c->j, &key)) > 0) {
+		dst = NULL;
+		if (strcmp(key, "device") == 0)
+			dst = &v->device;
+		else if (strcmp(key, "path") == 0)
+			dst = &v->path;
+		else if (strcmp(key, "mode") == 0)
+			dst = &v->mode;
+		else if (strcmp(key, "overlay_device") == 0)
+			dst = &v->overlay_device;
+		set_field(c, "volume_mounts[%d].%.32s", idx, key);
+		free(key);
+		if (dst ? read_string(c, dst) : skip(c))
+			return -1;
+	}
+	if (r < 0)
+		return json_error(c);
+	return check_volume(c, idx, v);
+}
+
+static int read_volumes(struct ctx *c, struct hm_config *cfg)
+{
+	struct hm_volume *v = NULL, *p;
+	int n = 0, cap = 0, r;
+
+	r = want(c, HM_JSON_ARRAY, "array of objects", 1);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		if (enter(c))
+			return -1;
+		while ((r = hm_json_next(&c->j, NULL)) > 0) {
+			p = grow(c, v, &cap, n, sizeof(*v));
+			if (!p)
+				goto fail;
+			v = p;
+			set_field(c, "volume_mounts[%d]", n);
+			n++;
+			if (read_volume(c, n - 1, &v[n - 1]))
+				goto fail;
+		}
+		if (r < 0) {
+			json_error(c);
+			goto fail;
+		}
+	}
+	free_volumes(cfg->volumes, cfg->n_volumes);
+	cfg->volumes = v;
+	cfg->n_volumes = n;
+	return 0;
+ fail:
+	free_volumes(v, n);
+	return -1;
+}
+
+static int read_egress(struct ctx *c, struct hm_config *cfg)
+{
+	char *key;
+	int r = want(c, HM_JSON_OBJECT, "object", 1);
+
+	if (r < 0)
+		return -1;
+	/* The last egress_proxy (or null) replaces the earlier one as a whole. */
+	cfg->egress_proxy_enabled = false;
+	free(cfg->egress_proxy_url);
+	free(cfg->egress_ca_cert_pem);
+	cfg->egress_proxy_url = cfg->egress_ca_cert_pem = NULL;
+	if (r == 1)
+		return 0;
+	if (enter(c))
+		return -1;
+	while ((r = hm_json_next(&c->j, &key)) > 0) {
+		set_field(c, "egress_proxy.%.32s", key);
+		if (strcmp(key, "enabled") == 0)
+			r = read_bool(c, &cfg->egress_proxy_enabled);
+		else if (strcmp(key, "proxy_url") == 0)
+			r = read_string(c, &cfg->egress_proxy_url);
+		else if (strcmp(key, "ca_cert_pem") == 0)
+			r = read_string(c, &cfg->egress_ca_cert_pem);
+		else
+			r = skip(c);
+		free(key);
+		if (r)
+			return -1;
+	}
+	return r < 0 ? json_error(c) : 0;
+}
+
+enum kind { K_STR, K_BOOL, K_STRV, K_CIDR, K_ENV, K_VOLUMES, K_EGRESS };
+
+#define OFF(f) offsetof(struct hm_config, f)
+static const struct field {
+	char name[20];
+	unsigned char kind;
+	unsigned short off, count_off;
+} fields[] = {
+	{ "entrypoint", K_STRV, OFF(entrypoint), OFF(n_entrypoint) },
+	{ "cmd", K_STRV, OFF(cmd), OFF(n_cmd) },
+	{ "workdir", K_STR, OFF(workdir), 0 },
+	{ "env", K_ENV, 0, 0 },
+	{ "network_enabled", K_BOOL, OFF(network_enabled), 0 },
+	{ "guest_ip", K_STR, OFF(guest_ip), 0 },
+	{ "guest_gw", K_STR, OFF(guest_gw), 0 },
+	{ "guest_dns", K_STR, OFF(guest_dns), 0 },
+	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0 },
+	{ "volume_mounts", K_VOLUMES, 0, 0 },
+	{ "init_mode", K_STR, OFF(init_mode), 0 },
+	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0 },
+	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0 },
+	{ "has_gpu", K_BOOL, OFF(has_gpu), 0 },
+	{ "egress_proxy", K_EGRESS, 0, 0 },
+};
+#undef OFF
+
+static int read_field(struct ctx *c, struct hm_config *cfg, const char *key)
+{
+	const struct field *f;
+	char *base = (char *)cfg;
+
+	for (f = fields; f < fields + sizeof(fields) / sizeof(fields[0]); f++) {
+		if (strcmp(f->name, key) != 0)
+			continue;
+		set_field(c, "%s", f->name);
+		switch (f->kind) {
+		case K_STR:
+			return read_string(c, (char **)(base + f->off));
+		case K_BOOL:
+			return read_bool(c, (bool *)(base + f->off));
+		case K_STRV:
+			return read_strv(c, f->name, (char ***)(base + f->off),
+				(int *)(base + f->count_off));
+		case K_CIDR:
+			return read_cidr(c, &cfg->guest_cidr);
+		case K_ENV:
+			return read_env(c, cfg);
+		case K_VOLUMES:
+			return read_volumes(c, cfg);
+		default:
+			return read_egress(c, cfg);
+		}
+	}
+	return skip(c);	/* unknown fields are ignored */
+}
+
+/* Defaults for what was absent (or null). */
+static int finish(struct ctx *c, struct hm_config *cfg)
+{
+	if (!cfg->entrypoint)
+		cfg->entrypoint = calloc(1, sizeof(char *));
+	if (!cfg->cmd)
+		cfg->cmd = calloc(1, sizeof(char *));
+	/* An image without WORKDIR gives "": that means "/" as in Docker. */
+	if (cfg->workdir && !cfg->workdir[0]) {
+		free(cfg->workdir);
+		cfg->workdir = NULL;
+	}
+	if (!cfg->workdir)
+		cfg->workdir = strdup("/");
+	if (!cfg->entrypoint || !cfg->cmd || !cfg->workdir)
+		return errorf(c, "out of memory");
+	return 0;
+}
+
+int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
+		char *err, size_t errlen)
+{
+	struct ctx c;
+	enum hm_json_type t;
+	char *key;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->guest_cidr = -1;
+	c.err = err;
+	c.errlen = errlen;
+	if (len > HM_CONFIG_MAX_BYTES)
+		return errorf(&c, "config is %lu bytes, limit is %d",
+			(unsigned long)len, HM_CONFIG_MAX_BYTES);
+	if (len == 0)
+		return errorf(&c, "config is empty");
+	hm_json_init(&c.j, text, len);
+	t = hm_json_peek(&c.j);
+	if (t != HM_JSON_OBJECT) {
+		if (t == HM_JSON_ERROR)
+			return json_error(&c);
+		return errorf(&c, "config must be a JSON object, got %s",
+			hm_json_type_name(t));
+	}
+	if (enter(&c))
+		goto fail;
+	while ((r = hm_json_next(&c.j, &key)) > 0) {
+		r = read_field(&c, cfg, key);
+		free(key);
+		if (r)
+			goto fail;
+	}
+	if (r < 0 || hm_json_end(&c.j)) {
+		json_error(&c);
+		goto fail;
+	}
+	if (dedup_env(&c, cfg) == 0 && finish(&c, cfg) == 0)
+		return 0;
+ fail:
+	hm_config_free(cfg);
+	return -1;
+}
+
+void hm_config_free(struct hm_config *cfg)
+{
+	free_strv(cfg->entrypoint);
+	free_strv(cfg->cmd);
+	free(cfg->workdir);
+	free_env(cfg->env, cfg->n_env);
+	free(cfg->guest_ip);
+	free(cfg->guest_gw);
+	free(cfg->guest_dns);
+	free_volumes(cfg->volumes, cfg->n_volumes);
+	free(cfg->init_mode);
+	free(cfg->egress_proxy_url);
+	free(cfg->egress_ca_cert_pem);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->guest_cidr = -1;
+}
+
+int hm_env_key_valid(const char *key)
+{
+	return key && key[0] && !strchr(key, '=');
+}

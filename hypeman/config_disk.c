@@ -1,0 +1,87 @@
+/*
+ * Phase 4 (config): the config disk (vdc, ext4, read-only) at /mnt/config
+ * and its /config.json, parsed strictly (config.c). Any problem is fatal
+ * (the caller's call): without a trustworthy config there is nothing sane
+ * to run.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config_disk.o
+
+#include "libbb.h"
+#include "hypeman.h"
+
+/* Reads at most HM_CONFIG_MAX_BYTES + 1, so that an oversized file is
+ * detected without reading all of it. */
+static char *read_capped(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	int fd;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		hm_log_errno(HM_ERROR, "config", errno, "cannot open %s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		hm_log(HM_ERROR, "config", "%s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc(HM_CONFIG_MAX_BYTES + 1);
+	n = full_read(fd, buf, HM_CONFIG_MAX_BYTES + 1);
+	close(fd);
+	if (n < 0) {
+		hm_log_errno(HM_ERROR, "config", errno, "read %s failed", path);
+	} else if (n > HM_CONFIG_MAX_BYTES) {
+		hm_log(HM_ERROR, "config", "%s is too large: %lld bytes, the limit is %d",
+			path, (long long)st.st_size, HM_CONFIG_MAX_BYTES);
+	} else {
+		*len = n;
+		return buf;
+	}
+	free(buf);
+	return NULL;
+}
+
+int FAST_FUNC hm_read_config(struct hm_boot *b)
+{
+	char err[256];
+	char *text;
+	size_t len;
+	int rc;
+
+	hm_phase_begin("config");
+	if (hm_wait_for_block(HM_DEV_CONFIG, HM_DEVICE_TIMEOUT_MS) != 0) {
+		hm_log(HM_ERROR, "config", "config disk %s did not appear within %u ms",
+			HM_DEV_CONFIG, HM_DEVICE_TIMEOUT_MS);
+		return -1;
+	}
+	if (hm_mkdir("config", HM_CONFIG_MNT, 0755)
+	 || hm_mount("config", HM_DEV_CONFIG, HM_CONFIG_MNT, "ext4",
+			MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "noload"))
+		return -1;
+	text = read_capped(HM_CONFIG_FILE, &len);
+	/* The disk is not needed any more, whatever the file said. */
+	if (umount2(HM_CONFIG_MNT, 0) != 0)
+		hm_log_errno(HM_WARN, "config", errno, "unmount %s failed", HM_CONFIG_MNT);
+	if (!text)
+		return -1;
+	rc = hm_config_parse(text, len, &b->cfg, err, sizeof(err));
+	free(text);
+	if (rc != 0) {
+		hm_log(HM_ERROR, "config", "%s: %s", HM_CONFIG_FILE, err);
+		return -1;
+	}
+	b->have_cfg = true;
+	if (hm_resolve_mode(b->cfg.init_mode, b->cfg.entrypoint, b->cfg.cmd, &b->mode) != 0) {
+		hm_log(HM_ERROR, "config", "%s: init_mode \"%s\" is not auto, exec or systemd",
+			HM_CONFIG_FILE, b->cfg.init_mode);
+		return -1;
+	}
+	hm_phase_end("config", "read %s (%zu bytes): mode %s%s", HM_CONFIG_FILE, len,
+		hm_mode_name(b->mode),
+		(!b->cfg.init_mode || !b->cfg.init_mode[0] || strcmp(b->cfg.init_mode, "auto") == 0)
+			? " (detected from the command)" : " (from init_mode)");
+	return 0;
+}

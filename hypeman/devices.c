@@ -1,0 +1,27 @@
+/*
+ * Waiting for block devices. virtio_blk probes asynchronously after its
+ * module loads and devtmpfs creates the node when the disk is added, so
+ * init polls in short steps with a bound instead of sleeping a fixed time.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += devices.o
+
+#include "libbb.h"
+#include "hypeman.h"
+
+#define STEP_MS 2
+
+int FAST_FUNC hm_wait_for_block(const char *path, unsigned timeout_ms)
+{
+	unsigned long long deadline = hm_uptime_ms() + timeout_ms;
+	struct stat st;
+
+	for (;;) {
+		if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+			return 0;
+		if (hm_uptime_ms() >= deadline)
+			return -1;
+		/* A poll step, not a synchronisation sleep: there is no
+		 * event to wait on without udev or netlink. */
+		poll(NULL, 0, STEP_MS);
+	}
+}

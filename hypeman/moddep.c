@@ -1,0 +1,551 @@
+/* Resolve which module files to load at boot, and in what order, from
+ * depmod's modules.dep/.softdep/.alias/.builtin (see moddep.h).
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += moddep.o
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "moddep.h"
+
+/* A module chain deeper than this is a broken file, not a kernel. */
+#define MAX_DEPTH 256
+
+/* One parsed line.  modules.dep: A = path, its deps are words[W..W+N).
+ * modules.softdep: A = module, B = the name it wants, POST = after it.
+ * modules.alias: A = alias, B = module.  modules.builtin: A = path. */
+struct line {
+	const char *a, *b;
+	int w, n, post;
+};
+
+struct table {
+	struct line *v;
+	int n, cap;
+};
+
+struct db {
+	char *copy[4];		/* our writable copies of the texts */
+	struct table dep, soft, alias, builtin;
+	const char **words;	/* modules.dep dependency paths */
+	int nwords, capwords;
+};
+
+struct ctx {
+	struct db db;
+	struct hm_modplan *plan;
+	int *item_dep;		/* dep index of each plan item, or -1 */
+	char *seen, *required;	/* per modules.dep line */
+	int cap_items, cap_dep, cap_missing, cap_builtin;
+};
+
+/* Make room for element N of an array of CAP elements of SIZE bytes.
+ * Returns the (maybe moved) array, or NULL with the old one still valid. */
+static void *grow(void *v, int *cap, int n, size_t size)
+{
+	int ncap;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap < 0 || (size_t)ncap > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	v = realloc(v, ncap * size);
+	if (v)
+		*cap = ncap;
+	return v;
+}
+
+static struct line *new_line(struct table *t)
+{
+	struct line *v = grow(t->v, &t->cap, t->n, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	t->v = v;
+	memset(&v[t->n], 0, sizeof(*v));
+	return &v[t->n++];
+}
+
+static int add_word(struct db *db, const char *w)
+{
+	const char **v = grow(db->words, &db->capwords, db->nwords, sizeof(*v));
+
+	if (!v)
+		return -1;
+	db->words = v;
+	v[db->nwords++] = w;
+	return 0;
+}
+
+/* '-' and '_' are the same in module names (the kernel uses '_') */
+static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		if (a[i] == b[i])
+			continue;
+		if ((a[i] != '-' && a[i] != '_') || (b[i] != '-' && b[i] != '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* "kernel/fs/ext4/ext4.ko[.xz]" -> "ext4" (pointer into PATH, *LEN) */
+static const char *path_name(const char *path, size_t *len)
+{
+	const char *base = strrchr(path, '/');
+	const char *p;
+
+	base = base ? base + 1 : path;
+	for (p = base; (p = strstr(p, ".ko")) != NULL; p++)
+		if (p[3] == '\0' || p[3] == '.')
+			break;
+	*len = p ? (size_t)(p - base) : strlen(base);
+	return base;
+}
+
+static char *next_word(char **s)
+{
+	char *w = *s + strspn(*s, " \t\r");
+	char *e;
+
+	if (!*w)
+		return NULL;
+	e = w + strcspn(w, " \t\r");
+	if (*e)
+		*e++ = '\0';
+	*s = e;
+	return w;
+}
+
+/* "path: dep dep ..." */
+static int parse_dep(struct db *db, char *s)
+{
+	char *colon = strchr(s, ':');
+	struct line *l;
+	char *w;
+
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	l = new_line(&db->dep);
+	if (!l)
+		return -1;
+	l->a = next_word(&s);
+	l->w = db->nwords;
+	s = colon + 1;
+	while ((w = next_word(&s)) != NULL) {
+		if (add_word(db, w) < 0)
+			return -1;
+		l->n++;
+	}
+	if (!l->a)
+		db->dep.n--;
+	return 0;
+}
+
+/* "softdep MOD [pre:] a b [post: c d]" */
+static int parse_softdep(struct db *db, char *s)
+{
+	char *w = next_word(&s), *mod = next_word(&s);
+	struct line *l;
+	int post = 0;
+
+	if (!w || strcmp(w, "softdep") != 0 || !mod)
+		return 0;
+	while ((w = next_word(&s)) != NULL) {
+		if (strcmp(w, "pre:") == 0 || strcmp(w, "post:") == 0) {
+			post = w[1] == 'o';
+			continue;
+		}
+		l = new_line(&db->soft);
+		if (!l)
+			return -1;
+		l->a = mod;
+		l->b = w;
+		l->post = post;
+	}
+	return 0;
+}
+
+/* "alias NAME MODULE" */
+static int parse_alias(struct db *db, char *s)
+{
+	char *w = next_word(&s), *name = next_word(&s), *mod = next_word(&s);
+	struct line *l;
+
+	if (!w || strcmp(w, "alias") != 0 || !mod)
+		return 0;
+	l = new_line(&db->alias);
+	if (!l)
+		return -1;
+	l->a = name;
+	l->b = mod;
+	return 0;
+}
+
+/* "kernel/path/foo.ko" */
+static int parse_builtin(struct db *db, char *s)
+{
+	char *w = next_word(&s);
+	struct line *l;
+
+	if (!w)
+		return 0;
+	l = new_line(&db->builtin);
+	if (!l)
+		return -1;
+	l->a = w;
+	return 0;
+}
+
+/* Copy TEXT into *COPY and feed each non-comment line to FN. */
+static int parse(struct db *db, char **copy, const char *text,
+		int (*fn)(struct db *, char *))
+{
+	char *s, *nl;
+
+	if (!text)
+		return 0;
+	*copy = strdup(text);
+	if (!*copy)
+		return -1;
+	for (s = *copy; s; s = nl) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl++ = '\0';
+		s += strspn(s, " \t");
+		if (*s && *s != '#' && fn(db, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int find_dep_name(const struct db *db, const char *name, size_t len)
+{
+	const char *n;
+	size_t l;
+	int i;
+
+	for (i = 0; i < db->dep.n; i++) {
+		n = path_name(db->dep.v[i].a, &l);
+		if (name_eq(n, l, name, len))
+			return i;
+	}
+	return -1;
+}
+
+static int find_dep_path(const struct db *db, const char *path)
+{
+	int i;
+
+	for (i = 0; i < db->dep.n; i++)
+		if (strcmp(db->dep.v[i].a, path) == 0)
+			return i;
+	return -1;
+}
+
+static int is_builtin(const struct db *db, const char *name, size_t len)
+{
+	const char *n;
+	size_t l;
+	int i;
+
+	for (i = 0; i < db->builtin.n; i++) {
+		n = path_name(db->builtin.v[i].a, &l);
+		if (name_eq(n, l, name, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* malloc'ed copy of NAME with '-' -> '_' */
+static char *norm_name(const char *name, size_t len)
+{
+	char *s = strndup(name, len);
+	char *p;
+
+	for (p = s; p && *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return s;
+}
+
+static int add_string(char ***v, int *n, int *cap, char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -1;
+	nv = grow(*v, cap, *n, sizeof(*nv));
+	if (!nv) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	return 0;
+}
+
+static int add_builtin(struct ctx *c, const char *name, size_t len)
+{
+	struct hm_modplan *p = c->plan;
+	int i;
+
+	for (i = 0; i < p->n_builtin; i++)
+		if (name_eq(p->builtin[i], strlen(p->builtin[i]), name, len))
+			return 0;
+	return add_string(&p->builtin, &p->n_builtin, &c->cap_builtin,
+			norm_name(name, len));
+}
+
+/* Append PATH (line DEP of modules.dep, or -1) unless already planned. */
+static int add_item(struct ctx *c, const char *path, int dep)
+{
+	struct hm_modplan *p = c->plan;
+	struct hm_modload *v;
+	int *d, i;
+	const char *name;
+	size_t len;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].path, path) == 0)
+			return 0;
+	v = grow(p->items, &c->cap_items, p->n, sizeof(*v));
+	if (!v)
+		return -1;
+	p->items = v;
+	d = grow(c->item_dep, &c->cap_dep, p->n, sizeof(*d));
+	if (!d)
+		return -1;
+	c->item_dep = d;
+	name = path_name(path, &len);
+	v[p->n].path = strdup(path);
+	v[p->n].name = norm_name(name, len);
+	v[p->n].optional = false;
+	d[p->n] = dep;
+	p->n++;	/* counted now so that free() sees both strings */
+	return v[p->n - 1].path && v[p->n - 1].name ? 0 : -1;
+}
+
+static int resolve(struct ctx *c, const char *name, size_t len, int depth,
+		int *only);
+
+static int softdeps(struct ctx *c, const char *name, size_t len, int post,
+		int depth)
+{
+	const struct line *l;
+	int i, only;
+
+	for (i = 0; i < c->db.soft.n; i++) {
+		l = &c->db.soft.v[i];
+		if (l->post != post || !name_eq(l->a, strlen(l->a), name, len))
+			continue;
+		if (resolve(c, l->b, strlen(l->b), depth, &only) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Plan modules.dep line I: pre softdeps, deps, itself, post softdeps. */
+static int visit(struct ctx *c, int i, int depth)
+{
+	const struct line *l = &c->db.dep.v[i];
+	const char *name, *p;
+	size_t len;
+	int k, j;
+
+	if (c->seen[i])
+		return 0;
+	if (depth > MAX_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	/* marked before recursing: softdeps may form cycles */
+	c->seen[i] = 1;
+	name = path_name(l->a, &len);
+	if (softdeps(c, name, len, 0, depth + 1) < 0)
+		return -1;
+	/* depmod lists what must be loaded first last */
+	for (k = l->n - 1; k >= 0; k--) {
+		p = c->db.words[l->w + k];
+		j = find_dep_path(&c->db, p);
+		if (j >= 0 ? visit(c, j, depth + 1) : add_item(c, p, -1))
+			return -1;
+	}
+	if (add_item(c, l->a, i) < 0)
+		return -1;
+	return softdeps(c, name, len, 1, depth + 1);
+}
+
+/* Plan NAME: builtin, a module, or an alias.  Returns 0, 1 when NAME is
+ * found nowhere, -1 on error.  *ONLY: the modules.dep line when NAME is
+ * exactly one module, else -1. */
+static int resolve(struct ctx *c, const char *name, size_t len, int depth,
+		int *only)
+{
+	const struct line *l;
+	int i, j, found = 0;
+
+	*only = -1;
+	if (is_builtin(&c->db, name, len))
+		return add_builtin(c, name, len);
+	j = find_dep_name(&c->db, name, len);
+	if (j >= 0) {
+		*only = j;
+		return visit(c, j, depth);
+	}
+	for (i = 0; i < c->db.alias.n; i++) {
+		l = &c->db.alias.v[i];
+		if (!name_eq(l->a, strlen(l->a), name, len))
+			continue;
+		if (is_builtin(&c->db, l->b, strlen(l->b))) {
+			if (add_builtin(c, l->b, strlen(l->b)) < 0)
+				return -1;
+			found++;
+			continue;
+		}
+		j = find_dep_name(&c->db, l->b, strlen(l->b));
+		if (j < 0)
+			continue;
+		if (visit(c, j, depth) < 0)
+			return -1;
+		*only = found++ ? -1 : j;
+	}
+	return !found;
+}
+
+/* A requested module and what modules.dep says it needs must load. */
+static void mark_required(struct ctx *c, int i)
+{
+	const struct line *l = &c->db.dep.v[i];
+	int k, j;
+
+	c->required[i] = 1;
+	for (k = 0; k < l->n; k++) {
+		j = find_dep_path(&c->db, c->db.words[l->w + k]);
+		if (j >= 0)
+			c->required[j] = 1;
+	}
+}
+
+static int plan_all(struct ctx *c, char *const *wanted, int n_wanted)
+{
+	struct hm_modplan *p = c->plan;
+	int i, r, only;
+
+	for (i = 0; i < n_wanted; i++) {
+		if (!wanted[i] || !*wanted[i])
+			continue;
+		r = resolve(c, wanted[i], strlen(wanted[i]), 0, &only);
+		if (r < 0)
+			return -1;
+		if (r > 0 && add_string(&p->missing, &p->n_missing,
+				&c->cap_missing, strdup(wanted[i])) < 0)
+			return -1;
+		if (only >= 0)
+			mark_required(c, only);
+	}
+	for (i = 0; i < p->n; i++)
+		p->items[i].optional = c->item_dep[i] >= 0
+				&& !c->required[c->item_dep[i]];
+	return 0;
+}
+
+int hm_modplan_build(const char *dep, const char *softdep, const char *alias,
+		const char *builtin, char *const *wanted, int n_wanted,
+		struct hm_modplan *plan)
+{
+	struct ctx c;
+	int ret = -1, i;
+
+	memset(plan, 0, sizeof(*plan));
+	memset(&c, 0, sizeof(c));
+	c.plan = plan;
+	if (parse(&c.db, &c.db.copy[0], dep, parse_dep) < 0
+	 || parse(&c.db, &c.db.copy[1], softdep, parse_softdep) < 0
+	 || parse(&c.db, &c.db.copy[2], alias, parse_alias) < 0
+	 || parse(&c.db, &c.db.copy[3], builtin, parse_builtin) < 0)
+		goto out;
+	c.seen = calloc(c.db.dep.n + 1, 1);
+	c.required = calloc(c.db.dep.n + 1, 1);
+	if (!c.seen || !c.required)
+		goto out;
+	ret = plan_all(&c, wanted, n_wanted);
+ out:
+	if (ret < 0) {
+		i = errno;
+		hm_modplan_free(plan);
+		errno = i ? i : ENOMEM;
+	}
+	for (i = 0; i < 4; i++)
+		free(c.db.copy[i]);
+	free(c.db.dep.v);
+	free(c.db.soft.v);
+	free(c.db.alias.v);
+	free(c.db.builtin.v);
+	free(c.db.words);
+	free(c.item_dep);
+	free(c.seen);
+	free(c.required);
+	return ret;
+}
+
+static void free_strings(char **v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void hm_modplan_free(struct hm_modplan *plan)
+{
+	int i;
+
+	for (i = 0; i < plan->n; i++) {
+		free(plan->items[i].path);
+		free(plan->items[i].name);
+	}
+	free(plan->items);
+	free_strings(plan->missing, plan->n_missing);
+	free_strings(plan->builtin, plan->n_builtin);
+	memset(plan, 0, sizeof(*plan));
+}
+
+int hm_modlist_parse(char *text, char ***names)
+{
+	char **v = NULL, **nv;
+	char *s, *nl, *w;
+	int n = 0, cap = 0;
+
+	*names = NULL;
+	for (s = text; s; s = nl) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl++ = '\0';
+		s[strcspn(s, "#")] = '\0';
+		w = next_word(&s);
+		if (!w)
+			continue;
+		nv = grow(v, &cap, n, sizeof(*nv));
+		if (!nv) {
+			free(v);
+			return -1;
+		}
+		v = nv;
+		v[n++] = w;
+	}
+	*names = v;
+	return n;
+}

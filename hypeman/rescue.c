@@ -1,0 +1,96 @@
+/*
+ * SPEC: Failure. PID 1 never exits (that panics the kernel): a fatal error
+ * is logged, a banner printed, and a busybox shell (this same binary) runs
+ * on the console; when it ends, or at once with hypeman.rescue=0, the VM
+ * powers off.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += rescue.o
+
+#include "libbb.h"
+#include "hypeman.h"
+
+struct hm_boot *hm_boot_state;
+
+static void run_shell(void)
+{
+	static const char *const argv[] = { "sh", NULL };
+	int applet = find_applet_by_name("sh");
+	pid_t pid;
+	int fd;
+
+	if (applet < 0) {
+		hm_log(HM_ERROR, "rescue", "no sh applet in this busybox");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		hm_log_errno(HM_ERROR, "rescue", errno, "fork for the rescue shell failed");
+		return;
+	}
+	if (pid == 0) {
+		die_func = NULL;
+		hm_reset_signals();
+		/* Its own session with the console as controlling tty, so
+		 * that ^C and job control work in the shell. */
+		setsid();
+		fd = open(hm_console_path(), O_RDWR);
+		if (fd >= 0) {
+			ioctl(fd, TIOCSCTTY, 0);
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		clearenv();
+		setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
+		setenv("HOME", "/", 1);
+		setenv("TERM", "linux", 1);
+		setenv("PS1", "rescue# ", 1);
+		GETOPT_RESET();
+		run_applet_no_and_exit(applet, "sh", (char **)argv);
+	}
+	/* Reap whatever dies meanwhile; stop when the shell is gone. */
+	for (;;) {
+		int status;
+		pid_t r = waitpid(-1, &status, 0);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			break;
+	}
+	hm_log(HM_INFO, "rescue", "rescue shell ended");
+}
+
+void FAST_FUNC hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, ...)
+{
+	static bool in_rescue;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hm_log(HM_ERROR, phase, "fatal: %s", msg);
+	if (in_rescue)
+		hm_poweroff("rescue");
+	in_rescue = true;
+
+	hm_console_line("");
+	hm_console_line("*** hypeman-init: boot failed");
+	hm_console_line(msg);
+	if (b && !b->cmdline.rescue) {
+		hm_log(HM_INFO, "rescue", "hypeman.rescue=0: powering off without a shell");
+		hm_poweroff("rescue");
+	}
+	hm_console_line("*** rescue shell: exit it to power off the VM");
+	hm_console_line("");
+	run_shell();
+	hm_poweroff("rescue");
+}
+
+void FAST_FUNC hm_die_hook(void)
+{
+	/* Children reset die_func; this is for PID 1 alone. */
+	if (getpid() != 1)
+		return;
+	hm_fatal(hm_boot_state, "rescue", "internal error in a busybox helper");
+}

@@ -1,0 +1,191 @@
+/*
+ * SPEC: Exec mode exit path. SIGTERM to everything, a grace period, SIGKILL,
+ * reap, sync, unmount in reverse order (read-only remount when busy), power
+ * off. hm_poweroff is also the end of the rescue path.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += shutdown.o
+
+#include "libbb.h"
+#include <sys/reboot.h>
+#include "hypeman.h"
+
+/* Reap until no child is left or the deadline passes; 1 when none left. */
+static int reap_all_until(unsigned long long deadline_ms)
+{
+	sigset_t chld;
+	struct timespec ts;
+	unsigned long long now;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t r;
+		while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+			continue;
+		if (r < 0 && errno == ECHILD)
+			return 1;
+		now = hm_uptime_ms();
+		if (now >= deadline_ms)
+			return 0;
+		ts.tv_sec = (deadline_ms - now) / 1000;
+		ts.tv_nsec = ((deadline_ms - now) % 1000) * 1000000;
+		/* SIGCHLD is blocked in PID 1: wait for it, bounded */
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+void FAST_FUNC hm_shutdown(struct hm_boot *b UNUSED_PARAM, unsigned grace_s)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	hm_phase_begin("shutdown");
+	hm_log(HM_INFO, "shutdown", "sending SIGTERM to all processes, grace period %us", grace_s);
+	kill(-1, SIGTERM);
+	kill(-1, SIGCONT);
+	if (!reap_all_until(hm_uptime_ms() + grace_s * 1000ULL)) {
+		hm_log(HM_WARN, "shutdown", "processes left after %us, sending SIGKILL", grace_s);
+		kill(-1, SIGKILL);
+		/* bounded: a process stuck in the kernel must not hang the VM */
+		if (!reap_all_until(hm_uptime_ms() + 5000))
+			hm_log(HM_WARN, "shutdown", "processes still alive after SIGKILL");
+	}
+	hm_poweroff("shutdown");
+}
+
+struct mnt {
+	char *target;
+	char *fstype;
+};
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7'
+				&& s[3] >= '0' && s[3] <= '7') {
+			*d++ = ((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0');
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* The mounts in mountinfo order (parents before children). */
+static int read_mounts(struct mnt **out)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	struct mnt *v = NULL;
+	int n = 0;
+
+	if (!f) {
+		hm_log_errno(HM_WARN, "shutdown", errno, "cannot read /proc/self/mountinfo");
+		*out = NULL;
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root target opts [optional...] - fstype src super */
+		char *fields[6], *sep, *save;
+		int i;
+		fields[0] = strtok_r(line, " ", &save);
+		for (i = 1; i < 6 && fields[i - 1]; i++)
+			fields[i] = strtok_r(NULL, " ", &save);
+		if (i < 6 || !fields[5])
+			continue;
+		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)
+			continue;
+		if (!sep || !(sep = strtok_r(NULL, " ", &save)))
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof(v[0]));
+		unescape(fields[4]);
+		v[n].target = xstrdup(fields[4]);
+		v[n].fstype = xstrdup(sep);
+		n++;
+	}
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+static void free_mounts(struct mnt *v, int n)
+{
+	while (--n >= 0) {
+		free(v[n].target);
+		free(v[n].fstype);
+	}
+	free(v);
+}
+
+/* Mounts the kernel needs to the end, or that cannot go. */
+static bool keep(const struct mnt *m)
+{
+	return strcmp(m->target, "/") == 0
+		|| strcmp(m->target, "/proc") == 0
+		|| strcmp(m->target, "/sys") == 0
+		|| strcmp(m->target, "/dev") == 0
+		|| strcmp(m->fstype, "rootfs") == 0;
+}
+
+static void unmount_all(void)
+{
+	struct mnt *v;
+	int n, i, pass, progress;
+
+	/* Unmount children before parents; a busy one may become free once
+	 * another is gone, so go round while something changes. */
+	for (pass = 0; pass < 4; pass++) {
+		progress = 0;
+		n = read_mounts(&v);
+		for (i = n - 1; i >= 0; i--) {
+			if (keep(&v[i]))
+				continue;
+			if (umount2(v[i].target, 0) == 0)
+				progress++;
+		}
+		free_mounts(v, n);
+		if (!progress)
+			break;
+	}
+	/* What is left is busy (the root and what it is made of): read-only
+	 * remounts flush it, "/" first so that its upper layer is quiet. */
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0 && errno != EINVAL)
+		hm_log_errno(HM_WARN, "shutdown", errno, "remount / read-only failed");
+	n = read_mounts(&v);
+	for (i = n - 1; i >= 0; i--) {
+		if (keep(&v[i]) || strcmp(v[i].fstype, "tmpfs") == 0 || strcmp(v[i].fstype, "devtmpfs") == 0
+				|| strcmp(v[i].fstype, "devpts") == 0 || strcmp(v[i].fstype, "sysfs") == 0
+				|| strcmp(v[i].fstype, "cgroup2") == 0 || strcmp(v[i].fstype, "proc") == 0)
+			continue;
+		if (mount(NULL, v[i].target, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0)
+			hm_log(HM_INFO, "shutdown", "%s (%s) busy: remounted read-only", v[i].target, v[i].fstype);
+		else
+			hm_log_errno(HM_WARN, "shutdown", errno, "%s (%s) busy and read-only remount failed",
+				v[i].target, v[i].fstype);
+	}
+	free_mounts(v, n);
+}
+
+void FAST_FUNC hm_poweroff(const char *phase)
+{
+	hm_poweroff_cmd(phase, RB_POWER_OFF);
+}
+
+void FAST_FUNC hm_poweroff_cmd(const char *phase, int cmd)
+{
+	sync();
+	unmount_all();
+	sync();
+	hm_phase_end(phase, cmd == RB_AUTOBOOT ? "rebooting" : "powering off");
+	reboot(cmd);
+	hm_log_errno(HM_ERROR, phase, errno, "power off failed; halting here");
+	/* PID 1 must not exit */
+	for (;;)
+		pause();
+}

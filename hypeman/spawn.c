@@ -1,0 +1,52 @@
+/*
+ * Running a busybox applet (ip, ...) in a forked child of PID 1.
+ *
+ * Applet mains keep static state, leak fds and exit() on errors, none of
+ * which PID 1 can afford; a child can. No exec: the child already is
+ * busybox, and this works before /proc or PATH exist.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += spawn.o
+
+#include "libbb.h"
+#include "hypeman.h"
+
+int FAST_FUNC hm_run_applet(const char *phase, const char *const *argv)
+{
+	int n, applet, status;
+	pid_t pid;
+
+	applet = find_applet_by_name(argv[0]);
+	if (applet < 0) {
+		hm_log(HM_ERROR, phase, "applet %s is not in this busybox", argv[0]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		hm_log_errno(HM_ERROR, phase, errno, "fork for %s failed", argv[0]);
+		return -1;
+	}
+	if (pid == 0) {
+		char **copy;
+		/* A failing x*() in the child must exit the child, not
+		 * jump into a second copy of init. */
+		die_func = NULL;
+		xfunc_error_retval = 1;
+		hm_reset_signals();
+		GETOPT_RESET();
+		/* applets write into their argv: give them their own */
+		for (n = 0; argv[n]; n++)
+			continue;
+		copy = xzalloc((n + 1) * sizeof(copy[0]));
+		while (--n >= 0)
+			copy[n] = xstrdup(argv[n]);
+		run_applet_no_and_exit(applet, copy[0], copy);
+	}
+	if (safe_waitpid(pid, &status, 0) < 0) {
+		hm_log_errno(HM_ERROR, phase, errno, "waiting for %s failed", argv[0]);
+		return -1;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	hm_log(HM_ERROR, phase, "%s killed by signal %d", argv[0], WTERMSIG(status));
+	return -1;
+}

@@ -1,0 +1,139 @@
+/*
+ * Phase 7 (switch): once, for both modes. / made recursively private;
+ * /dev, /sys, a fresh /run and /proc moved into the new root (mount points
+ * resolved through confine.c); the new root moved onto /; chroot; chdir /;
+ * the disks the root and volumes are made of moved under
+ * /run/hypeman/disks (so that shutdown can unmount them); and the
+ * initramfs contents freed, never crossing into another mount.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += switch_root.o
+
+#include "libbb.h"
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include "hypeman.h"
+#include "confine.h"
+
+/* Moves the mount at SRC (a path, or /proc/self/fd/N) onto the directory
+ * PATH inside the new root. */
+static int move_into(int root_fd, const char *src, const char *path)
+{
+	char target[32];
+	int fd, rc;
+
+	fd = hm_mkdirs_in_root(root_fd, path, 0755);
+	if (fd < 0) {
+		hm_log_errno(HM_ERROR, "switch", errno, "cannot make %s in the new root", path);
+		return -1;
+	}
+	sprintf(target, "/proc/self/fd/%d", fd);
+	rc = mount(src, target, NULL, MS_MOVE, NULL);
+	if (rc != 0)
+		hm_log_errno(HM_ERROR, "switch", errno, "moving the mount %s to %s failed", src, path);
+	close(fd);
+	return rc;
+}
+
+/* rm -rf of DIRFD's contents on its own filesystem only. The initramfs is
+ * ours and shallow; the depth bound is a guard, not a limit. */
+static void delete_contents(int dirfd, dev_t dev, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd;
+
+	fd = dup(dirfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (DOT_OR_DOTDOT(e->d_name))
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev)
+			continue;  /* another mount: not ours to empty */
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0 && depth < 32) {
+				struct stat sst;
+				/* a mount point shows the mounted fs' st_dev */
+				if (fstat(sub, &sst) == 0 && sst.st_dev == dev) {
+					delete_contents(sub, dev, depth + 1);
+					unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+				}
+			}
+			if (sub >= 0)
+				close(sub);
+		} else {
+			unlinkat(dirfd, e->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+static void free_initramfs(int oldroot_fd)
+{
+	struct stat st;
+	struct statfs sfs;
+
+	/* Only a ramfs/tmpfs root is ours to empty: refuse anything else
+	 * (booted without an initrd, say). */
+	if (fstat(oldroot_fd, &st) != 0 || fstatfs(oldroot_fd, &sfs) != 0
+	 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC)) {
+		hm_log(HM_WARN, "switch", "old root is not an initramfs: not freeing it");
+		return;
+	}
+	delete_contents(oldroot_fd, st.st_dev, 0);
+}
+
+int FAST_FUNC hm_switch_root(struct hm_boot *b)
+{
+	/* /proc last: the moves find their targets through /proc/self/fd */
+	static const char *const api[] = { "/dev", "/sys", "/run", "/proc" };
+	int oldroot_fd, i;
+
+	hm_phase_begin("switch");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		hm_log_errno(HM_WARN, "switch", errno, "making / private failed");
+	if (hm_mkdir("switch", "/run", 0755)
+	 || hm_mount("switch", "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
+		return -1;
+	for (i = 0; i < (int)ARRAY_SIZE(api); i++)
+		if (move_into(b->newroot_fd, api[i], api[i]) != 0)
+			return -1;
+
+	oldroot_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot_fd < 0) {
+		hm_log_errno(HM_ERROR, "switch", errno, "open / failed");
+		return -1;
+	}
+	if (fchdir(b->newroot_fd) != 0
+	 || mount(".", "/", NULL, MS_MOVE, NULL) != 0
+	 || chroot(".") != 0
+	 || chdir("/") != 0) {
+		hm_log_errno(HM_ERROR, "switch", errno, "moving %s onto / failed", HM_NEWROOT);
+		close(oldroot_fd);
+		return -1;
+	}
+
+	/* The disks, out of the initramfs and into the new root's /run. */
+	for (i = 0; i < b->n_staged; i++) {
+		char src[32], *dst;
+		int fd = openat(oldroot_fd, b->staged[i].path + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			hm_log_errno(HM_WARN, "switch", errno, "cannot find %s in the initramfs", b->staged[i].path);
+			continue;
+		}
+		sprintf(src, "/proc/self/fd/%d", fd);
+		dst = concat_path_file(HM_DISKS_DIR, b->staged[i].name);
+		move_into(b->newroot_fd, src, dst);
+		free(dst);
+		close(fd);
+	}
+	free_initramfs(oldroot_fd);
+	close(oldroot_fd);
+	hm_phase_end("switch", "switched root to the overlay; initramfs freed");
+	return 0;
+}

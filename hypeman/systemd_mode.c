@@ -1,0 +1,145 @@
+/*
+ * Systemd mode (SPEC: Systemd mode): inject hypeman-agent.service and
+ * /etc/hypeman/env into the image, give systemd-shutdown a way back to us
+ * (/run/initramfs/shutdown, systemd's initrd interface) so the disks end
+ * clean, check the command exists, and exec it as PID 1 with the config
+ * env, a clean signal state and only fds 0-2.
+ */
+//kbuild:obj-$(CONFIG_HYPEMAN_INIT) += systemd_mode.o
+
+#include "libbb.h"
+#include "hypeman.h"
+#include "confine.h"
+#include "envfile.h"
+
+#define UNIT_DIR   "/etc/systemd/system"
+#define UNIT_NAME  "hypeman-agent.service"
+#define ENV_FILE   "/etc/hypeman/env"
+
+static const char unit_text[] =
+	"[Unit]\n"
+	"Description=Hypeman Guest Agent\n"
+	"\n"
+	"[Service]\n"
+	"Type=simple\n"
+	"ExecStart=" HM_AGENT_DST "\n"
+	"EnvironmentFile=-" ENV_FILE "\n"
+	"Restart=always\n"
+	"RestartSec=3\n"
+	"StandardOutput=journal\n"
+	"StandardError=journal\n"
+	"\n"
+	"[Install]\n"
+	"WantedBy=multi-user.target\n";
+
+static int write_in_root(struct hm_boot *b, const char *path, const char *text, size_t len, mode_t mode)
+{
+	int replaced = 0;
+
+	if (hm_write_file_in_root(b->newroot_fd, path, text, len, mode, &replaced) != 0) {
+		hm_log_errno(HM_ERROR, "systemd", errno, "cannot write %s in the image", path);
+		return -1;
+	}
+	if (replaced)
+		hm_log(HM_WARN, "systemd", "%s in the image was not a regular file: replaced it", path);
+	return 0;
+}
+
+static void inject_agent(struct hm_boot *b)
+{
+	char *env = xstrdup("");
+	int i;
+
+	for (i = 0; i < b->cfg.n_env; i++) {
+		const struct hm_env *e = &b->cfg.env[i];
+		char *line, *joined;
+		if (!hm_env_key_valid(e->key)) {
+			hm_log(HM_WARN, "systemd", "env: rejected key \"%s\" (empty or contains '=')", e->key);
+			continue;
+		}
+		line = hm_envfile_line(e->key, e->value);
+		if (!line)
+			bb_die_memory_exhausted();
+		joined = xasprintf("%s%s", env, line);
+		free(line);
+		free(env);
+		env = joined;
+	}
+	if (write_in_root(b, ENV_FILE, env, strlen(env), 0600) == 0
+	 && write_in_root(b, UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0) {
+		if (hm_symlink_in_root(b->newroot_fd, "../" UNIT_NAME,
+				UNIT_DIR "/multi-user.target.wants/" UNIT_NAME) != 0)
+			hm_log_errno(HM_ERROR, "systemd", errno, "cannot enable %s", UNIT_NAME);
+		else
+			hm_log(HM_INFO, "systemd", "injected and enabled %s", UNIT_NAME);
+	}
+	free(env);
+}
+
+/* systemd-shutdown pivots into /run/initramfs and runs ./shutdown there
+ * when it exists: that is this binary again, which unmounts what systemd
+ * could not (the disks under the old root) and powers off. */
+static void prepare_shutdown_root(struct hm_boot *b)
+{
+	static const char *const dirs[] = {
+		"/run/initramfs/dev", "/run/initramfs/proc", "/run/initramfs/sys",
+		"/run/initramfs/run", "/run/initramfs/oldroot",
+	};
+	unsigned i;
+	int src;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (hm_mkdir("systemd", dirs[i], 0755))
+			return;
+	src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0) {
+		hm_log_errno(HM_WARN, "systemd", errno, "cannot open /proc/self/exe");
+		return;
+	}
+	if (hm_copy_fd_in_root(b->newroot_fd, "/run/initramfs/shutdown", src, 0755, NULL) != 0)
+		hm_log_errno(HM_WARN, "systemd", errno, "cannot install /run/initramfs/shutdown");
+	close(src);
+}
+
+static void close_fds_from(int first)
+{
+	int fd;
+
+	if (syscall(__NR_close_range, first, ~0U, 0) == 0)
+		return;
+	for (fd = first; fd < 4096; fd++)
+		close(fd);
+}
+
+static bool executable_in_image(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+void FAST_FUNC hm_run_systemd(struct hm_boot *b)
+{
+	static char *default_argv[] = { (char *)"/sbin/init", NULL };
+	char **argv, **env;
+
+	hm_phase_begin("systemd");
+	argv = hm_build_argv(&b->cfg);
+	if (!argv)
+		argv = default_argv;
+	/* we are chrooted into the image: plain paths resolve inside it */
+	if (argv[0][0] != '/' || !executable_in_image(argv[0]))
+		hm_fatal(b, "systemd", "%s does not exist or is not an executable file in the image%s",
+			argv[0], argv[0][0] != '/' ? " (systemd mode needs an absolute path)" : "");
+	if (!b->cfg.skip_guest_agent)
+		inject_agent(b);
+	prepare_shutdown_root(b);
+	env = hm_build_env(&b->cfg, "systemd");
+
+	hm_phase_end("systemd", "handing PID 1 to %s", argv[0]);
+	close_fds_from(3);
+	hm_reset_signals();
+	hm_program_start_marker("systemd");
+	execve(argv[0], argv, env);
+	hm_fatal(b, "systemd", "exec %s failed: %s", argv[0], strerror(errno));
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""Debian's current amd64 kernel, unpacked into a cache for QEMU tests.
+
+The kernel package is whatever Debian's metapackage linux-image-amd64
+currently depends on (`apt-cache depends linux-image-amd64`). It is fetched
+with `apt-get download` into $HYPEMAN_CACHE/kernel/ (default
+/var/cache/hypeman-init/kernel/), unpacked once with `dpkg -x` into
+$HYPEMAN_CACHE/kernel/<pkgname>/ and indexed with `depmod -b`.
+
+    kernel_tree() -> (vmlinuz, modules_dir, release)
+
+modules_dir is <root>/lib/modules/<release> (modules.dep etc. inside).
+A finished tree is marked by a stamp file, so later calls only check paths.
+When apt cannot name the package (no package lists), the newest tree or .deb
+already in the cache is used.
+
+CLI: `python3 tests/lib/kernel.py` prints
+    VMLINUZ=...
+    MODULES_DIR=...
+    RELEASE=...
+(shell-sourceable; `--field vmlinuz|modules|release` prints one bare value).
+"""
+
+import fcntl
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+METAPACKAGE = "linux-image-amd64"
+_STAMP = ".hypeman-kernel-ready"
+
+
+def cache_dir():
+    """$HYPEMAN_CACHE/kernel (created)."""
+    base = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
+    d = os.path.join(base, "kernel")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def _run(argv, cwd=None):
+    return subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def resolve_package():
+    """Name of the linux-image-<release> package the metapackage depends on,
+    or None when apt knows nothing (e.g. `apt-get update` never ran)."""
+    try:
+        out = _run(["apt-cache", "depends", METAPACKAGE]).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    for line in out.splitlines():
+        m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
+        if m and not m.group(1).startswith("<"):
+            return m.group(1)
+    return None
+
+
+def _release(pkg):
+    return pkg[len("linux-image-"):]
+
+
+def _deb_for(kdir, pkg):
+    debs = sorted(glob.glob(os.path.join(kdir, pkg + "_*.deb")))
+    return debs[-1] if debs else None
+
+
+def _tree(kdir, pkg):
+    rel = _release(pkg)
+    root = os.path.join(kdir, pkg)
+    return (os.path.join(root, "boot", "vmlinuz-" + rel),
+            os.path.join(root, "lib", "modules", rel), rel)
+
+
+def _cached_packages(kdir):
+    """Packages with a ready tree or a .deb in the cache, newest-looking first."""
+    names = set()
+    for p in glob.glob(os.path.join(kdir, "linux-image-*", _STAMP)):
+        names.add(os.path.basename(os.path.dirname(p)))
+    for p in glob.glob(os.path.join(kdir, "linux-image-*.deb")):
+        names.add(os.path.basename(p).split("_")[0])
+
+    def key(name):  # natural sort: 6.1.0-56 > 6.1.0-9
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    return sorted(names, key=key, reverse=True)
+
+
+def kernel_tree(pkg=None):
+    """Return (vmlinuz_path, modules_dir, release), fetching/unpacking if needed."""
+    kdir = cache_dir()
+    if pkg is None:
+        pkg = resolve_package()
+    if pkg is None:
+        cached = _cached_packages(kdir)
+        if not cached:
+            raise RuntimeError(
+                "cannot resolve %s (run `apt-get update`) and no kernel is "
+                "cached in %s" % (METAPACKAGE, kdir))
+        pkg = cached[0]
+    vmlinuz, moddir, rel = _tree(kdir, pkg)
+    root = os.path.join(kdir, pkg)
+    if os.path.exists(os.path.join(root, _STAMP)):
+        return vmlinuz, moddir, rel
+
+    # Serialise fetch+unpack between concurrent test processes.
+    with open(os.path.join(kdir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(root, _STAMP)):
+            return vmlinuz, moddir, rel
+        deb = _deb_for(kdir, pkg)
+        if deb is None:
+            try:
+                _run(["apt-get", "download", "-q", pkg], cwd=kdir)
+            except subprocess.CalledProcessError as e:
+                raise RuntimeError("apt-get download %s failed:\n%s%s"
+                                   % (pkg, e.stdout, e.stderr)) from None
+            deb = _deb_for(kdir, pkg)
+            if deb is None:
+                raise RuntimeError("apt-get download %s left no .deb in %s"
+                                   % (pkg, kdir))
+        # Unpack into a temporary sibling, then rename: never a half tree.
+        tmp = tempfile.mkdtemp(prefix=".unpack-", dir=kdir)
+        try:
+            _run(["dpkg", "-x", deb, tmp])
+            _run(["depmod", "-b", tmp, rel])
+            open(os.path.join(tmp, _STAMP), "w").close()
+            if os.path.exists(root):
+                shutil.rmtree(root)
+            os.rename(tmp, root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    for p in (vmlinuz, os.path.join(moddir, "modules.dep")):
+        if not os.path.exists(p):
+            raise RuntimeError("kernel tree incomplete: %s missing" % p)
+    return vmlinuz, moddir, rel
+
+
+def module_closure(moddir, names):
+    """Module files needed to load `names` (module names, '-' or '_'), in a
+    valid load order (dependencies first), from modules.dep and the
+    `pre:` entries of modules.softdep (an alias there, like crypto-crc32c,
+    brings every module with that exact alias). Modules built into the
+    kernel (modules.builtin) are skipped. Returns absolute paths."""
+    norm = lambda n: n.replace("-", "_")
+    deps, path_of = {}, {}
+    with open(os.path.join(moddir, "modules.dep")) as f:
+        for line in f:
+            target, _, rest = line.partition(":")
+            name = norm(os.path.basename(target).split(".ko")[0])
+            path_of[name] = os.path.join(moddir, target)
+            deps[name] = [norm(os.path.basename(d).split(".ko")[0])
+                          for d in rest.split()]
+    builtin = set()
+    bpath = os.path.join(moddir, "modules.builtin")
+    if os.path.exists(bpath):
+        with open(bpath) as f:
+            builtin = {norm(os.path.basename(l.strip()).split(".ko")[0])
+                       for l in f if l.strip()}
+    # modules.alias, exact names only (softdeps name aliases: crypto-crc32c)
+    alias = {}
+    apath = os.path.join(moddir, "modules.alias")
+    if os.path.exists(apath):
+        with open(apath) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 3 and w[0] == "alias" and not any(
+                        c in w[1] for c in "*?["):
+                    alias.setdefault(norm(w[1]), []).append(norm(w[2]))
+    soft = {}  # module -> "pre:" softdeps, as module names
+    spath = os.path.join(moddir, "modules.softdep")
+    if os.path.exists(spath):
+        with open(spath) as f:
+            for line in f:
+                w = line.split()
+                if len(w) < 3 or w[0] != "softdep":
+                    continue
+                mode = None  # like kmod: tokens before "pre:" are ignored
+                for tok in w[2:]:
+                    if tok in ("pre:", "post:"):
+                        mode = tok
+                    elif mode == "pre:":
+                        t = norm(tok)
+                        for m in ([t] if t in path_of else alias.get(t, [])):
+                            soft.setdefault(norm(w[1]), []).append(m)
+    order, seen = [], set()
+
+    def visit(n, stack=()):
+        if n in seen or n in stack:
+            return
+        if n not in path_of:
+            if n in builtin:
+                return
+            raise KeyError("module %s not found in %s" % (n, moddir))
+        for d in soft.get(n, []):
+            if d in path_of or d in builtin:
+                visit(d, stack + (n,))
+        for d in deps[n]:
+            visit(d, stack + (n,))
+        seen.add(n)
+        order.append(path_of[n])
+    for n in names:
+        visit(norm(n))
+    return order
+
+
+def main(argv):
+    vmlinuz, moddir, rel = kernel_tree()
+    vals = {"vmlinuz": vmlinuz, "modules": moddir, "release": rel}
+    if len(argv) == 3 and argv[1] == "--field" and argv[2] in vals:
+        print(vals[argv[2]])
+    elif len(argv) == 1:
+        print("VMLINUZ=%s\nMODULES_DIR=%s\nRELEASE=%s" % (vmlinuz, moddir, rel))
+    else:
+        sys.stderr.write("usage: kernel.py [--field vmlinuz|modules|release]\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

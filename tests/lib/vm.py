@@ -1,0 +1,528 @@
+"""Boot an initrd in a QEMU microVM and watch its serial console.
+
+    vm = VM(tmpdir, initrd, disks=[rootfs, overlay, config], timeout=60)
+    vm.start()
+    vm.wait_for("HYPEMAN-PROGRAM-START")
+    rc = vm.wait_exit()            # guest powered off (or panicked)
+    vm.assert_no_panic()
+    vm.log_lines(); vm.markers(); vm.exit_marker()
+    vm.kill()                      # always; idempotent
+
+Console: the guest's ttyS0 is QEMU's stdio, so output is captured from the
+first byte; a reader thread appends it to tmpdir/console.log and to
+console_text ("\\r\\n" turned into "\\n"). send_console() types into it.
+Monitor: QMP on a unix socket; monitor("sendkey ctrl-alt-delete") runs an
+HMP command through it.
+Disks are virtio-blk-pci in list order at fixed PCI slots 0x04.., so the
+guest sees them as vda, vdb, ... in the same order.
+
+Timeouts are seconds; every wait has a deadline and none sleeps blindly.
+HYPEMAN_TIMEOUT_SCALE (float, default 1) multiplies every timeout, for slow
+hosts. HYPEMAN_ACCEL picks the accelerator: "tcg" (default) or "kvm".
+"""
+
+import atexit
+import codecs
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+QEMU = "qemu-system-x86_64"
+PANIC_PATTERNS = ("Kernel panic", "Attempted to kill init")
+DISK_SLOT0 = 0x04       # first virtio-blk PCI slot; disks at 0x04..0x1e
+NET_SLOT = 0x02
+SERIAL_SLOT = 0x03
+MAX_DISKS = 0x1f - DISK_SLOT0
+
+_live = set()           # started, not yet killed VMs (killed at exit)
+
+
+def timeout_scale():
+    return float(os.environ.get("HYPEMAN_TIMEOUT_SCALE", "1") or 1)
+
+
+class VMError(AssertionError):
+    """A wait failed: timeout, QEMU gone, panic. Carries the console tail."""
+
+
+class Disk:
+    """A disk with options; a plain path in VM(disks=...) is Disk(path)."""
+
+    def __init__(self, path, readonly=False, serial=None):
+        self.path, self.readonly, self.serial = str(path), readonly, serial
+
+
+def _set_pdeathsig():
+    # QEMU dies with the test process even if teardown never runs.
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class VM:
+    def __init__(self, tmpdir, initrd, disks=(), append_extra="", net=False,
+                 mem_mb=512, agent_socket=True, timeout=60, kernel=None,
+                 rescue=False, smp=1, extra_args=()):
+        """tmpdir: where console.log, qemu.stderr (and sockets) go.
+        disks: paths or Disk objects, in order vda, vdb, vdc, ...
+        append_extra: added to the kernel command line
+            ("console=ttyS0 panic=-1 loglevel=4 [hypeman.rescue=0]").
+        rescue: False adds hypeman.rescue=0 (a fatal init error powers off
+            instead of waiting in the rescue shell); True leaves it out.
+        net: virtio-net on QEMU user networking with restrict=on (no host
+            or outside access; guest 10.0.2.15/24, gw 10.0.2.2, dns 10.0.2.3).
+        agent_socket: virtio-serial port org.hypeman.agent.0 backed by a
+            unix socket server at self.agent_socket (None when False).
+        timeout: default for wait_for / wait_exit (scaled).
+        kernel: vmlinuz path (default: Debian's, from lib.kernel)."""
+        self.tmpdir = str(tmpdir)
+        os.makedirs(self.tmpdir, exist_ok=True)
+        self.initrd = str(initrd)
+        if not os.path.exists(self.initrd):
+            raise FileNotFoundError("initrd not found: %s" % self.initrd)
+        self.disks = [d if isinstance(d, Disk) else Disk(d) for d in disks]
+        if len(self.disks) > MAX_DISKS:
+            raise ValueError("at most %d disks" % MAX_DISKS)
+        for d in self.disks:
+            if not os.path.exists(d.path):
+                raise FileNotFoundError("disk not found: %s" % d.path)
+        if kernel is None:
+            from .kernel import kernel_tree
+            kernel = kernel_tree()[0]
+        self.kernel = str(kernel)
+        self.append = " ".join(x for x in (
+            "console=ttyS0 panic=-1 loglevel=4",
+            "" if rescue else "hypeman.rescue=0", append_extra) if x)
+        self.net, self.mem_mb, self.smp = net, mem_mb, smp
+        self.timeout = timeout
+        self.extra_args = list(extra_args)
+        self.console_log = os.path.join(self.tmpdir, "console.log")
+        self.stderr_log = os.path.join(self.tmpdir, "qemu.stderr")
+        # unix socket paths must stay under 108 bytes
+        sockdir = self.tmpdir
+        self._sockdir_tmp = None
+        if len(os.path.join(sockdir, "agent.sock")) > 100:
+            sockdir = self._sockdir_tmp = tempfile.mkdtemp(prefix="hm-vm-")
+        self.agent_socket = (os.path.join(sockdir, "agent.sock")
+                             if agent_socket else None)
+        self.qmp_socket = os.path.join(sockdir, "qmp.sock")
+        self.proc = None
+        self.exit_code = None
+        self.started_at = None
+        self._cond = threading.Condition()
+        self._text = ""           # normalised console text
+        self._eof = False
+        self._cursor = 0          # end of the last wait_for match
+        self._reader = None
+
+    # ---- lifecycle ----------------------------------------------------
+
+    def argv(self):
+        """The QEMU command line."""
+        accel = os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
+        a = [QEMU, "-machine", "q35", "-accel", accel, "-cpu", "max",
+             "-m", str(self.mem_mb), "-smp", str(self.smp),
+             "-nodefaults", "-no-user-config", "-display", "none",
+             "-no-reboot",
+             "-kernel", self.kernel, "-initrd", self.initrd,
+             "-append", self.append,
+             "-chardev", "stdio,id=con0,signal=off",
+             "-serial", "chardev:con0",
+             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_socket]
+        for i, d in enumerate(self.disks):
+            drive = "file=%s,if=none,id=d%d,format=raw" % (d.path, i)
+            if d.readonly:
+                drive += ",readonly=on"
+            dev = "virtio-blk-pci,drive=d%d,addr=0x%x" % (i, DISK_SLOT0 + i)
+            if d.serial:
+                dev += ",serial=%s" % d.serial
+            a += ["-drive", drive, "-device", dev]
+        if self.net:
+            a += ["-netdev", "user,id=n0,restrict=on",
+                  "-device", "virtio-net-pci,netdev=n0,addr=0x%x" % NET_SLOT]
+        if self.agent_socket:
+            a += ["-device", "virtio-serial-pci,id=vser0,addr=0x%x" % SERIAL_SLOT,
+                  "-chardev", "socket,id=agent0,path=%s,server=on,wait=off"
+                  % self.agent_socket,
+                  "-device", "virtserialport,bus=vser0.0,chardev=agent0,"
+                  "name=org.hypeman.agent.0"]
+        return a + self.extra_args
+
+    def start(self):
+        if self.proc is not None:
+            raise RuntimeError("VM already started")
+        for s in (self.agent_socket, self.qmp_socket):
+            if s and os.path.exists(s):
+                os.unlink(s)
+        self._log = open(self.console_log, "wb")
+        with open(self.stderr_log, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=err, preexec_fn=_set_pdeathsig, close_fds=True)
+        self.started_at = time.monotonic()
+        _live.add(self)
+        self._reader = threading.Thread(target=self._read_console,
+                                        name="vm-console", daemon=True)
+        self._reader.start()
+        return self
+
+    def _read_console(self):
+        dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        fd = self.proc.stdout.fileno()
+        held_cr = ""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if chunk:
+                self._log.write(chunk)
+                self._log.flush()
+            text = held_cr + dec.decode(chunk, final=not chunk)
+            held_cr = ""
+            if chunk and text.endswith("\r"):   # maybe half of "\r\n"
+                text, held_cr = text[:-1], "\r"
+            with self._cond:
+                self._text += text.replace("\r\n", "\n")
+                if not chunk:
+                    self._eof = True
+                self._cond.notify_all()
+            if not chunk:
+                self._log.close()
+                return
+
+    def kill(self):
+        """Stop QEMU (SIGKILL) if running and release everything. Idempotent."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.exit_code = self.proc.wait()
+            if self._reader:
+                self._reader.join(10)
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        _live.discard(self)
+        if self._sockdir_tmp:
+            shutil.rmtree(self._sockdir_tmp, ignore_errors=True)
+            self._sockdir_tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def elapsed(self):
+        """Seconds since start()."""
+        return time.monotonic() - self.started_at
+
+    # ---- console ------------------------------------------------------
+
+    @property
+    def console_text(self):
+        with self._cond:
+            return self._text
+
+    def console_tail(self, lines=60):
+        return "\n".join(self.console_text.split("\n")[-lines:])
+
+    def _fail(self, what):
+        state = ("running" if self.running else
+                 "exited rc=%s" % (self.proc.returncode if self.proc else None))
+        msg = "%s (qemu %s, %.1fs after start)\n--- console tail (%s) ---\n%s" % (
+            what, state, self.elapsed() if self.started_at else 0,
+            self.console_log, self.console_tail())
+        try:
+            with open(self.stderr_log, errors="replace") as f:
+                err = f.read().strip()
+            if err:
+                msg += "\n--- qemu stderr ---\n" + err[-3000:]
+        except OSError:
+            pass
+        return VMError(msg)
+
+    def wait_for(self, pattern, timeout=None, pos=None):
+        """Wait until `pattern` (str: literal; re.Pattern: regex) appears in
+        the console and return the re.Match (positions index console_text).
+        The search starts at `pos`, by default at the end of the previous
+        wait_for match (expect-style, so a prompt is not matched twice);
+        pass pos=0 to search everything. Raises VMError with the console
+        tail on timeout or when QEMU exits without printing it."""
+        rx = pattern if isinstance(pattern, re.Pattern) else re.compile(
+            re.escape(pattern))
+        timeout = (self.timeout if timeout is None else timeout) * timeout_scale()
+        deadline = time.monotonic() + timeout
+        start = self._cursor if pos is None else pos
+        with self._cond:
+            while True:
+                m = rx.search(self._text, start)
+                if m:
+                    self._cursor = m.end()
+                    return m
+                if self._eof:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+        if self._eof:
+            self.proc.wait()
+            raise self._fail("console ended before %r appeared" % rx.pattern)
+        raise self._fail("timeout (%.0fs) waiting for %r" % (timeout, rx.pattern))
+
+    def send_console(self, text):
+        """Type text into the serial console (the guest's ttyS0)."""
+        if isinstance(text, str):
+            text = text.encode()
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def wait_exit(self, timeout=None):
+        """Wait for QEMU to exit (guest power-off; with panic=-1 and
+        -no-reboot also a kernel panic) and return its exit code. On
+        timeout QEMU is killed and VMError raised with the console tail."""
+        timeout = (self.timeout if timeout is None else timeout) * timeout_scale()
+        try:
+            self.exit_code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            err = self._fail("timeout (%.0fs) waiting for the VM to exit" % timeout)
+            self.kill()
+            raise err from None
+        if self._reader:
+            self._reader.join(10)
+        _live.discard(self)
+        return self.exit_code
+
+    # ---- parsed views of the console -----------------------------------
+
+    def lines(self):
+        return self.console_text.split("\n")
+
+    def log_lines(self):
+        """The init's JSON log objects (see parse_log)."""
+        return parse_log(self.console_text)
+
+    def malformed_log_lines(self):
+        """Lines that look like a cut/garbled JSON log line (see
+        parse_log): tests can assert there are none."""
+        return parse_log(self.console_text, malformed=True)
+
+    def markers(self):
+        """[(name, {key: value})] for HYPEMAN-PROGRAM-START / HYPEMAN-EXIT
+        lines, in console order (see parse_marker)."""
+        return [m for m in map(parse_marker, self.lines()) if m]
+
+    def exit_marker(self):
+        """The last HYPEMAN-EXIT marker's fields (code as int), or None."""
+        ex = [kv for name, kv in self.markers() if name == "HYPEMAN-EXIT"]
+        if not ex:
+            return None
+        d = dict(ex[-1])
+        if re.fullmatch(r"-?\d+", d.get("code", "")):
+            d["code"] = int(d["code"])
+        return d
+
+    @property
+    def panicked(self):
+        t = self.console_text
+        return any(p in t for p in PANIC_PATTERNS)
+
+    def assert_no_panic(self):
+        if self.panicked:
+            raise self._fail("kernel panic / init killed in the console")
+
+    # ---- monitor --------------------------------------------------------
+
+    def qmp(self, command, arguments=None, timeout=10):
+        """One QMP command on a fresh connection; returns its "return"."""
+        deadline = time.monotonic() + timeout * timeout_scale()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(timeout * timeout_scale())
+            s.connect(self.qmp_socket)
+            f = s.makefile("rwb")
+
+            def reply():
+                while True:
+                    if time.monotonic() > deadline:
+                        raise self._fail("QMP timeout for %s" % command)
+                    line = f.readline()
+                    if not line:
+                        raise self._fail("QMP connection closed during %s" % command)
+                    msg = json.loads(line)
+                    if "return" in msg:
+                        return msg["return"]
+                    if "error" in msg:
+                        raise RuntimeError("QMP %s: %s" % (command, msg["error"]))
+                    # greeting and events are skipped
+            f.readline()  # greeting
+            f.write(b'{"execute": "qmp_capabilities"}\n')
+            f.flush()
+            reply()
+            req = {"execute": command}
+            if arguments:
+                req["arguments"] = arguments
+            f.write(json.dumps(req).encode() + b"\n")
+            f.flush()
+            return reply()
+        finally:
+            s.close()
+
+    def monitor(self, cmd, timeout=10):
+        """Run an HMP command (e.g. "sendkey ctrl-alt-delete",
+        "info status", "system_powerdown") and return its text output."""
+        return self.qmp("human-monitor-command", {"command-line": cmd}, timeout)
+
+
+def parse_log(text, malformed=False):
+    """JSON log objects in console text: lines that are exactly one JSON
+    object (surrounding whitespace allowed). Kernel messages and other
+    text are skipped. malformed=True instead returns the lines that start
+    with '{"' but are not one JSON object (e.g. cut by kernel output)."""
+    good, bad = [], []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s.startswith("{"):
+            continue
+        try:
+            obj = json.loads(s)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            good.append(obj)
+        elif s.startswith('{"'):
+            bad.append(line)
+    return bad if malformed else good
+
+
+def parse_marker(line):
+    """('HYPEMAN-EXIT', {'code': '0', 'message': 'success'}) or None.
+    A marker must start its line (as the host parses it); values may be
+    "quoted" (\\" and \\\\ unescaped); all values stay strings."""
+    m = re.match(r"(HYPEMAN-PROGRAM-START|HYPEMAN-EXIT)(?= |$)(.*)$", line.rstrip())
+    if not m:
+        return None
+    kv = {}
+    for k, v in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', m.group(2)):
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        kv[k] = v
+    return m.group(1), kv
+
+
+def _kill_all():
+    for vm in list(_live):
+        vm.kill()
+
+
+atexit.register(_kill_all)
+
+
+# ---- initramfs (newc cpio) -------------------------------------------------
+
+class Initramfs:
+    """Build a newc cpio archive in memory (no root needed: owners are 0,
+    device nodes are just headers). Parent directories are added as needed.
+
+        ir = Initramfs()
+        ir.file("/init", script, mode=0o755)
+        ir.file_from("/bin/busybox", "/usr/bin/busybox", mode=0o755)
+        ir.symlink("/bin/sh", "busybox")
+        ir.write(path)                       # or concat_initrd(out, base, ir)
+    """
+
+    def __init__(self):
+        self._entries = []     # (name, mode, data, rdev)
+        self._dirs = set()
+
+    def _parents(self, path):
+        parts = path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            self.dir("/" + "/".join(parts[:i]))
+
+    def dir(self, path, mode=0o755):
+        p = path.strip("/")
+        if p and p not in self._dirs:
+            self._dirs.add(p)
+            self._parents(path)
+            self._entries.append((p, 0o040000 | mode, b"", (0, 0)))
+        return self
+
+    def file(self, path, data, mode=0o644):
+        self._parents(path)
+        if isinstance(data, str):
+            data = data.encode()
+        self._entries.append((path.strip("/"), 0o100000 | mode, data, (0, 0)))
+        return self
+
+    def file_from(self, path, src, mode=None):
+        with open(src, "rb") as f:
+            data = f.read()
+        if mode is None:
+            mode = os.stat(src).st_mode & 0o7777
+        return self.file(path, data, mode)
+
+    def symlink(self, path, target):
+        self._parents(path)
+        self._entries.append((path.strip("/"), 0o120777, target.encode(), (0, 0)))
+        return self
+
+    def chardev(self, path, major, minor, mode=0o600):
+        self._parents(path)
+        self._entries.append((path.strip("/"), 0o020000 | mode, b"", (major, minor)))
+        return self
+
+    def bytes(self):
+        out = bytearray()
+
+        def pad():
+            out.extend(b"\0" * (-len(out) % 4))
+
+        def entry(ino, name, mode, data, rdev):
+            nm = name.encode() + b"\0"
+            fields = [ino, mode, 0, 0, 2 if mode & 0o040000 == 0o040000 else 1,
+                      0, len(data), 0, 0, rdev[0], rdev[1], len(nm), 0]
+            out.extend(b"070701" + b"".join(b"%08X" % v for v in fields))
+            out.extend(nm)
+            pad()
+            out.extend(data)
+            pad()
+        for i, (name, mode, data, rdev) in enumerate(self._entries):
+            entry(i + 1, name, mode, data, rdev)
+        entry(0, "TRAILER!!!", 0, b"", (0, 0))
+        out.extend(b"\0" * (-len(out) % 512))
+        return bytes(out)
+
+    def write(self, path):
+        with open(path, "wb") as f:
+            f.write(self.bytes())
+        return str(path)
+
+
+def concat_initrd(out, base, extra):
+    """Write base initrd (any compression the kernel reads) followed by the
+    uncompressed cpio `extra` (Initramfs or bytes) to out. The kernel
+    unpacks both; a file in extra replaces the same path in base (e.g. a
+    fake /usr/local/bin/guest-agent)."""
+    with open(base, "rb") as f:
+        data = f.read()
+    data += b"\0" * (-len(data) % 4)
+    if isinstance(extra, Initramfs):
+        extra = extra.bytes()
+    with open(out, "wb") as f:
+        f.write(data + extra)
+    return str(out)

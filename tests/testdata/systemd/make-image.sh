@@ -1,0 +1,111 @@
+#!/bin/bash
+# Build the systemd test image (an OCI image layout) for hypeman-init's tests.
+#
+# Equivalent of the design's Dockerfile (FROM ubuntu:22.04 + systemd systemd-sysv
+# dbus, trimmed .wants, VOLUME /sys/fs/cgroup, CMD ["/lib/systemd/systemd"]) but
+# on Debian bookworm via debootstrap, packaged with umoci.
+#
+# Usage: make-image.sh [OUTDIR]
+#   OUTDIR defaults to $HYPEMAN_CACHE/images/systemd-oci
+#   (HYPEMAN_CACHE defaults to /var/cache/hypeman-init).
+# Does nothing when OUTDIR/index.json already exists; set FORCE=1 to rebuild.
+# The debootstrap package set is cached as a tarball under
+# $HYPEMAN_CACHE/debootstrap/, so a rebuild needs no download.
+# Needs root, debootstrap and umoci; network only to deb.debian.org.
+set -eu
+
+CACHE=${HYPEMAN_CACHE:-/var/cache/hypeman-init}
+OUT=${1:-$CACHE/images/systemd-oci}
+SUITE=bookworm
+MIRROR=http://deb.debian.org/debian
+INCLUDE=systemd,systemd-sysv,dbus
+TARBALL=$CACHE/debootstrap/$SUITE-minbase-systemd-systemd-sysv-dbus.tgz
+
+if [ -f "$OUT/index.json" ] && [ -f "$OUT/oci-layout" ] && [ "${FORCE:-0}" != 1 ]; then
+    echo "make-image: $OUT already built"
+    exit 0
+fi
+
+for tool in debootstrap umoci; do
+    command -v "$tool" >/dev/null || { echo "make-image: $tool not found (apt-get install $tool)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "make-image: must run as root" >&2; exit 1; }
+
+mkdir -p "$(dirname "$OUT")" "$(dirname "$TARBALL")"
+# Work next to OUT so the final rename is on one filesystem (atomic).
+WORK=$(mktemp -d "$(dirname "$OUT")/.systemd-oci-build.XXXXXX")
+ROOT=$WORK/rootfs
+LAYOUT=$WORK/layout
+
+cleanup() {
+    # debootstrap mounts proc/sys inside the target; never leave them behind.
+    for m in $(awk -v r="$WORK/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
+        umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf --one-file-system "$WORK"
+    rm -f "$TARBALL.part.$$"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+
+# 1. The package set, downloaded once into a cached tarball.
+if [ ! -f "$TARBALL" ]; then
+    echo "make-image: downloading $SUITE packages into $TARBALL"
+    debootstrap --variant=minbase --include=$INCLUDE \
+        --make-tarball="$TARBALL.part.$$" $SUITE "$WORK/dl" $MIRROR
+    mv -f "$TARBALL.part.$$" "$TARBALL"   # same directory: an atomic rename
+    rm -rf "$WORK/dl"
+fi
+
+# 2. The root filesystem, from the tarball (no network).
+echo "make-image: debootstrap $SUITE into $ROOT"
+debootstrap --variant=minbase --include=$INCLUDE \
+    --unpack-tarball="$TARBALL" $SUITE "$ROOT" $MIRROR
+
+# 3. Trim as the Dockerfile does, and drop what a container image should not carry.
+rm -f "$ROOT"/lib/systemd/system/multi-user.target.wants/* \
+      "$ROOT"/etc/systemd/system/*.wants/* \
+      "$ROOT"/lib/systemd/system/local-fs.target.wants/* \
+      "$ROOT"/lib/systemd/system/sockets.target.wants/*udev* \
+      "$ROOT"/lib/systemd/system/sockets.target.wants/*initctl*
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/* "$ROOT"/var/cache/debconf/*-old \
+       "$ROOT"/var/log/*.log "$ROOT"/var/log/apt/* "$ROOT"/debootstrap
+# Empty /dev, /proc, /sys, /run, /tmp: the runtime provides them.
+for d in dev proc sys run tmp; do
+    find "$ROOT/$d" -mindepth 1 -xdev -delete 2>/dev/null || true
+done
+chmod 1777 "$ROOT/tmp"
+# First boot: empty machine-id, systemd generates one; D-Bus follows /etc/machine-id.
+: > "$ROOT/etc/machine-id"
+chmod 0444 "$ROOT/etc/machine-id"
+rm -f "$ROOT/var/lib/dbus/machine-id"
+ln -s /etc/machine-id "$ROOT/var/lib/dbus/machine-id"
+# No host leftovers: init writes the nameserver; a neutral hostname.
+: > "$ROOT/etc/resolv.conf"
+echo hypeman > "$ROOT/etc/hostname"
+chmod 0644 "$ROOT/etc/resolv.conf" "$ROOT/etc/hostname"
+
+# 4. Package as an OCI image layout: one layer holding the whole rootfs.
+echo "make-image: packaging OCI layout"
+umoci init --layout "$LAYOUT"
+umoci new --image "$LAYOUT:latest"
+umoci insert --image "$LAYOUT:latest" \
+    --history.created_by "debootstrap --variant=minbase --include=$INCLUDE $SUITE" \
+    "$ROOT" /
+umoci config --image "$LAYOUT:latest" \
+    --config.cmd=/lib/systemd/systemd \
+    --config.volume=/sys/fs/cgroup \
+    --config.env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --history.created_by 'CMD ["/lib/systemd/systemd"]'
+umoci gc --layout "$LAYOUT"
+chmod -R a+rX "$LAYOUT"   # umoci writes blobs 0600; let non-root tools read them
+
+# 5. Atomic publish: replace OUT only with a complete layout.
+if [ -e "$OUT" ]; then
+    mv "$OUT" "$WORK/old"
+fi
+mv "$LAYOUT" "$OUT"
+
+echo "make-image: built $OUT in $(( $(date +%s) - start ))s ($(du -sh "$OUT" | cut -f1))"

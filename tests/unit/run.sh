@@ -1,0 +1,80 @@
+#!/bin/sh
+# Host unit tests for the pure hypeman-init modules (hypeman/*.c that use
+# only libc). Builds each tests/unit/test_*.c with the host compiler and
+# ASan/UBSan, linked with the modules its "// needs: hypeman/x.c ..." line
+# names (default: hypeman/<x>.c for test_<x>.c), runs it, and also checks
+# that every such module compiles cleanly with busybox's flags (host gcc
+# and, when present, musl-gcc).
+# Prints one line per failed case (file:line: why) and ends with
+#   unit: N passed, N failed
+# Exit status: 0 when nothing failed.
+set -u
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+
+CC=${CC:-gcc}
+CFLAGS="-std=gnu99 -Wall -Wextra -Wshadow -Wwrite-strings -Wstrict-prototypes \
+-Wmissing-prototypes -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+# The flags busybox builds these files with (plus -Werror here).
+BB_CFLAGS="-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DNDEBUG -std=gnu99 -Wall -Wshadow \
+-Wwrite-strings -Wundef -Wstrict-prototypes -Wunused -Wunused-parameter -Wmissing-prototypes -Wmissing-declarations \
+-Wdeclaration-after-statement -Wold-style-definition -Os -Werror"
+all_modules=""
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/hm-unit.XXXXXX") || exit 1
+trap 'rm -rf "$out"' EXIT INT TERM
+
+passed=0
+failed=0
+
+fail() {
+	echo "$1"
+	failed=$((failed + 1))
+}
+
+for t in tests/unit/test_*.c; do
+	name=$(basename "$t" .c)
+	modules=$(sed -n 's|^// needs:||p' "$t")
+	[ -n "$modules" ] || modules="hypeman/${name#test_}.c"
+	all_modules="$all_modules $modules"
+	# shellcheck disable=SC2086
+	if ! $CC $CFLAGS -Ihypeman -Itests/unit -o "$out/$name" "$t" $modules \
+			>"$out/$name.build" 2>&1; then
+		fail "$t:1: does not build"
+		sed 's/^/    /' "$out/$name.build"
+		continue
+	fi
+	# Sanitizers exit 86 (leaks 23), a test with failed checks exits 1.
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86} \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:exitcode=86} \
+		"$out/$name" >"$out/$name.out" 2>&1
+	rc=$?
+	# Failure lines, sanitizer reports: everything but the summary.
+	grep -v '^check: ' "$out/$name.out"
+	summary=$(grep '^check: ' "$out/$name.out" | tail -n 1)
+	p=$(echo "$summary" | sed -n 's/^check: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$summary" | sed -n 's/^check: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || [ "${f:-0}" -eq 0 ]; }; then
+		fail "$t:1: exited with status $rc (crash, sanitizer or leak report above)"
+	fi
+done
+
+# The same sources are built inside busybox (musl, static, -Os).
+for cc in gcc musl-gcc; do
+	command -v "$cc" >/dev/null 2>&1 || continue
+	for src in $(echo "$all_modules" | tr ' ' '\n' | sort -u); do
+		# shellcheck disable=SC2086
+		if $cc $BB_CFLAGS -c "$src" -o "$out/bb.o" >"$out/bb.log" 2>&1; then
+			passed=$((passed + 1))
+		else
+			fail "$src:1: $cc with busybox flags fails"
+			sed 's/^/    /' "$out/bb.log"
+		fi
+	done
+done
+
+echo "unit: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
