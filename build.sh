@@ -12,7 +12,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
 cache=${HYPEMAN_CACHE:-/var/cache/hypeman-init}
-out=$top/out
+out=${HYPEMAN_OUT:-$top/out}
 
 BB_VERSION=1.35.0
 BB_DEBIAN_VERSION=1:1.35.0-4+deb12u1
