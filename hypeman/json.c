@@ -288,9 +288,10 @@ static int unicode_escape(struct hm_json *j, size_t *i, unsigned *cp)
 /*
  * Reads the string at j->pos: the first pass (out NULL) checks it and
  * measures it, the second copies it; so a string costs exactly its
- * decoded size. Returns the decoded length, or -1.
+ * decoded size. Returns the decoded length, or -1; *end is the offset
+ * after the closing quote.
  */
-static long scan_string(struct hm_json *j, char *out)
+static long scan_string(struct hm_json *j, char *out, size_t *end)
 {
 	static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
 	size_t i = j->pos + 1, n = 0, k;
@@ -330,31 +331,29 @@ static long scan_string(struct hm_json *j, char *out)
 		n += k;
 		i += k;
 	}
-	if (out) {
+	if (out)
 		out[n] = '\0';
-		j->pos = i + 1;
-	}
+	*end = i + 1;
 	return n;
 }
 
 int hm_json_string(struct hm_json *j, char **out)
 {
+	size_t end;
 	long n;
-	char *s;
 
 	if (expect(j, HM_JSON_STRING))
 		return -1;
-	n = scan_string(j, NULL);
+	n = scan_string(j, NULL, &end);
 	if (n < 0)
 		return -1;
-	s = malloc(n + 1);
-	if (!s)
-		return oom(j);
-	scan_string(j, s);
-	if (out)
-		*out = s;
-	else
-		free(s);
+	if (out) {
+		*out = malloc(n + 1);
+		if (!*out)
+			return oom(j);
+		scan_string(j, *out, &end);
+	}
+	j->pos = end;
 	return 0;
 }
 
