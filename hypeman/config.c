@@ -534,6 +534,7 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 	cfg->guest_cidr = -1;
 	c.err = err;
 	c.errlen = errlen;
+	c.field[0] = '\0';
 	if (len > HM_CONFIG_MAX_BYTES)
 		return errorf(&c, "config is %lu bytes, limit is %d",
 			(unsigned long)len, HM_CONFIG_MAX_BYTES);

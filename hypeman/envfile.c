@@ -4,7 +4,6 @@
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += envfile.o
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "envfile.h"
@@ -25,17 +24,13 @@ char *hm_envfile_line(const char *key, const char *value)
 	char *line, *p;
 
 	/* Whitespace and '=' would split the key, '#' or ';' make a comment. */
-	if (!key[0] || key[0] == '#' || key[0] == ';' || strpbrk(key, "= \t\n\r")) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!key[0] || key[0] == '#' || key[0] == ';' || strpbrk(key, "= \t\n\r"))
+		return strdup("");
 	for (s = value; *s; s++)
 		n += 1 + (strchr(need_escape, *s) != NULL);
 	line = malloc(n);
-	if (!line) {
-		errno = ENOMEM;
+	if (!line)
 		return NULL;
-	}
 	memcpy(line, key, klen);
 	p = line + klen;
 	*p++ = '=';
