@@ -77,6 +77,7 @@ static void NORETURN final_shutdown(char **argv)
 		cmd = RB_AUTOBOOT;
 	else if (argv[1] && strcmp(argv[1], "halt") == 0)
 		cmd = RB_HALT_SYSTEM;
+	hm_phase_begin("shutdown");
 	hm_log(HM_INFO, "shutdown", "back from systemd-shutdown (%s)", argv[1] ? argv[1] : "poweroff");
 	hm_poweroff_cmd("shutdown", cmd);
 }

@@ -60,6 +60,9 @@ static void inject_agent(struct hm_boot *b)
 		line = hm_envfile_line(e->key, e->value);
 		if (!line)
 			bb_die_memory_exhausted();
+		if (!line[0])
+			hm_log(HM_WARN, "systemd", "env: key \"%s\" cannot be written in EnvironmentFile syntax: left out of %s",
+				e->key, ENV_FILE);
 		joined = xasprintf("%s%s", env, line);
 		free(line);
 		free(env);
