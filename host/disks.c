@@ -1,0 +1,117 @@
+/*
+ * hypeman run: the disk images, made with mkfs.erofs and mke2fs (no loop
+ * mounts): the read-only rootfs (vda), empty ext4 disks for the overlay
+ * (vdb) and overlay volumes, and the config disk (vdc).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "hypeman.h"
+
+/* Lazy initialisation is done here, not by a guest kernel thread that
+ * would write to the disk in the background (slow under TCG). */
+#define EXT4_EXTENDED "lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0"
+
+static int mke2fs(const char *img, const char *dir, uint64_t size, const char *label,
+		bool journal, uint64_t inodes)
+{
+	char sizebuf[32], inodebuf[32];
+	char *argv[20];
+	int n = 0, fd, rc;
+
+	/* A fresh sparse file of the exact size. */
+	unlink(img);
+	fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)size)) {
+		msg("%s: %s", img, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(sizebuf, sizeof(sizebuf), "%lluk", (unsigned long long)(size / 1024));
+	argv[n++] = "mke2fs";
+	argv[n++] = "-t";
+	argv[n++] = "ext4";
+	argv[n++] = "-F";
+	argv[n++] = "-q";
+	argv[n++] = "-E";
+	argv[n++] = EXT4_EXTENDED;
+	if (!journal) {
+		argv[n++] = "-O";
+		argv[n++] = "^has_journal";
+	}
+	if (inodes) {
+		snprintf(inodebuf, sizeof(inodebuf), "%llu", (unsigned long long)inodes);
+		argv[n++] = "-N";
+		argv[n++] = inodebuf;
+	}
+	if (label) {
+		argv[n++] = "-L";
+		argv[n++] = (char *)label;
+	}
+	if (dir) {
+		argv[n++] = "-d";
+		argv[n++] = (char *)dir;
+	}
+	argv[n++] = (char *)img;
+	argv[n++] = sizebuf;
+	argv[n] = NULL;
+	rc = run_cmd(argv, -1, -1, NULL);
+	if (rc != 0) {
+		msg("%s: mke2fs failed%s", img, rc > 0 ? "" : " to run");
+		return -1;
+	}
+	return 0;
+}
+
+int make_empty_ext4(const char *img, uint64_t size, const char *label)
+{
+	return mke2fs(img, NULL, size, label, true, 0);
+}
+
+int make_ext4_from_dir(const char *img, const char *dir, uint64_t size, const char *label)
+{
+	return mke2fs(img, dir, size, label, true, 0);
+}
+
+/* Blocks and inodes the tree needs in ext4 (4 KiB blocks). */
+static void ext4_estimate(const char *root, uint64_t *size, uint64_t *inodes)
+{
+	uint64_t bytes, entries = 0;
+
+	bytes = tree_usage(root, &entries, NULL);
+	/* Data, plus inode tables (256 B each) and metadata, plus room. */
+	*inodes = entries + entries / 4 + 1024;
+	*size = bytes + bytes / 8 + *inodes * 256 + 16 * MiB;
+	*size = (*size + MiB - 1) / MiB * MiB;
+}
+
+int make_rootfs_disk(const char *root, const char *img, const char *fs, const char **used)
+{
+	if (!fs)
+		fs = have_program("mkfs.erofs") ? "erofs" : "ext4";
+	*used = fs;
+	if (!strcmp(fs, "erofs")) {
+		char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime",
+			(char *)img, (char *)root, NULL };
+
+		unlink(img);
+		if (run_cmd(argv, -1, -1, NULL) != 0) {
+			msg("%s: mkfs.erofs failed", img);
+			return -1;
+		}
+		return 0;
+	} else {
+		uint64_t size, inodes;
+
+		ext4_estimate(root, &size, &inodes);
+		/* Read-only in the guest: no journal needed. */
+		return mke2fs(img, root, size, "rootfs", false, inodes);
+	}
+}

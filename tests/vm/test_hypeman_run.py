@@ -1,0 +1,530 @@
+"""`hypeman run` (host/): OCI image -> disks -> QEMU -> exit status.
+
+The tool is built once per session with `make -C host OUT=<tmp>` (or taken
+from $HYPEMAN_BIN). The init under test is the conftest `initrd` fixture
+($HYPEMAN_INITRD, default out/initrd-test); the kernel is Debian's (the
+`kernel` fixture). Run as root: `hypeman run` extracts layers with their
+owners.
+
+    /usr/bin/python3 -m pytest tests/vm/test_hypeman_run.py
+"""
+
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib import disks  # noqa: E402
+from lib.vm import timeout_scale  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUSYBOX = "/bin/busybox"
+CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
+SYSTEMD_IMAGE = os.path.join(CACHE, "images", "systemd-oci")
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_TAR = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_TGZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def hypeman(tmp_path_factory):
+    """Path of the hypeman binary, built from host/ into a temp dir."""
+    if os.environ.get("HYPEMAN_BIN"):
+        return os.environ["HYPEMAN_BIN"]
+    out = tmp_path_factory.mktemp("hypeman-bin")
+    p = subprocess.run(["make", "-C", os.path.join(REPO, "host"), "OUT=%s" % out],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, "make -C host failed:\n" + p.stdout
+    return str(out / "hypeman")
+
+
+def run(hypeman, args, kernel=None, initrd=None, timeout=300, env=None):
+    """hypeman run ARGS -> CompletedProcess (text)."""
+    argv = [hypeman, "run"]
+    if kernel:
+        argv += ["--kernel", kernel]
+    if initrd:
+        argv += ["--initrd", initrd]
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, errors="replace", env=e,
+                          timeout=timeout * timeout_scale())
+
+
+# ---------------------------------------------------------------- OCI images
+
+def _tar(entries, compress):
+    """entries: [(name, kind, data_or_target, mode)], kind in file/dir/symlink."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1700000000
+            ti.mode = mode
+            if kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            elif kind == "symlink":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+            else:
+                data = data.encode() if isinstance(data, str) else data
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    raw = buf.getvalue()
+    return (gzip.compress(raw, mtime=0) if compress else raw), raw
+
+
+def _blob(layout, data):
+    d = hashlib.sha256(data).hexdigest()
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(layout, "blobs", "sha256", d), "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+
+
+def make_layout(layout, layers, config, tag="latest", raw_layers=None):
+    """An OCI image layout: layers is a list of (entries, gzip?) or raw bytes."""
+    os.makedirs(layout, exist_ok=True)
+    descs, diff_ids = [], []
+    for layer in layers:
+        if isinstance(layer, bytes):
+            data, raw, media = layer, layer, MEDIA_TAR
+        else:
+            entries, compress = layer
+            data, raw = _tar(entries, compress)
+            media = MEDIA_TGZ if compress else MEDIA_TAR
+        descs.append(dict(_blob(layout, data), mediaType=media))
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    cfg = {"architecture": "amd64", "os": "linux", "config": config,
+           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    cdesc = dict(_blob(layout, json.dumps(cfg).encode()), mediaType=MEDIA_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST, "config": cdesc,
+                "layers": descs}
+    mdesc = dict(_blob(layout, json.dumps(manifest).encode()), mediaType=MEDIA_MANIFEST)
+    if tag:
+        mdesc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [mdesc]}, f)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    return {"layers": descs, "config": cdesc, "manifest": mdesc}
+
+
+def busybox_entries():
+    """/bin/busybox, its applet links and the usual empty directories."""
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("%s missing: apt-get install busybox-static" % BUSYBOX)
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    names = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
+                           text=True).stdout.split()
+    ents = [(d, "dir", None, 0o755) for d in
+            ("bin", "etc", "proc", "sys", "dev", "run", "root", "var")]
+    ents.append(("tmp", "dir", None, 0o1777))
+    ents.append(("bin/busybox", "file", bb, 0o755))
+    ents += [("bin/" + n, "symlink", "busybox", 0o777) for n in names if n != "busybox"]
+    return ents
+
+
+CMD = ["/bin/sh", "-c", "ls /dir; cat /etc/a.txt; exit 5"]
+
+
+def whiteout_image(layout, cmd=CMD, env=("PATH=/bin", "FOO=image", "KEEP=1")):
+    """The two-layer exec image: layer 2 whites out /etc/a.txt and makes
+    /dir opaque (old.txt hidden, new.txt added)."""
+    layer1 = busybox_entries() + [
+        ("etc/a.txt", "file", "a\n", 0o644),
+        ("dir", "dir", None, 0o755),
+        ("dir/old.txt", "file", "old\n", 0o644),
+    ]
+    layer2 = [
+        ("etc", "dir", None, 0o755),
+        ("etc/.wh.a.txt", "file", "", 0o644),
+        ("dir", "dir", None, 0o755),
+        ("dir/.wh..wh..opq", "file", "", 0o644),
+        ("dir/new.txt", "file", "new\n", 0o644),
+    ]
+    return make_layout(layout, [(layer1, True), (layer2, False)],
+                       {"Cmd": list(cmd), "Env": list(env)})
+
+
+def imgs(workdir):
+    return sorted(glob.glob(os.path.join(str(workdir), "*.img")))
+
+
+# ---------------------------------------------------------------- exec mode
+
+@pytest.mark.vm
+def test_exec_image_with_whiteouts(hypeman, kernel, initrd, tmp_path):
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    work = tmp_path / "work"
+    p = run(hypeman, ["--keep", str(work), "--env", "FOO=cli", layout],
+            kernel=kernel[0], initrd=initrd)
+    out = p.stdout
+    assert p.returncode == 5, "rc %d\n--- stderr\n%s\n--- console\n%s" % (
+        p.returncode, p.stderr, out[-4000:])
+    assert "HYPEMAN-PROGRAM-START" in out and "mode=exec" in out
+    assert re.search(r'HYPEMAN-EXIT code=5 message="exit code 5"', out)
+    # The merged tree in the guest: /dir holds new.txt only, /etc/a.txt gone.
+    prog = out[out.index("HYPEMAN-PROGRAM-START"):out.index("HYPEMAN-EXIT")]
+    assert "new.txt" in prog
+    assert "old.txt" not in prog
+    assert re.search(r"cat: can't open '/etc/a.txt': No such file", prog), prog
+    # The same on the host side (--keep keeps the tree).
+    root = work / "rootfs"
+    assert sorted(os.listdir(root / "dir")) == ["new.txt"]
+    assert not os.path.lexists(root / "etc" / "a.txt")
+    assert not glob.glob(str(root / "**" / ".wh.*"), recursive=True)
+    assert (root / "bin" / "busybox").stat().st_mode & 0o777 == 0o755
+    assert oct((root / "tmp").stat().st_mode & 0o7777) == oct(0o1777)
+    # config.json: image env then --env (later wins), detected mode.
+    cfg = json.loads(disks.read_file_from_ext4(str(work / "config.img"), "/config.json"))
+    assert cfg["cmd"] == CMD and cfg["entrypoint"] == []
+    assert cfg["env"] == {"PATH": "/bin", "FOO": "cli", "KEEP": "1"}
+    assert cfg["init_mode"] == "exec" and cfg["workdir"] == "/"
+    assert cfg["network_enabled"] is False and cfg["volume_mounts"] == []
+    # Progress lines on stderr.
+    assert "hypeman: applying layer 2/2" in p.stderr
+    assert "hypeman: making rootfs disk" in p.stderr
+
+
+@pytest.mark.vm
+def test_quiet_volumes_network_and_command(hypeman, kernel, initrd, tmp_path):
+    """-q, a command after IMAGE, --volume in rw/ro/overlay modes, --network."""
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    src = tmp_path / "volsrc"
+    src.mkdir()
+    (src / "hello.txt").write_text("from the host\n")
+    rw = disks.ext4_from_dir(str(tmp_path / "rw.img"), str(src), size_mb=32)
+    ro = disks.ext4_from_dir(str(tmp_path / "ro.img"), str(src), size_mb=32)
+    ov = disks.ext4_from_dir(str(tmp_path / "ov.img"), str(src), size_mb=32)
+    work = tmp_path / "work"
+    script = ("cat /rw/hello.txt; echo written > /rw/new.txt; "
+              "touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused; "
+              "echo changed > /ov/hello.txt && cat /ov/hello.txt; "
+              "ip -4 addr show eth0 | grep -o 'inet [0-9./]*'; "
+              "grep nameserver /etc/resolv.conf; echo \"ENV=$TEST_QUOTE\"; exit 0")
+    p = run(hypeman, ["-q", "--keep", str(work), "--network",
+                      "-v", "%s:/rw" % rw, "--volume", "%s:/ro:ro" % ro,
+                      "--volume", "%s:/ov:overlay" % ov,
+                      "--env", 'TEST_QUOTE=a "q" \\ b',
+                      layout, "/bin/sh", "-c", script],
+            kernel=kernel[0], initrd=initrd)
+    assert p.returncode == 0, "rc %d\n%s\n%s" % (p.returncode, p.stderr, p.stdout[-4000:])
+    assert p.stderr == "", "-q printed: %r" % p.stderr
+    out = p.stdout
+    assert "from the host" in out
+    assert "ro-refused" in out and "ro-writable" not in out
+    assert "changed" in out
+    assert "inet 10.0.2.15/24" in out
+    assert "nameserver 10.0.2.3" in out
+    assert 'ENV=a "q" \\ b' in out
+    cfg = json.loads(disks.read_file_from_ext4(str(work / "config.img"), "/config.json"))
+    assert cfg["volume_mounts"] == [
+        {"device": "/dev/vdd", "path": "/rw", "mode": "rw"},
+        {"device": "/dev/vde", "path": "/ro", "mode": "ro"},
+        {"device": "/dev/vdf", "path": "/ov", "mode": "overlay", "overlay_device": "/dev/vdg"},
+    ]
+    assert cfg["network_enabled"] is True and cfg["guest_ip"] == "10.0.2.15"
+    assert cfg["guest_cidr"] == 24 and cfg["guest_gw"] == "10.0.2.2"
+    assert cfg["cmd"] == ["/bin/sh", "-c", script]
+    # rw reached the disk; the overlay volume's lower disk is untouched.
+    assert disks.read_file_from_ext4(rw, "/new.txt") == b"written\n"
+    assert disks.read_file_from_ext4(ov, "/hello.txt") == b"from the host\n"
+
+
+# ---------------------------------------------------------------- refusals
+
+def test_tampered_blob_refused_before_any_disk(hypeman, tmp_path):
+    layout = str(tmp_path / "image")
+    descs = whiteout_image(layout)
+    digest = descs["layers"][1]["digest"]
+    path = os.path.join(layout, "blobs", "sha256", digest.split(":")[1])
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0x01                   # same size, other content
+    with open(path, "wb") as f:
+        f.write(data)
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 1, p.stderr
+    assert digest in p.stderr and "digest mismatch" in p.stderr, p.stderr
+    assert imgs(work) == []
+    assert not os.path.exists(work / "rootfs" / "bin")   # nothing extracted either
+
+    # A size that disagrees with the descriptor: refused the same way.
+    with open(path, "ab") as f:
+        f.write(b"x")
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 1 and digest in p.stderr, p.stderr
+    assert imgs(work) == []
+
+
+def test_tampered_config_refused(hypeman, tmp_path):
+    layout = str(tmp_path / "image")
+    descs = whiteout_image(layout)
+    digest = descs["config"]["digest"]
+    path = os.path.join(layout, "blobs", "sha256", digest.split(":")[1])
+    data = open(path, "rb").read().replace(b"FOO=image", b"FOO=imagf")
+    with open(path, "wb") as f:
+        f.write(data)
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 1 and digest in p.stderr, p.stderr
+    assert imgs(work) == []
+
+
+@pytest.mark.parametrize("args, rc, words", [
+    (["--init-mode=bogus"], 2, ["--init-mode", "bogus", "auto, exec or systemd"]),
+    (["--init-mode", "Exec"], 2, ["--init-mode", "Exec"]),
+    (["--volume", "VOLDISK"], 2, ["vol.img", "no mount path"]),
+    (["--volume", "VOLDISK:"], 2, ["no mount path"]),
+    (["--volume", "VOLDISK:data"], 2, ["not absolute"]),
+    (["--volume", "VOLDISK:/a/../b"], 2, [".."]),
+    (["--volume", "VOLDISK:/"], 2, ['"/"']),
+    (["--volume", "VOLDISK:/data:rx"], 2, ["unknown mode", "rx"]),
+    (["--volume", "/nonexistent.img:/data"], 2, ["/nonexistent.img"]),
+    (["--env", "NOEQUALS"], 2, ["NOEQUALS", "KEY=VALUE"]),
+    (["--env", "=v"], 2, ["empty variable name"]),
+    (["--bogus-option"], 2, ["unknown option", "--bogus-option"]),
+])
+def test_usage_errors(hypeman, tmp_path, args, rc, words):
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    vol = disks.empty_ext4(str(tmp_path / "vol.img"), 8)
+    args = [a.replace("VOLDISK", vol) for a in args]
+    p = run(hypeman, ["--no-boot", "--keep", str(tmp_path / "work")] + args + [layout])
+    assert p.returncode == rc, (p.returncode, p.stderr)
+    for w in words:
+        assert w in p.stderr, (w, p.stderr)
+    assert imgs(tmp_path / "work") == []
+
+
+def test_layout_errors(hypeman, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = run(hypeman, ["--no-boot", str(empty)])
+    assert p.returncode == 1
+    assert "%s/index.json" % empty in p.stderr and "No such file" in p.stderr, p.stderr
+
+    (empty / "index.json").write_text('{"schemaVersion": 2, "manifests": [')
+    p = run(hypeman, ["--no-boot", str(empty)])
+    assert p.returncode == 1
+    assert "index.json" in p.stderr and "malformed JSON" in p.stderr, p.stderr
+
+    p = run(hypeman, ["--no-boot", str(tmp_path / "nonexistent")])
+    assert p.returncode == 1 and "nonexistent" in p.stderr, p.stderr
+
+    # A tag that is not in the index.
+    layout = str(tmp_path / "image")
+    whiteout_image(layout, env=("PATH=/bin",))
+    p = run(hypeman, ["--no-boot", layout + ":v2"])
+    assert p.returncode == 1 and 'no manifest tagged "v2"' in p.stderr, p.stderr
+    p = run(hypeman, ["--no-boot", "-q", layout + ":latest"])
+    assert p.returncode == 0, p.stderr
+
+
+def test_layer_not_a_tar(hypeman, tmp_path):
+    layout = str(tmp_path / "image")
+    descs = make_layout(layout, [b"this is not a tar archive\n" * 40], {"Cmd": ["/x"]})
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 1
+    assert "not a tar archive" in p.stderr and descs["layers"][0]["digest"] in p.stderr, p.stderr
+    assert imgs(work) == []
+
+    # gzip data that is not a tar inside
+    layout2 = str(tmp_path / "image2")
+    make_layout(layout2, [gzip.compress(b"plain text, gzipped\n" * 50)], {"Cmd": ["/x"]})
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout2])
+    assert p.returncode == 1 and "not a valid tar archive" in p.stderr, p.stderr
+    assert imgs(work) == []
+
+
+def test_dotdot_member_refused(hypeman, tmp_path):
+    layout = str(tmp_path / "image")
+    make_layout(layout, [([("etc", "dir", None, 0o755),
+                           ("etc/../../escape.txt", "file", "x", 0o644)], False)],
+                {"Cmd": ["/x"]})
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 1 and "refusing member" in p.stderr and ".." in p.stderr, p.stderr
+    assert not os.path.exists(tmp_path / "escape.txt")
+    assert not os.path.exists(work / "escape.txt")
+    assert imgs(work) == []
+
+
+def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
+    """Symlinks of a lower layer (absolute, or climbing with ..) are resolved
+    as in a chroot: a later layer's files and whiteouts never reach the host."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("host file\n")
+    rel = str(outside).lstrip("/")
+    parts = rel.split("/")
+    layer1 = [("/".join(parts[:i + 1]), "dir", None, 0o755) for i in range(len(parts))]
+    layer1 += [(rel + "/victim.txt", "file", "image file\n", 0o644),
+               ("esc", "symlink", str(outside), 0o777),
+               ("up", "symlink", "../" * 12 + rel, 0o777),
+               ("dang", "symlink", "/nonexistent-hypeman-test", 0o777),
+               ("usr", "dir", None, 0o755), ("usr/bin", "dir", None, 0o755),
+               ("bin", "symlink", "usr/bin", 0o777)]
+    layer2 = [("esc/planted.txt", "file", "x", 0o644),
+              ("up/planted2.txt", "file", "x", 0o644),
+              ("esc/.wh.victim.txt", "file", "", 0o644),
+              ("dang/f.txt", "file", "x", 0o644),
+              ("bin/tool", "file", "tool", 0o755)]
+    make_layout(layout := str(tmp_path / "image"), [(layer1, False), (layer2, True)],
+                {"Cmd": ["/x"]})
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 0, p.stderr
+    # The host is untouched.
+    assert sorted(os.listdir(outside)) == ["victim.txt"]
+    assert (outside / "victim.txt").read_text() == "host file\n"
+    assert not os.path.exists("/nonexistent-hypeman-test")
+    # Inside the image: followed as in a chroot.
+    root = work / "rootfs"
+    inside = root / rel
+    assert sorted(os.listdir(inside)) == ["planted.txt", "planted2.txt"]
+    assert os.path.islink(root / "esc") and os.path.islink(root / "up")
+    assert os.path.islink(root / "bin")
+    assert (root / "usr" / "bin" / "tool").read_text() == "tool"
+    # A dangling symlink is replaced by the directory the layer implies.
+    assert not os.path.islink(root / "dang") and (root / "dang" / "f.txt").exists()
+    assert len(imgs(work)) == 3
+
+
+def test_rootfs_ext4(hypeman, tmp_path):
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), "--rootfs-fs=ext4", layout])
+    assert p.returncode == 0, p.stderr
+    assert sorted(disks.ls_ext4(str(work / "rootfs.img"), "/dir")) == ["new.txt"]
+    assert disks.stat_ext4(str(work / "rootfs.img"), "/etc/a.txt") is None
+
+
+# ---------------------------------------------------------------- systemd
+
+def _systemd_image():
+    if os.path.exists(os.path.join(SYSTEMD_IMAGE, "index.json")):
+        return SYSTEMD_IMAGE
+    script = os.path.join(REPO, "tests", "testdata", "systemd", "make-image.sh")
+    try:
+        p = subprocess.run(["bash", script], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip("systemd image missing and not buildable: %s" % e)
+    if p.returncode != 0 or not os.path.exists(os.path.join(SYSTEMD_IMAGE, "index.json")):
+        pytest.skip("systemd image missing and not buildable:\n" + p.stdout[-2000:])
+    return SYSTEMD_IMAGE
+
+
+class Console:
+    """hypeman run in the background, its stdout read as it comes."""
+
+    def __init__(self, argv, env):
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, start_new_session=True)
+        self.text = ""
+
+    def wait_for(self, pattern, timeout):
+        deadline = time.monotonic() + timeout * timeout_scale()
+        rx = re.compile(pattern)
+        while not rx.search(self.text):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.p.stdout], [], [], min(left, 1.0))
+            if r:
+                chunk = os.read(self.p.stdout.fileno(), 65536)
+                if not chunk:
+                    return rx.search(self.text)
+                self.text += chunk.decode(errors="replace")
+        return rx.search(self.text)
+
+    def finish(self, timeout):
+        """Wait for the exit (killing the group after timeout); returns rc."""
+        try:
+            rest, err = self.p.communicate(timeout=timeout * timeout_scale())
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            rest, err = self.p.communicate()
+            self.text += rest.decode(errors="replace")
+            self.stderr = err.decode(errors="replace")
+            return None
+        self.text += rest.decode(errors="replace")
+        self.stderr = err.decode(errors="replace")
+        return self.p.returncode
+
+    def kill(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.communicate()
+
+
+@pytest.mark.vm
+def test_systemd_image_auto_detection(hypeman, kernel, initrd, tmp_path):
+    image = _systemd_image()
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    t0 = time.monotonic()
+    c = Console([hypeman, "run", "--kernel", kernel[0], "--initrd", initrd, image], env)
+    try:
+        m = c.wait_for(r"HYPEMAN-PROGRAM-START ts=\S+ mode=(\w+)", 300)
+        assert m, "no HYPEMAN-PROGRAM-START:\n" + c.text[-4000:]
+        assert m.group(1) == "systemd", c.text[-4000:]
+        assert c.wait_for(r"Welcome to .*Debian", 300), \
+            "no systemd banner:\n" + c.text[-4000:]
+        booted = time.monotonic() - t0
+        # systemd mode does not end by itself: SIGTERM asks for a clean stop
+        # (Ctrl-Alt-Del through QMP: systemd reboots, QEMU exits).
+        c.wait_for(r"Reached target.*Multi-User", 300)
+        os.killpg(c.p.pid, signal.SIGTERM)
+        rc = c.finish(180)
+    finally:
+        c.kill()
+    assert rc == 0, "rc %r after stop\n--- stderr\n%s\n--- console\n%s" % (
+        rc, getattr(c, "stderr", ""), c.text[-3000:])
+    assert "stopping the VM" in c.stderr
+    assert "systemd mode" in c.stderr and "init_mode systemd" in c.stderr
+    assert "HYPEMAN-EXIT" not in c.text
+    assert not glob.glob(str(tmp_path / "hypeman-run.*")), "work dir left behind"
+    print("systemd banner after %.1f s; stderr:\n%s" % (booted, c.stderr))
+
+
+@pytest.mark.vm
+def test_systemd_image_forced_exec_mode(hypeman, kernel, initrd, tmp_path):
+    image = _systemd_image()
+    p = run(hypeman, ["--init-mode=exec", "--timeout", "600", image],
+            kernel=kernel[0], initrd=initrd)
+    out = p.stdout
+    m = re.search(r"HYPEMAN-PROGRAM-START ts=\S+ mode=(\w+)", out)
+    assert m and m.group(1) == "exec", p.stderr + out[-4000:]
+    ex = re.findall(r'HYPEMAN-EXIT code=(\d+) message="([^"]*)"', out)
+    assert ex, p.stderr + out[-4000:]
+    # /lib/systemd/systemd, not PID 1 here, ends with its own status.
+    assert p.returncode == int(ex[-1][0]), (p.returncode, ex, p.stderr)
+    assert "init_mode exec" in p.stderr
