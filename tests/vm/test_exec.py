@@ -1,0 +1,711 @@
+"""VM acceptance tests of hypeman-init's exec mode (SPEC: "Exec mode",
+"Markers"): the program runs as PID 1's child, and PID 1 reaps, forwards
+signals, stops it, reports its exit and powers off cleanly.
+
+Run: HYPEMAN_INITRD=/path/initrd-test /usr/bin/python3 -m pytest tests/vm/test_exec.py
+
+The programs in the guests are small static (musl) C programs, compiled
+once per session from the sources below; most images have no /bin/sh.
+"""
+
+import calendar
+import datetime
+import os
+import re
+import time
+
+import pytest
+
+from lib import agent, disks, images
+
+pytestmark = pytest.mark.vm
+
+GRACE = 2     # hypeman.grace=N in the tests that time the stop path
+
+# ---- guest programs (static C) --------------------------------------------
+
+HELLO_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	char cwd[4096], in[4096];
+	ssize_t n;
+	int i;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("HELLO-FROM-STATIC argc=%d\n", argc);
+	for (i = 0; i < argc; i++)
+		printf("HELLO argv[%d]=<%s>\n", i, argv[i]);
+	printf("HELLO cwd=<%s>\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+	n = readlink("/proc/self/fd/0", in, sizeof(in) - 1);
+	in[n > 0 ? n : 0] = 0;
+	printf("HELLO stdin=<%s>\n", in);
+	printf("HELLO PATH=<%s>\n", getenv("PATH") ? getenv("PATH") : "(unset)");
+	printf("HELLO HOME=<%s>\n", getenv("HOME") ? getenv("HOME") : "(unset)");
+	printf("HELLO GREETING=<%s>\n", getenv("GREETING") ? getenv("GREETING") : "(unset)");
+	fprintf(stderr, "HELLO-STDERR reaches the console\n");
+	return 0;
+}
+"""
+
+EXITWITH_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	const char *how = argc > 1 ? argv[1] : "0";
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("EXITWITH-RUNNING %s\n", how);
+	if (strcmp(how, "kill") == 0)
+		kill(getpid(), SIGKILL);
+	else if (strcmp(how, "segv") == 0)
+		raise(SIGSEGV);
+	else
+		exit(atoi(how));
+	printf("EXITWITH-STILL-ALIVE\n");
+	return 99;
+}
+"""
+
+# Double fork N times: each child forks a grandchild and exits at once, so
+# the grandchildren are orphans (reparented to PID 1). They block on the
+# "go" pipe until the program closes it, report whether their parent is
+# PID 1 on the "done" pipe and exit. EOF on "done" means every grandchild
+# has closed it, i.e. is exiting; then /proc is scanned until no
+# grandchild is left (PID 1 reaped them) or a deadline, and the count of
+# zombies whose parent is PID 1 is printed.
+ORPHANS_C = r"""
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* zombies: state Z with ppid 1; left: grandchildren still in /proc */
+static void scan(int *zombies, int *left)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t self = getpid();
+
+	*zombies = *left = 0;
+	while ((e = readdir(d))) {
+		char path[64], buf[512], *r, state, comm[64];
+		int fd, ppid;
+		ssize_t n;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		r = strrchr(buf, ')');
+		if (!r || sscanf(r + 2, "%c %d", &state, &ppid) != 2)
+			continue;
+		snprintf(comm, sizeof(comm), "%.*s", (int)(r - strchr(buf, '(') - 1), strchr(buf, '(') + 1);
+		if (state == 'Z' && ppid == 1)
+			(*zombies)++;
+		if (strcmp(comm, "orphans") == 0)
+			(*left)++;
+	}
+	closedir(d);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 1000;
+	int go[2], done[2], i, failed = 0, orphaned = 0, other = 0, zombies, left, first_z, first_l;
+	long long t0;
+	char c;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (pipe(go) || pipe(done)) {
+		perror("pipe");
+		return 2;
+	}
+	printf("ORPHANS-START n=%d\n", n);
+	for (i = 0; i < n; i++) {
+		int st;
+		pid_t child = fork();
+		if (child < 0) {
+			perror("fork");
+			return 2;
+		}
+		if (child == 0) {
+			close(go[1]);
+			close(done[0]);
+			if (fork() == 0) {
+				while (read(go[0], &c, 1) > 0)
+					;
+				c = getppid() == 1 ? 'O' : 'X';
+				write(done[1], &c, 1);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+			failed++;
+	}
+	close(go[1]);
+	close(done[1]);
+	for (;;) {
+		ssize_t r = read(done[0], &c, 1);
+		if (r == 1) {
+			if (c == 'O')
+				orphaned++;
+			else
+				other++;
+		} else if (r == 0 || errno != EINTR) {
+			break;
+		}
+	}
+	scan(&first_z, &first_l);
+	t0 = now_ms();
+	zombies = first_z;
+	left = first_l;
+	while (left > 0 && now_ms() - t0 < 20000) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		scan(&zombies, &left);
+	}
+	printf("ORPHANS-RESULT children_failed=%d reparented=%d not_reparented=%d "
+	       "at_eof_zombies=%d at_eof_left=%d zombies=%d left=%d waited_ms=%lld\n",
+	       failed, orphaned, other, first_z, first_l, zombies, left, now_ms() - t0);
+	return 7;
+}
+"""
+
+# Prints every forwarded signal (with the sender's pid); on SIGTERM it dies
+# of SIGTERM (default action). "ignore-term": SIGTERM ignored, waits forever.
+SIGPROG_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static const char *name(int s)
+{
+	switch (s) {
+	case SIGHUP: return "SIGHUP";
+	case SIGINT: return "SIGINT";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGUSR1: return "SIGUSR1";
+	case SIGUSR2: return "SIGUSR2";
+	case SIGWINCH: return "SIGWINCH";
+	case SIGTERM: return "SIGTERM";
+	}
+	return "?";
+}
+int main(int argc, char **argv)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGTERM };
+	sigset_t set;
+	siginfo_t si;
+	unsigned i;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && strcmp(argv[1], "ignore-term") == 0) {
+		signal(SIGTERM, SIG_IGN);
+		printf("SIGPROG-READY ignoring SIGTERM\n");
+		for (;;)
+			pause();
+	}
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	printf("SIGPROG-READY pid=%d\n", (int)getpid());
+	for (;;) {
+		int s = sigwaitinfo(&set, &si);
+		if (s < 0)
+			continue;
+		printf("SIGPROG-GOT %s from pid=%d\n", name(s), (int)si.si_pid);
+		if (s == SIGTERM) {
+			signal(SIGTERM, SIG_DFL);
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			raise(SIGTERM);
+			printf("SIGPROG-SURVIVED-SIGTERM\n");
+			return 1;
+		}
+	}
+}
+"""
+
+# Own signal state, and PID 1's memory, from /proc.
+STATUS_C = r"""
+#include <stdio.h>
+#include <string.h>
+static void show(const char *who, const char *file, const char *const *keys)
+{
+	char line[256];
+	FILE *f = fopen(file, "r");
+	const char *const *k;
+
+	printf("STATUS %s", who);
+	while (f && fgets(line, sizeof(line), f)) {
+		for (k = keys; *k; k++) {
+			size_t l = strlen(*k);
+			if (strncmp(line, *k, l) == 0 && line[l] == ':') {
+				char *v = line + l + 1;
+				v += strspn(v, " \t");
+				v[strcspn(v, "\n")] = 0;
+				printf(" %s=<%s>", *k, v);
+			}
+		}
+	}
+	printf("\n");
+	if (f)
+		fclose(f);
+}
+int main(void)
+{
+	static const char *const self[] = { "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", NULL };
+	static const char *const pid1[] = { "Name", "VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", NULL };
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	show("self", "/proc/self/status", self);
+	show("pid1", "/proc/1/status", pid1);
+	return 0;
+}
+"""
+
+# Writes a file on the overlay and one on the volume, no sync, exits.
+WRITER_C = r"""
+#include <stdio.h>
+static int fill(const char *path, const char *tag, int lines)
+{
+	FILE *f = fopen(path, "w");
+	int i;
+
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	for (i = 0; i < lines; i++)
+		fprintf(f, "%s %06d\n", tag, i);
+	return fclose(f) != 0;
+}
+int main(void)
+{
+	int bad = fill("/data.txt", "ovl", 30000) | fill("/vol/file", "vol", 30000);
+	printf("WRITER-DONE bad=%d\n", bad);
+	return bad;
+}
+"""
+
+AGENTPROBE_C = r"""
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	printf("AGENTPROBE boottime_ms=%lld ready_file=%s\n",
+	       ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
+	       access("/run/hypeman/guest-agent-ready", F_OK) == 0 ? "yes" : "no");
+	return 0;
+}
+"""
+
+SOURCES = {"hello": HELLO_C, "exitwith": EXITWITH_C, "orphans": ORPHANS_C,
+           "sigprog": SIGPROG_C, "status": STATUS_C, "writer": WRITER_C,
+           "agentprobe": AGENTPROBE_C}
+
+
+@pytest.fixture(scope="session")
+def progs(tmp_path_factory):
+    """{name: path of the static binary}"""
+    d = tmp_path_factory.mktemp("progs")
+    return {n: images.static_program(src, d / n) for n, src in SOURCES.items()}
+
+
+# ---- helpers --------------------------------------------------------------
+
+def boot(vm_factory, tmp_path, progs, cmd, install, env=None, agent_on=False,
+         busybox=False, files=None, volumes=(), config=None, **vm_kw):
+    """Image with programs INSTALL {image path: program name} (+FILES),
+    config cmd=CMD, env=ENV; the agent runs only when AGENT_ON. Returns
+    (vm, guest)."""
+    f = dict(files or {})
+    for dst, name in install.items():
+        with open(progs[name], "rb") as fh:
+            f[dst] = (fh.read(), 0o755)
+    root = images.rootfs(tmp_path / "root", files=f, busybox=busybox)
+    cfg = {"cmd": cmd, "env": env or {}, "skip_guest_agent": not agent_on}
+    cfg.update(config or {})
+    guest = images.Guest(tmp_path / "disks", root, cfg, volumes=volumes)
+    vm = vm_factory(disks=guest.disks, **vm_kw)
+    return vm, guest
+
+
+def clean_lines(vm):
+    return [l.rstrip() for l in vm.lines()]
+
+
+def line_index(lines, pred, what):
+    for i, l in enumerate(lines):
+        if pred(l):
+            return i
+    raise AssertionError("no console line %s" % what)
+
+
+def assert_clean_poweroff(vm, timeout=60):
+    """Guest powered off by itself (QEMU rc 0), no panic, and the
+    shutdown phase ran to its end without warnings or errors."""
+    rc = vm.wait_exit(timeout=timeout)
+    vm.assert_no_panic()
+    assert rc == 0, "QEMU exit code %r" % rc
+    logs = vm.log_lines()
+    shut = [o for o in logs if o.get("phase") == "shutdown"]
+    assert shut, "no shutdown-phase log line"
+    assert "dur_ms" in shut[-1], "shutdown phase did not end: %r" % shut[-1]
+    bad = [o for o in shut if o.get("level") != "INFO"]
+    assert not bad, "shutdown warnings/errors: %r" % bad
+    assert vm.malformed_log_lines() == []
+
+
+TS_RX = re.compile(r"HYPEMAN-PROGRAM-START ts=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z mode=exec")
+
+
+def check_program_start(vm, first_output=None):
+    """Exactly one HYPEMAN-PROGRAM-START line, ts in RFC3339 UTC with 9
+    fraction digits (close to the host's clock), mode=exec, and before the
+    program's first line FIRST_OUTPUT (a prefix). Returns its index."""
+    lines = clean_lines(vm)
+    starts = [i for i, l in enumerate(lines) if l.startswith("HYPEMAN-PROGRAM-START")]
+    assert len(starts) == 1, "PROGRAM-START lines: %r" % [lines[i] for i in starts]
+    i = starts[0]
+    m = TS_RX.fullmatch(lines[i])
+    assert m, "malformed marker: %r" % lines[i]
+    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + int(m.group(2)) / 1e9
+    assert abs(t - time.time()) < 600, "ts %s is far from the host's clock (%s)" % (
+        lines[i], datetime.datetime.utcnow().isoformat())
+    if first_output is not None:
+        j = line_index(lines, lambda l: l.startswith(first_output), "starting with %r" % first_output)
+        assert i < j, "HYPEMAN-PROGRAM-START after the program's output"
+    return i
+
+
+def check_exit_line(vm, code, message):
+    want = 'HYPEMAN-EXIT code=%d message="%s"' % (code, message)
+    lines = clean_lines(vm)
+    exits = [l for l in lines if l.startswith("HYPEMAN-EXIT")]
+    assert exits == [want], "HYPEMAN-EXIT lines %r, want [%r]" % (exits, want)
+    assert vm.exit_marker() == {"code": code, "message": message}
+    return lines.index(want)
+
+
+def log_after(vm, line_idx):
+    """The first JSON log object after console line LINE_IDX."""
+    from lib.vm import parse_log
+    lines = vm.lines()
+    for l in lines[line_idx + 1:]:
+        objs = parse_log(l)
+        if objs:
+            return objs[0]
+    raise AssertionError("no log line after console line %d" % line_idx)
+
+
+def pid1_signal(vm, sig, tolerate_gone=False):
+    """kill -SIG 1 in the guest through the agent. With TOLERATE_GONE, the
+    agent may be stopped with everything else before it answers."""
+    try:
+        code, out, err = agent.sh(vm.agent_socket, "kill -%s 1" % sig, timeout=20)
+    except agent.AgentError:
+        if tolerate_gone:
+            return None
+        raise
+    assert code == 0, "kill -%s 1: code %d %r" % (sig, code, err)
+    return code
+
+
+# ---- tests ----------------------------------------------------------------
+
+def test_static_program_without_shell_via_config_path(vm_factory, tmp_path, progs):
+    """No /bin/sh in the image: argv is exec'd directly; the bare name is
+    found through the PATH of the config env; argv, workdir, env (HOME
+    default added, PATH kept), stdin /dev/null, stdout+stderr on the
+    console; exit 0 is "success"."""
+    vm, _ = boot(vm_factory, tmp_path, progs,
+                 cmd=["hello", "two words", ""],
+                 install={"/opt/app/bin/hello": "hello"},
+                 files={"/srv/app/.keep": ""},
+                 env={"PATH": "/nonexistent:/opt/app/bin:/usr/bin", "GREETING": "hi there"},
+                 config={"workdir": "/srv/app"})
+    vm.wait_for("HELLO-FROM-STATIC argc=3")
+    assert_clean_poweroff(vm)
+    lines = clean_lines(vm)
+    for want in ("HELLO argv[0]=<hello>", "HELLO argv[1]=<two words>", "HELLO argv[2]=<>",
+                 "HELLO cwd=</srv/app>", "HELLO stdin=</dev/null>",
+                 "HELLO PATH=</nonexistent:/opt/app/bin:/usr/bin>",
+                 "HELLO HOME=</root>", "HELLO GREETING=<hi there>",
+                 "HELLO-STDERR reaches the console"):
+        assert want in lines, "missing console line %r" % want
+    assert not os.path.exists(tmp_path / "root" / "bin" / "sh")
+    check_program_start(vm, "HELLO-FROM-STATIC")
+    check_exit_line(vm, 0, "success")
+
+
+EXIT_CASES = [
+    # id, cmd, files, code, message, program output expected
+    ("0", ["exitwith", "0"], {}, 0, "success", True),
+    ("1", ["exitwith", "1"], {}, 1, "exit code 1", True),
+    ("42", ["exitwith", "42"], {}, 42, "exit code 42", True),
+    ("255", ["exitwith", "255"], {}, 255, "exit code 255", True),
+    ("sigkill", ["exitwith", "kill"], {}, 137, "killed by signal 9 (SIGKILL)", True),
+    ("sigsegv", ["exitwith", "segv"], {}, 139, "killed by signal 11 (SIGSEGV)", True),
+    ("missing", ["no-such-program", "x"], {}, 127, "command not found", False),
+    ("not-executable", ["/usr/local/bin/notexec"],
+     {"/usr/local/bin/notexec": ("\x7fELF not really\n", 0o644)},
+     126, "permission denied (command not executable)", False),
+]
+
+
+@pytest.mark.parametrize("cmd,files,code,message,runs",
+                         [c[1:] for c in EXIT_CASES], ids=[c[0] for c in EXIT_CASES])
+def test_exit_code(vm_factory, tmp_path, progs, cmd, files, code, message, runs):
+    """The exact HYPEMAN-EXIT line for each way the program ends, then a
+    clean power-off. The program is a bare name found through the default
+    PATH (no PATH in the config env)."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=cmd,
+                 install={"/usr/local/bin/exitwith": "exitwith"}, files=files)
+    vm.wait_for("HYPEMAN-EXIT")
+    assert_clean_poweroff(vm)
+    check_program_start(vm, "EXITWITH-RUNNING" if runs else None)
+    check_exit_line(vm, code, message)
+    if runs:
+        assert "EXITWITH-RUNNING %s" % cmd[1] in clean_lines(vm)
+        assert "EXITWITH-STILL-ALIVE" not in vm.console_text
+
+
+def test_orphans_reaped(vm_factory, tmp_path, progs):
+    """1000 orphaned grandchildren (double fork) exit; PID 1 reaps them all
+    (no zombie with ppid 1 left), and the program's own code still arrives."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/orphans", "1000"],
+                 install={"/orphans": "orphans"})
+    m = vm.wait_for(re.compile(
+        r"ORPHANS-RESULT children_failed=(\d+) reparented=(\d+) not_reparented=(\d+) "
+        r"at_eof_zombies=(\d+) at_eof_left=(\d+) zombies=(\d+) left=(\d+) waited_ms=(\d+)\n"),
+        timeout=180)
+    print(m.group(0))
+    failed, orphaned, other, _, _, zombies, left, _ = map(int, m.groups())
+    assert failed == 0 and orphaned == 1000 and other == 0, m.group(0)
+    assert zombies == 0 and left == 0, "PID 1 left zombies: " + m.group(0)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 7, "exit code 7")
+
+
+def test_sigterm_to_pid1_reaches_program(vm_factory, tmp_path, progs):
+    """SIGTERM to PID 1 (as the agent's shutdown does) is a stop request:
+    the program gets SIGTERM, its death by SIGTERM is reported, power-off."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+                 install={"/sigprog": "sigprog"}, agent_on=True, busybox=True)
+    vm.wait_for("SIGPROG-READY")
+    agent.wait_ready(vm.agent_socket, 30)
+    pid1_signal(vm, "TERM", tolerate_gone=True)
+    vm.wait_for("SIGPROG-GOT SIGTERM from pid=1", timeout=30)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 143, "killed by signal 15 (SIGTERM)")
+
+
+def test_signals_forwarded(vm_factory, tmp_path, progs):
+    """SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH sent to PID 1 reach the
+    program (from PID 1), one by one, and do not stop it."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+                 install={"/sigprog": "sigprog"}, agent_on=True, busybox=True)
+    vm.wait_for("SIGPROG-READY")
+    agent.wait_ready(vm.agent_socket, 30)
+    for sig in ("HUP", "USR1", "QUIT", "USR2", "WINCH"):
+        pid1_signal(vm, sig)
+        vm.wait_for("SIGPROG-GOT SIG%s from pid=1" % sig, timeout=20)
+    assert "HYPEMAN-EXIT" not in vm.console_text
+    assert vm.running
+    pid1_signal(vm, "TERM", tolerate_gone=True)
+    vm.wait_for("SIGPROG-GOT SIGTERM from pid=1", timeout=30)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 143, "killed by signal 15 (SIGTERM)")
+    got = [l for l in clean_lines(vm) if l.startswith("SIGPROG-GOT")]
+    assert got == ["SIGPROG-GOT SIG%s from pid=1" % s
+                   for s in ("HUP", "USR1", "QUIT", "USR2", "WINCH", "TERM")]
+
+
+def test_sigterm_ignored_killed_after_grace(vm_factory, tmp_path, progs):
+    """A program that ignores SIGTERM is SIGKILLed after hypeman.grace=2 s."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog", "ignore-term"],
+                 install={"/sigprog": "sigprog"}, agent_on=True, busybox=True,
+                 append_extra="hypeman.grace=%d" % GRACE)
+    vm.wait_for("SIGPROG-READY ignoring SIGTERM")
+    agent.wait_ready(vm.agent_socket, 30)
+    t0 = time.monotonic()
+    pid1_signal(vm, "TERM", tolerate_gone=True)
+    vm.wait_for("HYPEMAN-EXIT", timeout=30)
+    host_s = time.monotonic() - t0
+    vm.wait_exit(timeout=60)
+    exit_idx = check_exit_line(vm, 137, "killed by signal 9 (SIGKILL)")
+    logs = vm.log_lines()
+    stops = [o for o in logs if o.get("phase") == "exec" and "stop" in o.get("msg", "").lower()]
+    assert stops, "no log line for the stop request"
+    after = log_after(vm, exit_idx)
+    guest_ms = after["uptime_ms"] - stops[0]["uptime_ms"]
+    print("stop request -> program killed: guest %d ms (stop log line -> first log "
+          "line after HYPEMAN-EXIT), host %.2f s (kill sent -> HYPEMAN-EXIT seen)"
+          % (guest_ms, host_s))
+    assert guest_ms >= GRACE * 1000, "killed before the grace period: %d ms" % guest_ms
+    assert guest_ms < GRACE * 1000 + 5000, "hypeman.grace=%d not honoured: %d ms" % (GRACE, guest_ms)
+    assert host_s >= GRACE - 0.1
+    assert_clean_poweroff(vm)
+
+
+def test_ctrl_alt_del_stops_program(vm_factory, tmp_path, progs):
+    """Ctrl-Alt-Del from the QEMU monitor is a stop request (CAD disabled,
+    no reboot): the program gets SIGTERM, exit reported, power-off."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+                 install={"/sigprog": "sigprog"})
+    vm.wait_for("SIGPROG-READY")
+    vm.monitor("sendkey ctrl-alt-delete")
+    vm.wait_for("SIGPROG-GOT SIGTERM from pid=1", timeout=30)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 143, "killed by signal 15 (SIGTERM)")
+    assert "SIGPROG-GOT SIGINT" not in vm.console_text
+
+
+def test_program_signal_state_clean(vm_factory, tmp_path, progs):
+    """The program starts with an empty signal mask and no ignored signal
+    (nor anything pending)."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/status"], install={"/status": "status"})
+    m = vm.wait_for(re.compile(r"STATUS self SigPnd=<(\w+)> ShdPnd=<(\w+)> SigBlk=<(\w+)> "
+                               r"SigIgn=<(\w+)> SigCgt=<(\w+)>"))
+    print(m.group(0))
+    pnd, shd, blk, ign, cgt = (int(x, 16) for x in m.groups())
+    assert blk == 0, "signal mask not empty: " + m.group(3)
+    assert ign == 0, "ignored signals inherited: " + m.group(4)
+    assert pnd == 0 and shd == 0, m.group(0)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 0, "success")
+
+
+def test_durability_overlay_and_volume(vm_factory, tmp_path, progs):
+    """Files written without sync just before the program exits are on the
+    overlay disk and the rw volume after power-off, and both ext4 disks are
+    clean (no journal recovery needed)."""
+    vol = disks.empty_ext4(tmp_path / "vol.img", 32)
+    vm, guest = boot(vm_factory, tmp_path, progs, cmd=["/writer"], install={"/writer": "writer"},
+                     files={"/vol/.keep": ""}, volumes=[vol],
+                     config={"volume_mounts": [{"device": "/dev/vdd", "path": "/vol", "mode": "rw"}]})
+    vm.wait_for("WRITER-DONE bad=0")
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 0, "success")
+    ovl = b"".join(b"ovl %06d\n" % i for i in range(30000))
+    vdata = b"".join(b"vol %06d\n" % i for i in range(30000))
+    got = disks.read_file_from_ext4(guest.vdb, "/upper/data.txt")
+    assert got is not None, "overlay file missing on vdb"
+    assert got == ovl, "overlay file content differs (%d of %d bytes)" % (len(got), len(ovl))
+    got = disks.read_file_from_ext4(vol, "/file")
+    assert got is not None, "volume file missing"
+    assert got == vdata, "volume file content differs (%d of %d bytes)" % (len(got), len(vdata))
+    unclean = {}
+    for name, img in (("overlay disk vdb", guest.vdb), ("volume vdd", vol)):
+        ok, report = disks.e2fsck_clean(img)
+        if not ok:
+            unclean[name] = report
+    assert not unclean, "\n".join("%s not clean:\n%s" % kv for kv in unclean.items())
+
+
+def _agent_probe(vm):
+    m = vm.wait_for(re.compile(r"AGENTPROBE boottime_ms=(\d+) ready_file=(\w+)\n"))
+    return int(m.group(1)), m.group(2)
+
+
+def test_agent_readiness_awaited(vm_factory, tmp_path, progs):
+    """The program starts only after the agent's readiness byte (here
+    2 s late): "ready" is logged before HYPEMAN-PROGRAM-START and the
+    program runs >= 2 s after the agent was started."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/agentprobe"],
+                 install={"/agentprobe": "agentprobe"}, agent_on=True,
+                 env={"TEST_AGENT_READY_DELAY_MS": "2000"})
+    prog_ms, ready_file = _agent_probe(vm)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 0, "success")
+    start_idx = check_program_start(vm, "AGENTPROBE")
+    lines = clean_lines(vm)
+    ready_idx = line_index(
+        lines, lambda l: '"phase":"agent"' in l and "ready" in l and '"level":"INFO"' in l,
+        "logging the agent ready")
+    assert ready_idx < start_idx, "agent ready logged after HYPEMAN-PROGRAM-START"
+    ready = [o for o in vm.log_lines() if o.get("phase") == "agent" and "ready" in o["msg"]
+             and o["level"] == "INFO"][0]
+    assert not [o for o in vm.log_lines() if o.get("phase") == "agent" and o["level"] == "ERROR"]
+    assert "dur_ms" in ready, "the agent phase's end has no dur_ms: %r" % ready
+    agent_start = ready["uptime_ms"] - ready["dur_ms"]
+    print("agent started at %d ms, ready logged at %d ms (dur_ms %d), program ran at %d ms "
+          "(+%d ms), ready file at program start: %s"
+          % (agent_start, ready["uptime_ms"], ready["dur_ms"], prog_ms,
+             prog_ms - agent_start, ready_file))
+    assert prog_ms - agent_start >= 2000, "program did not wait for the agent's readiness"
+    assert ready["dur_ms"] >= 2000
+    assert prog_ms - agent_start < 9500, "waited (nearly) the whole 10 s time-out"
+
+
+def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs):
+    """An agent that exits at once: an ERROR (phase agent) and the program
+    runs anyway, without waiting for the whole readiness time-out."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/agentprobe"],
+                 install={"/agentprobe": "agentprobe"}, agent_on=True,
+                 env={"TEST_AGENT_DIE": "1"})
+    prog_ms, _ = _agent_probe(vm)
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 0, "success")
+    start_idx = check_program_start(vm, "AGENTPROBE")
+    lines = clean_lines(vm)
+    err_idx = line_index(lines, lambda l: '"phase":"agent"' in l and '"level":"ERROR"' in l,
+                         "with an agent ERROR")
+    assert err_idx < start_idx
+    assert "test-agent: TEST_AGENT_DIE=1" in vm.console_text
+    # the last log line before the agent's start bounds its start time from below
+    died_idx = lines.index("test-agent: TEST_AGENT_DIE=1, exiting with 3")
+    from lib.vm import parse_log
+    before = parse_log("\n".join(lines[:died_idx]))[-1]
+    print("log before the agent: %d ms; program ran at %d ms" % (before["uptime_ms"], prog_ms))
+    assert prog_ms - before["uptime_ms"] < 8000, "waited for a dead agent's readiness"
+
+
+def test_pid1_memory(vm_factory, tmp_path, progs):
+    """PID 1's resident memory while the program runs (agent running too)."""
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/status"], install={"/status": "status"},
+                 agent_on=True)
+    m = vm.wait_for(re.compile(r"STATUS pid1 [^\n]*\n"))
+    kv = dict(re.findall(r"(\w+)=<([^>]*)>", m.group(0)))
+    kb = {k: int(kv[k].split()[0]) for k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
+          if k in kv}
+    assert "VmRSS" in kb, m.group(0)
+    rss = kb["VmRSS"]
+    print("PID 1 (%s) memory while the program runs: VmRSS %d kB (RssAnon %s kB, "
+          "RssFile %s kB, RssShmem %s kB), VmHWM %s kB"
+          % (kv.get("Name"), rss, kb.get("RssAnon"), kb.get("RssFile"),
+             kb.get("RssShmem"), kb.get("VmHWM")))
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 0, "success")
+    assert rss < 1024, "PID 1 VmRSS %d kB >= 1 MiB" % rss
