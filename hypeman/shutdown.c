@@ -133,19 +133,40 @@ static bool keep(const struct mnt *m)
 		|| strcmp(m->fstype, "rootfs") == 0;
 }
 
+/* Filesystems with nothing on a disk to flush. */
+static bool in_memory(const struct mnt *m)
+{
+	static const char names[] ALIGN1 =
+		"tmpfs\0devtmpfs\0devpts\0proc\0sysfs\0cgroup2\0cgroup\0mqueue\0"
+		"debugfs\0tracefs\0securityfs\0pstore\0bpf\0configfs\0hugetlbfs\0"
+		"fusectl\0autofs\0binfmt_misc\0ramfs\0";
+	return index_in_strings(names, m->fstype) >= 0;
+}
+
+/* A read-only remount flushes a filesystem and marks it clean (ext4: no
+ * journal replay next time), even while something still uses it: the
+ * overlay root keeps its upper disk alive after that disk's own mount
+ * point is gone, so unmounting alone would leave it dirty. */
+static int remount_ro(const char *target)
+{
+	return mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY, NULL);
+}
+
 static void unmount_all(void)
 {
 	struct mnt *v;
 	int n, i, pass, progress;
 
-	/* Unmount children before parents; a busy one may become free once
-	 * another is gone, so go round while something changes. */
+	/* Children before parents; a busy one may become free once another
+	 * is gone, so go round while something changes. */
 	for (pass = 0; pass < 4; pass++) {
 		progress = 0;
 		n = read_mounts(&v);
 		for (i = n - 1; i >= 0; i--) {
 			if (keep(&v[i]))
 				continue;
+			if (!in_memory(&v[i]))
+				remount_ro(v[i].target);
 			if (umount2(v[i].target, 0) == 0)
 				progress++;
 		}
@@ -153,17 +174,14 @@ static void unmount_all(void)
 		if (!progress)
 			break;
 	}
-	/* What is left is busy (the root and what it is made of): read-only
-	 * remounts flush it, "/" first so that its upper layer is quiet. */
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0 && errno != EINVAL)
+	/* What is left is busy (the root and what it is made of). */
+	if (remount_ro("/") != 0 && errno != EINVAL)
 		hm_log_errno(HM_WARN, "shutdown", errno, "remount / read-only failed");
 	n = read_mounts(&v);
 	for (i = n - 1; i >= 0; i--) {
-		if (keep(&v[i]) || strcmp(v[i].fstype, "tmpfs") == 0 || strcmp(v[i].fstype, "devtmpfs") == 0
-				|| strcmp(v[i].fstype, "devpts") == 0 || strcmp(v[i].fstype, "sysfs") == 0
-				|| strcmp(v[i].fstype, "cgroup2") == 0 || strcmp(v[i].fstype, "proc") == 0)
+		if (in_memory(&v[i]) || strcmp(v[i].target, "/") == 0)
 			continue;
-		if (mount(NULL, v[i].target, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0)
+		if (remount_ro(v[i].target) == 0)
 			hm_log(HM_INFO, "shutdown", "%s (%s) busy: remounted read-only", v[i].target, v[i].fstype);
 		else
 			hm_log_errno(HM_WARN, "shutdown", errno, "%s (%s) busy and read-only remount failed",
