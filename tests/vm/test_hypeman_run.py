@@ -256,6 +256,23 @@ def test_quiet_volumes_network_and_command(hypeman, kernel, initrd, tmp_path):
     assert disks.read_file_from_ext4(ov, "/hello.txt") == b"from the host\n"
 
 
+@pytest.mark.vm
+def test_timeout_stops_the_program(hypeman, kernel, initrd, tmp_path):
+    """--timeout: Ctrl-Alt-Del through QMP; the init forwards SIGTERM to the
+    program, prints the marker and powers off; the status is 128+15."""
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    t0 = time.monotonic()
+    p = run(hypeman, ["--timeout", "3", layout, "/bin/sh", "-c",
+                      "echo sleeping; exec sleep 1000"],
+            kernel=kernel[0], initrd=initrd, env={"TMPDIR": str(tmp_path)})
+    assert p.returncode == 143, "rc %d\n%s\n%s" % (p.returncode, p.stderr, p.stdout[-3000:])
+    assert "timeout (3 s): stopping the VM" in p.stderr
+    assert re.search(r'HYPEMAN-EXIT code=143 message="killed by signal 15', p.stdout)
+    assert time.monotonic() - t0 < 120 * timeout_scale()
+    assert not glob.glob(str(tmp_path / "hypeman-run.*")), "work dir left behind"
+
+
 # ---------------------------------------------------------------- refusals
 
 def test_tampered_blob_refused_before_any_disk(hypeman, tmp_path):
