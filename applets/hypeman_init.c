@@ -59,6 +59,7 @@ static void NORETURN boot(struct hm_boot *b)
 		hm_fatal(b, "config", "no usable config");
 	hm_mount_volumes(b);
 	hm_setup_network(b);
+	hm_install_egress_ca(b);
 	hm_install_agent(b);
 	if (hm_switch_root(b) != 0)
 		hm_fatal(b, "switch", "switch root failed");

@@ -89,6 +89,7 @@ int hm_mount_overlay(struct hm_boot *b) FAST_FUNC;      /* overlay.c */
 int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c */
 void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c */
 void hm_setup_network(struct hm_boot *b) FAST_FUNC;     /* network.c */
+void hm_install_egress_ca(struct hm_boot *b) FAST_FUNC; /* egress_ca.c */
 void hm_install_agent(struct hm_boot *b) FAST_FUNC;     /* agent.c */
 int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c */
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c */
