@@ -31,6 +31,7 @@
 #define MAX_DISKS (0x1f - DISK_SLOT0)
 #define STOP_GRACE_S 30		/* after a stop request, before QEMU is killed */
 #define KILL_GRACE_S 5		/* after SIGTERM to QEMU, before SIGKILL */
+#define CAD_RETRY_S 10		/* Ctrl-Alt-Del again while the VM runs on */
 #define LINE_MAX_ 4096
 
 static int sig_pipe[2] = { -1, -1 };
@@ -259,9 +260,8 @@ int qemu_run(const struct boot *b)
 	struct sigaction sa, old_int, old_term, old_hup;
 	struct scan s;
 	pid_t pid;
-	double stop_at = 0, kill_at = 0, hard_kill_at = 0, t0;
-	bool eof = false, stdout_ok = true, timed_out = false;
-	unsigned stops = 0;
+	double stop_at = 0, cad_at = 0, kill_at = 0, hard_kill_at = 0, t0;
+	bool eof = false, stdout_ok = true, timed_out = false, stopping = false;
 	size_t i;
 
 	memset(&s, 0, sizeof(s));
@@ -346,16 +346,29 @@ int qemu_run(const struct boot *b)
 			stop_at = 0;
 			timed_out = true;
 			msg("timeout (%u s): stopping the VM", b->timeout_s);
-			stops++;
-			if (send_ctrl_alt_del(qmp)) {
+			if (!stopping) {
+				stopping = true;
+				cad_at = now;
+				kill_at = now + STOP_GRACE_S;
+			}
+		}
+		/* Ctrl-Alt-Del only once the program (or systemd) runs: earlier
+		 * nobody in the guest would act on it. Repeated, in case the
+		 * first one came before systemd was ready for it. */
+		if (cad_at && now >= cad_at && s.started) {
+			if (send_ctrl_alt_del(qmp) == 0) {
+				cad_at = now + CAD_RETRY_S;
+			} else {
+				msg("cannot reach QEMU's monitor: killing the VM");
+				cad_at = 0;
+				kill_at = 0;
 				kill(pid, SIGTERM);
 				hard_kill_at = now + KILL_GRACE_S;
-			} else {
-				kill_at = now + STOP_GRACE_S;
 			}
 		}
 		if (kill_at && now >= kill_at) {
 			kill_at = 0;
+			cad_at = 0;
 			msg("the VM did not stop within %d s: killing it", STOP_GRACE_S);
 			kill(pid, SIGTERM);
 			hard_kill_at = now + KILL_GRACE_S;
@@ -365,12 +378,14 @@ int qemu_run(const struct boot *b)
 			kill(pid, SIGKILL);
 		}
 		next = stop_at;
+		if (cad_at && s.started && (!next || cad_at < next))
+			next = cad_at;
 		if (kill_at && (!next || kill_at < next))
 			next = kill_at;
 		if (hard_kill_at && (!next || hard_kill_at < next))
 			next = hard_kill_at;
 		if (next)
-			timeout = (int)((next - now) * 1000) + 1;
+			timeout = next > now ? (int)((next - now) * 1000) + 1 : 0;
 		rc = poll(pf, 2, timeout);
 		if (rc < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
@@ -380,19 +395,16 @@ int qemu_run(const struct boot *b)
 			continue;
 		if (pf[1].revents & POLLIN) {
 			while (read(sig_pipe[0], &c, 1) == 1) {
-				stops++;
-				if (stops == 1) {
+				if (!stopping) {
 					msg("stopping the VM (again to kill it)");
-					if (send_ctrl_alt_del(qmp) == 0) {
-						kill_at = now_s() + STOP_GRACE_S;
-					} else {
-						kill(pid, SIGTERM);
-						hard_kill_at = now_s() + KILL_GRACE_S;
-					}
-				} else if (stops == 2 || !hard_kill_at) {
+					stopping = true;
+					cad_at = now_s();
+					kill_at = cad_at + STOP_GRACE_S;
+				} else if (!hard_kill_at) {
 					msg("killing the VM");
-					kill(pid, SIGTERM);
+					cad_at = 0;
 					kill_at = 0;
+					kill(pid, SIGTERM);
 					hard_kill_at = now_s() + KILL_GRACE_S;
 				}
 			}
