@@ -433,16 +433,14 @@ static int apply_whiteouts(const struct tree *t, const struct listing *l)
 	return 0;
 }
 
-/* Owner, mode, times and extended attributes of directory src onto dst. */
-static void copy_dir_meta(int src, int dst)
+/* Owner, mode, times (st: taken before the merge emptied src, which
+ * changed its mtime) and extended attributes of directory src onto dst. */
+static void copy_dir_meta(int src, const struct stat *st, int dst)
 {
-	struct stat st;
 	struct timespec ts[2];
 	char names[65536], value[65536];
 	ssize_t n, off;
 
-	if (fstat(src, &st))
-		return;
 	n = flistxattr(src, names, sizeof(names));
 	for (off = 0; n > 0 && off < n; off += strlen(names + off) + 1) {
 		ssize_t vl = fgetxattr(src, names + off, value, sizeof(value));
@@ -450,10 +448,10 @@ static void copy_dir_meta(int src, int dst)
 		if (vl >= 0)
 			fsetxattr(dst, names + off, value, vl, 0);
 	}
-	(void)!fchown(dst, st.st_uid, st.st_gid);
-	(void)!fchmod(dst, st.st_mode & 07777);	/* after chown: it clears set-id */
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
+	(void)!fchown(dst, st->st_uid, st->st_gid);
+	(void)!fchmod(dst, st->st_mode & 07777);	/* after chown: it clears set-id */
+	ts[0] = st->st_atim;
+	ts[1] = st->st_mtim;
 	futimens(dst, ts);
 }
 
@@ -510,9 +508,13 @@ static int merge(const struct tree *t, int sfd, const char *srel, int dfd, const
 				if (csfd < 0) {
 					rc = -1;
 				} else {
-					rc = merge(t, csfd, csrel, cdfd, cdrel);
+					struct stat before;
+
+					rc = fstat(csfd, &before);
+					if (rc == 0)
+						rc = merge(t, csfd, csrel, cdfd, cdrel);
 					if (rc == 0 && named)
-						copy_dir_meta(csfd, cdfd);
+						copy_dir_meta(csfd, &before, cdfd);
 					close(csfd);
 				}
 				close(cdfd);

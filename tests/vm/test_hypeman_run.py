@@ -434,6 +434,57 @@ def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
     assert len(imgs(work)) == 3
 
 
+def _tree(root):
+    """{path: (type, mode, uid, gid, size, link, mtime or None for dirs)}"""
+    res = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            link = os.readlink(p) if os.path.islink(p) else None
+            isdir = os.path.isdir(p) and not link
+            res[os.path.relpath(p, root)] = (
+                st.st_mode >> 12, st.st_mode & 0o7777, st.st_uid, st.st_gid,
+                0 if isdir else st.st_size, link, None if isdir else int(st.st_mtime))
+    return res
+
+
+def test_layers_match_reference_unpacker(hypeman, tmp_path):
+    """Three layers exercising the merge (file <-> dir, a listed directory
+    over a symlink, whiteouts of directories, opaque directories, metadata
+    of listed vs implied directories) against tests/lib/oci.py."""
+    from lib import oci
+    l1 = [("a", "dir", None, 0o755), ("a/f1", "file", "1", 0o644),
+          ("a/sub", "dir", None, 0o700), ("a/sub/deep", "file", "d", 0o600),
+          ("b", "file", "b", 0o644), ("c", "dir", None, 0o755), ("c/x", "file", "x", 0o644),
+          ("lnk", "symlink", "a", 0o777), ("e", "dir", None, 0o755),
+          ("e/keep", "file", "k", 0o644), ("e/gone", "dir", None, 0o755),
+          ("e/gone/in", "file", "i", 0o644), ("m", "dir", None, 0o755),
+          ("m/old", "file", "o", 0o644), ("rel", "dir", None, 0o755),
+          ("rel/t", "file", "t", 0o644), ("rl", "symlink", "rel", 0o777)]
+    l2 = [("b", "dir", None, 0o750), ("b/now_dir", "file", "n", 0o644),
+          ("c", "file", "now a file", 0o640),
+          ("lnk", "dir", None, 0o711), ("lnk/new", "file", "n", 0o644),
+          ("e/.wh.gone", "file", "", 0o644),
+          ("m", "dir", None, 0o701), ("m/.wh..wh..opq", "file", "", 0o644),
+          ("m/sub", "dir", None, 0o755), ("m/sub/n", "file", "n", 0o644),
+          ("a", "dir", None, 0o777), ("a/sub/added", "file", "add", 0o644),
+          ("rl/via", "file", "v", 0o644)]
+    l3 = [("a/.wh.f1", "file", "", 0o644), ("a/f1", "file", "re-added", 0o644),
+          ("e/.wh..wh..opq", "file", "", 0o644)]
+    layout = str(tmp_path / "image")
+    make_layout(layout, [(l1, True), (l2, False), (l3, True)], {"Cmd": ["/x"]})
+    oci.unpack_rootfs(layout, str(tmp_path / "ref"))
+    work = tmp_path / "work"
+    p = run(hypeman, ["-q", "--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 0, p.stderr
+    ours, ref = _tree(str(work / "rootfs")), _tree(str(tmp_path / "ref"))
+    assert ours == ref
+    assert ours["a"][1] == 0o777 and ours["a/sub"][1] == 0o700 and ours["m"][1] == 0o701
+    assert "e" in ours and "e/keep" not in ours and "m/old" not in ours
+    assert (work / "rootfs" / "a" / "f1").read_text() == "re-added"
+
+
 def test_rootfs_ext4(hypeman, tmp_path):
     layout = str(tmp_path / "image")
     whiteout_image(layout)
