@@ -205,7 +205,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->cpus = 1;
 	opterr = 0;
 	/* "+": options stop at IMAGE; the rest is the command. */
-	while ((c = getopt_long(argc, argv, "+e:v:iqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:e:v:iqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_INIT_MODE:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "exec") && strcmp(optarg, "systemd"))

@@ -561,15 +561,15 @@ def test_systemd_image_auto_detection(hypeman, kernel, initrd, tmp_path):
     t0 = time.monotonic()
     c = Console([hypeman, "run", "--kernel", kernel[0], "--initrd", initrd, image], env)
     try:
-        m = c.wait_for(r"HYPEMAN-PROGRAM-START ts=\S+ mode=(\w+)", 300)
+        m = c.wait_for(r"HYPEMAN-PROGRAM-START ts=\S+ mode=(\w+)\r?\n", 300)
         assert m, "no HYPEMAN-PROGRAM-START:\n" + c.text[-4000:]
         assert m.group(1) == "systemd", c.text[-4000:]
-        assert c.wait_for(r"Welcome to .*Debian", 300), \
+        assert c.wait_for(r"Welcome to .*Debian.*\n", 300), \
             "no systemd banner:\n" + c.text[-4000:]
         booted = time.monotonic() - t0
         # systemd mode does not end by itself: SIGTERM asks for a clean stop
         # (Ctrl-Alt-Del through QMP: systemd reboots, QEMU exits).
-        c.wait_for(r"Reached target.*Multi-User", 300)
+        c.wait_for(r"Reached target.*Multi-User.*\n", 300)
         os.killpg(c.p.pid, signal.SIGTERM)
         rc = c.finish(180)
     finally:
