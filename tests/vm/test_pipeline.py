@@ -133,13 +133,21 @@ def initrd_member(path, name):
 
 
 def read_disk(img, path):
-    """A file on an ext4 disk after power-off (None when missing), with
-    e2fsck's verdict in the message when it is missing."""
+    """A file on an ext4 disk after power-off, or None when missing."""
     return disks.read_file_from_ext4(img, path)
 
 
 def fsck_report(img):
     return disks.e2fsck_clean(img)[1]
+
+
+def assert_disk_clean(img):
+    """The guest left IMG cleanly unmounted (or read-only remounted): no
+    journal to replay, no errors. debugfs does not replay the journal, so
+    only then do reads from the host show what the guest wrote (and SPEC:
+    the ext4 disks need no journal recovery after the exit path)."""
+    clean, report = disks.e2fsck_clean(img)
+    assert clean, "%s not clean after power-off:\n%s" % (img, report)
 
 
 def logs(vm, phase=None, level=None):
@@ -214,6 +222,7 @@ def test_guest_writes_land_on_overlay_disk_not_image(normal):
     assert read_disk(vdb, "/upper/root/written.txt") == b"written in the guest\n", \
         fsck_report(vdb)
     assert read_disk(vdb, "/upper/etc/hello") == b"changed in the guest\n", fsck_report(vdb)
+    assert_disk_clean(vdb)
     assert normal.vda_sha_after == normal.vda_sha_before, "the image disk was written"
     assert read_disk(normal.guest.vda, "/root/written.txt") is None
     assert read_disk(normal.guest.vda, "/etc/hello") == HELLO.encode()
@@ -328,6 +337,8 @@ def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
     assert read_disk(vde, "/rw.txt") == b"rw data\n", fsck_report(vde)
     assert read_disk(vdg, "/upper/new.txt") == b"overlay data\n", fsck_report(vdg)
     assert read_disk(vdg, "/upper/base.txt") == b"changed\n", fsck_report(vdg)
+    assert_disk_clean(vde)
+    assert_disk_clean(vdg)
     for p, h in before.items():
         assert sha256(p) == h, "%s (read-only / overlay base) was written" % p
     assert read_disk(vdd, "/new.txt") is None
@@ -364,6 +375,7 @@ def test_network_configured_and_resolv_conf_survives_etc_volumes(vm_factory, tmp
     assert mount_at(mounts, "/etc") and mount_at(mounts, "/etc/ssl")
     stop_guest(vm)
     assert read_disk(vdd, "/resolv.conf") == b"nameserver 10.0.2.3\n", fsck_report(vdd)
+    assert_disk_clean(vdd)
 
 
 # ---- guest agent ----------------------------------------------------------------------
@@ -461,6 +473,7 @@ def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
     assert disks.stat_ext4(vdb, "/upper/init") is None, "the image's /init was copied up"
     assert read_disk(g.vda, "/init") == init_marker.encode()
     assert read_disk(vdb, "/upper/etc/resolv.conf") == b"nameserver 10.0.2.3\n"
+    assert_disk_clean(vdb)
 
 
 # ---- config errors ------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+#!/bin/bash
+# The demo: from a fresh Debian bookworm machine (as root), build everything
+# and boot the bundled systemd test image with `hypeman run`, mode
+# auto-detected from the image's command: systemd comes up as PID 1 on this
+# terminal. Ctrl-C stops the VM cleanly; arguments go to `hypeman run`
+# (e.g. ./demo.sh --timeout 120, or --init-mode=exec).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+pkgs=
+for pair in qemu-system-x86_64:qemu-system-x86 mke2fs:e2fsprogs mkfs.erofs:erofs-utils \
+	debootstrap:debootstrap umoci:umoci gcc:gcc make:make tar:tar python3:python3 musl-gcc:musl-tools; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || pkgs="$pkgs ${pair#*:}"
+done
+if [ -n "$pkgs" ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+
+out=${HYPEMAN_OUT:-$PWD/out}
+modules=$(python3 tests/lib/kernel.py --field modules)   # Debian's kernel, cached
+bash tests/agent/build.sh "$out/test-agent" >/dev/null
+./build.sh --kernel-modules "$modules" --agent "$out/test-agent" --output "$out/initrd-demo"
+make -s -C host OUT="$out"
+tests/testdata/systemd/make-image.sh >/dev/null
+
+image=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/images/systemd-oci
+exec "$out/hypeman" run --initrd "$out/initrd-demo" "$@" "$image"
