@@ -134,10 +134,13 @@ static bool kernel_log_shows_oom(void)
 
 static void report_exit(int status)
 {
-	char line[HM_EXIT_MARKER_MAX];
+	char line[HM_EXIT_MARKER_MAX + 1];
 	bool oom = hm_exit_code(status) == 137 && kernel_log_shows_oom();
 
-	hm_exit_marker(status, oom, line, sizeof(line));
+	/* The program's last output may lack a newline: the host only finds
+	 * the marker at the start of a line. */
+	line[0] = '\n';
+	hm_exit_marker(status, oom, line + 1, sizeof(line) - 1);
 	hm_console_line(line);
 }
 

@@ -21,29 +21,12 @@ static char *read_index(const char *dir, const char *name)
 	return text;
 }
 
-/* The names in the list file: one per line, '#' comments. */
-static char **read_list(char *text, int *n)
-{
-	char **v = NULL, *line, *save;
-
-	*n = 0;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		line = skip_whitespace(line);
-		if (*line == '\0' || *line == '#')
-			continue;
-		*strchrnul(line, ' ') = '\0';
-		v = xrealloc_vector(v, 4, *n);
-		v[(*n)++] = line;
-	}
-	return v;
-}
-
 void FAST_FUNC hm_load_modules(void)
 {
 	struct utsname uts;
 	struct hm_modplan plan;
 	char *list, *dir, *dep, *softdep, *alias, *builtin;
-	char **wanted;
+	char **wanted = NULL;
 	int n_wanted, i, loaded = 0, failed = 0;
 
 	hm_phase_begin("modules");
@@ -65,9 +48,8 @@ void FAST_FUNC hm_load_modules(void)
 	softdep = read_index(dir, "modules.softdep");
 	alias = read_index(dir, "modules.alias");
 	builtin = read_index(dir, "modules.builtin");
-	wanted = read_list(list, &n_wanted);
-
-	if (hm_modplan_build(dep, softdep, alias, builtin, wanted, n_wanted, &plan) != 0) {
+	n_wanted = hm_modlist_parse(list, &wanted);
+	if (n_wanted < 0 || hm_modplan_build(dep, softdep, alias, builtin, wanted, n_wanted, &plan) != 0) {
 		hm_log(HM_ERROR, "modules", "cannot resolve module dependencies (out of memory)");
 		goto out;
 	}

@@ -7,6 +7,7 @@
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += rescue.o
 
 #include "libbb.h"
+#include <sys/reboot.h>
 #include "hypeman.h"
 
 struct hm_boot *hm_boot_state;
@@ -89,8 +90,18 @@ void FAST_FUNC hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, .
 
 void FAST_FUNC hm_die_hook(void)
 {
+	static int dying;
+
 	/* Children reset die_func; this is for PID 1 alone. */
 	if (getpid() != 1)
 		return;
+	/* Dying again on the way out (out of memory, say): stop at once
+	 * rather than recurse until the stack overflows. */
+	if (dying++) {
+		sync();
+		reboot(RB_POWER_OFF);
+		for (;;)
+			pause();
+	}
 	hm_fatal(hm_boot_state, "rescue", "internal error in a busybox helper");
 }
