@@ -88,6 +88,24 @@ static void free_initramfs(int oldroot_fd)
 	delete_contents(oldroot_fd, st.st_dev, 0);
 }
 
+/* The kernel filesystems go on real directories at the top of the image:
+ * a symlink there (/run -> /, /proc -> /var/...) would put them somewhere
+ * else in the image, or on top of its root. It is replaced. */
+static void api_dir(int root_fd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return;
+		hm_log(HM_WARN, "switch", "/%s in the image is not a directory: replacing it with one", name);
+		if (unlinkat(root_fd, name, 0) != 0)
+			hm_log_errno(HM_WARN, "switch", errno, "cannot remove /%s in the image", name);
+	}
+	if (mkdirat(root_fd, name, 0755) != 0 && errno != EEXIST)
+		hm_log_errno(HM_WARN, "switch", errno, "cannot make /%s in the image", name);
+}
+
 int FAST_FUNC hm_switch_root(struct hm_boot *b)
 {
 	/* /proc last: the moves find their targets through /proc/self/fd */
@@ -100,9 +118,11 @@ int FAST_FUNC hm_switch_root(struct hm_boot *b)
 	if (hm_mkdir("switch", "/run", 0755)
 	 || hm_mount("switch", "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
 		return -1;
-	for (i = 0; i < (int)ARRAY_SIZE(api); i++)
+	for (i = 0; i < (int)ARRAY_SIZE(api); i++) {
+		api_dir(b->newroot_fd, api[i] + 1);
 		if (move_into(b->newroot_fd, api[i], api[i]) != 0)
 			return -1;
+	}
 
 	oldroot_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (oldroot_fd < 0) {

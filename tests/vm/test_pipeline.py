@@ -80,15 +80,20 @@ def stop_guest(vm):
     assert ex is not None, "no HYPEMAN-EXIT marker: init's exit path did not run"
 
 
+def _unescape(s):
+    """mountinfo writes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+
+
 def mountinfo(text):
     """[{id, parent, root, mnt, opts, fstype, source}] from mountinfo text."""
     mounts = []
+    unesc = _unescape
     for line in text.splitlines():
         pre, _, post = line.partition(" - ")
         f, g = pre.split(), post.split()
         if len(f) < 6 or len(g) < 2:
             continue
-        unesc = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
         mounts.append({"id": int(f[0]), "parent": int(f[1]), "root": unesc(f[3]),
                        "mnt": unesc(f[4]), "opts": f[5].split(","),
                        "fstype": g[0], "source": g[1]})
@@ -474,6 +479,30 @@ def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
     assert read_disk(g.vda, "/init") == init_marker.encode()
     assert read_disk(vdb, "/upper/etc/resolv.conf") == b"nameserver 10.0.2.3\n"
     assert_disk_clean(vdb)
+
+
+def test_api_mount_points_that_are_symlinks_are_replaced(vm_factory, tmp_path):
+    """An image with /run -> / and /proc -> /var: the fresh /run tmpfs and
+    /proc still land on real directories at the top of the image (WARN),
+    not on top of its root or inside /var, and the disks stay reachable for
+    a clean shutdown."""
+    g = make_guest(tmp_path, {"cmd": ["/bin/sh", "-c", "cat /proc/self/mountinfo"],
+                              "skip_guest_agent": True},
+                   symlinks={"/run": "/", "/proc": "/var"})
+    vm = vm_factory(disks=g.disks)
+    vm.wait_exit(60)
+    vm.assert_no_panic()
+    assert vm.exit_marker()["code"] == 0
+    mounts = mountinfo("\n".join(l for l in vm.console_text.splitlines()
+                                  if re.match(r"\d+ \d+ ", l)))
+    assert mount_at(mounts, "/")["fstype"] == "overlay"
+    assert mount_at(mounts, "/run")["fstype"] == "tmpfs"
+    assert mount_at(mounts, "/proc")["fstype"] == "proc"
+    assert mount_at(mounts, "/run/hypeman/disks/overlay") is not None
+    warns = [l["msg"] for l in logs(vm, "switch", "WARN")]
+    assert any("/run" in m for m in warns) and any("/proc" in m for m in warns), warns
+    assert not logs(vm, "switch", "ERROR"), log_summary(vm)
+    assert_disk_clean(g.vdb)
 
 
 # ---- config errors ------------------------------------------------------------------------
