@@ -47,7 +47,7 @@ static void NORETURN exec_child(char **argv, char **env, const char *workdir, in
 
 /* Starts the agent with the readiness pipe on fd 3 and waits, bounded,
  * for its byte. Returns its pid (or -1). */
-static pid_t start_agent(struct hm_boot *b, char **env)
+static pid_t start_agent(char **env)
 {
 	char *agent_argv[] = { (char *)HM_AGENT_DST, NULL };
 	char **agent_env;
@@ -97,7 +97,6 @@ static pid_t start_agent(struct hm_boot *b, char **env)
 	else
 		hm_log(HM_ERROR, "agent", "guest agent (pid %d) exited or closed its readiness pipe without signalling; starting the program anyway",
 			(int)pid);
-	(void)b;
 	return pid;
 }
 
@@ -169,7 +168,7 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 		close(fd);
 
 	if (!b->cfg.skip_guest_agent)
-		agent = start_agent(b, env);
+		agent = start_agent(env);
 
 	hm_log(HM_INFO, "exec", "starting %s (workdir %s)", argv[0], workdir);
 	prog = fork();
