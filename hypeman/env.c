@@ -27,26 +27,16 @@ char** FAST_FUNC hm_build_env(const struct hm_config *cfg, const char *phase)
 {
 	char **env = xzalloc((cfg->n_env + 3) * sizeof(env[0]));
 	bool have_path = false, have_home = false;
-	int i, j, n = 0;
+	int i, n = 0;
 
+	/* config.c already made keys unique (the last one wins) */
 	for (i = 0; i < cfg->n_env; i++) {
 		const struct hm_env *e = &cfg->env[i];
 		if (!hm_env_key_valid(e->key)) {
 			hm_log(HM_WARN, phase, "env: rejected key \"%s\" (empty or contains '=')", e->key);
 			continue;
 		}
-		/* a later duplicate (cannot come from JSON objects after
-		 * parsing, but be safe) replaces the earlier one */
-		for (j = 0; j < n; j++) {
-			size_t kl = strlen(e->key);
-			if (strncmp(env[j], e->key, kl) == 0 && env[j][kl] == '=')
-				break;
-		}
-		if (j < n)
-			free(env[j]);
-		env[j] = xasprintf("%s=%s", e->key, e->value);
-		if (j == n)
-			n++;
+		env[n++] = xasprintf("%s=%s", e->key, e->value);
 		have_path |= (strcmp(e->key, "PATH") == 0);
 		have_home |= (strcmp(e->key, "HOME") == 0);
 	}

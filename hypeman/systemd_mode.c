@@ -45,14 +45,18 @@ static int write_in_root(struct hm_boot *b, const char *path, const char *text, 
 	return 0;
 }
 
-static void inject_agent(struct hm_boot *b)
+/* /etc/hypeman/env: the config env in EnvironmentFile syntax. Lines are
+ * made first and joined once: a large env must not cost quadratic time. */
+static char *env_file_text(const struct hm_config *cfg)
 {
-	char *env = xstrdup("");
-	int i;
+	char **lines = xzalloc((cfg->n_env + 1) * sizeof(lines[0]));
+	size_t total = 1;
+	char *text, *p;
+	int i, n = 0;
 
-	for (i = 0; i < b->cfg.n_env; i++) {
-		const struct hm_env *e = &b->cfg.env[i];
-		char *line, *joined;
+	for (i = 0; i < cfg->n_env; i++) {
+		const struct hm_env *e = &cfg->env[i];
+		char *line;
 		if (!hm_env_key_valid(e->key)) {
 			hm_log(HM_WARN, "systemd", "env: rejected key \"%s\" (empty or contains '=')", e->key);
 			continue;
@@ -60,14 +64,29 @@ static void inject_agent(struct hm_boot *b)
 		line = hm_envfile_line(e->key, e->value);
 		if (!line)
 			bb_die_memory_exhausted();
-		if (!line[0])
+		if (!line[0]) {
 			hm_log(HM_WARN, "systemd", "env: key \"%s\" cannot be written in EnvironmentFile syntax: left out of %s",
 				e->key, ENV_FILE);
-		joined = xasprintf("%s%s", env, line);
-		free(line);
-		free(env);
-		env = joined;
+			free(line);
+			continue;
+		}
+		total += strlen(line);
+		lines[n++] = line;
 	}
+	text = p = xmalloc(total);
+	*p = '\0';
+	for (i = 0; i < n; i++) {
+		p = stpcpy(p, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	return text;
+}
+
+static void inject_agent(struct hm_boot *b)
+{
+	char *env = env_file_text(&b->cfg);
+
 	if (write_in_root(b, ENV_FILE, env, strlen(env), 0600) == 0
 	 && write_in_root(b, UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0) {
 		if (hm_symlink_in_root(b->newroot_fd, "../" UNIT_NAME,
