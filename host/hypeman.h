@@ -78,6 +78,8 @@ uint64_t tree_usage(const char *path, uint64_t *entries, uint64_t *apparent);
  * received meanwhile are forwarded to the child.
  */
 int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext);
+/* In a forked child: the signals the tool catches back to their defaults. */
+void child_default_signals(void);
 /* True when prog is an executable in PATH. */
 bool have_program(const char *prog);
 /* The directory holding this executable (from /proc/self/exe), malloc'd. */

@@ -62,6 +62,18 @@ static char *slurp_fd(int fd)
 	return s;
 }
 
+void child_default_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
 int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext)
 {
 	char tmpl[] = "/tmp/hypeman-stderr.XXXXXX";
@@ -84,14 +96,7 @@ int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext)
 		return -1;
 	}
 	if (pid == 0) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-		sigaction(SIGPIPE, &sa, NULL);
+		child_default_signals();
 		nullfd = open("/dev/null", O_RDWR);
 		if (dup2(in_fd >= 0 ? in_fd : nullfd, 0) < 0
 		 || dup2(out_fd >= 0 ? out_fd : nullfd, 1) < 0

@@ -305,14 +305,7 @@ int qemu_run(const struct boot *b)
 		return 1;
 	}
 	if (pid == 0) {
-		struct sigaction dfl;
-
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigaction(SIGINT, &dfl, NULL);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGHUP, &dfl, NULL);
-		sigaction(SIGPIPE, &dfl, NULL);
+		child_default_signals();
 		/* QEMU dies with us, whatever kills us. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!b->interactive) {
