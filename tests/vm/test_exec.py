@@ -66,6 +66,12 @@ int main(int argc, char **argv)
 		kill(getpid(), SIGKILL);
 	else if (strcmp(how, "segv") == 0)
 		raise(SIGSEGV);
+	else if (strcmp(how, "oom") == 0)
+		for (;;) {  /* touch memory until the kernel's OOM killer ends us */
+			char *p = malloc(1 << 20);
+			if (p)
+				memset(p, 1, 1 << 20);
+		}
 	else
 		exit(atoi(how));
 	printf("EXITWITH-STILL-ALIVE\n");
@@ -477,6 +483,7 @@ EXIT_CASES = [
     ("255", ["exitwith", "255"], {}, 255, "exit code 255", True),
     ("sigkill", ["exitwith", "kill"], {}, 137, "killed by signal 9 (SIGKILL)", True),
     ("sigsegv", ["exitwith", "segv"], {}, 139, "killed by signal 11 (SIGSEGV)", True),
+    ("oom", ["exitwith", "oom"], {}, 137, "killed by signal 9 (SIGKILL) - OOM", True),
     ("missing", ["no-such-program", "x"], {}, 127, "command not found", False),
     ("not-executable", ["/usr/local/bin/notexec"],
      {"/usr/local/bin/notexec": ("\x7fELF not really\n", 0o644)},
