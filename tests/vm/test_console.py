@@ -1,0 +1,33 @@
+"""Console choice (SPEC: Devices): the first of /dev/hvc0, /dev/ttyAMA0,
+/dev/ttyS0 that opens. With a virtio console (as Cloud Hypervisor gives),
+init moves its log and the markers to hvc0 once virtio_console is loaded."""
+
+import json
+
+from lib import images
+
+
+def test_log_and_markers_move_to_hvc0(vm_factory, tmp_path):
+    hvc = tmp_path / "hvc0.log"
+    root = images.rootfs(tmp_path / "root")
+    g = images.Guest(tmp_path / "disks", root,
+                     {"cmd": ["/bin/sh", "-c", "echo program-output"], "skip_guest_agent": True})
+    v = vm_factory(disks=g.disks, extra_args=[
+        "-device", "virtio-serial-pci,id=vcon0",
+        "-chardev", "file,id=hvc0,path=%s" % hvc,
+        "-device", "virtconsole,bus=vcon0.0,chardev=hvc0"])
+    v.wait_exit(60)
+    v.assert_no_panic()
+    text = hvc.read_text(errors="replace")
+    hvc_log = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+    # before virtio_console is loaded, ttyS0 is the best console there is
+    serial_phases = [l["phase"] for l in v.log_lines()]
+    assert "boot" in serial_phases and "mount" in serial_phases
+    # afterwards everything goes to hvc0: the later phases, the program's
+    # output, the markers
+    hvc_phases = [l["phase"] for l in hvc_log]
+    for phase in ("overlay", "config", "switch", "shutdown"):
+        assert phase in hvc_phases and phase not in serial_phases, (phase, hvc_phases)
+    assert "program-output" in text
+    assert "HYPEMAN-PROGRAM-START" in text and 'HYPEMAN-EXIT code=0 message="success"' in text
+    assert "HYPEMAN-EXIT" not in v.console_text
