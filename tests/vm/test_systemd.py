@@ -72,6 +72,10 @@ def test_auto_detect_boots_systemd_with_agent(vm_factory, tmp_path, image):
     assert start and start[0][1]["mode"] == "systemd"
 
     assert sh(v, "cat /proc/1/comm")[1].strip() == "systemd"
+    # systemd got the config env, plus PATH and HOME
+    environ = sh(v, "tr '\\0' '\\n' < /proc/1/environ")[1].splitlines()
+    assert "TRICKY=" + TRICKY in environ, environ
+    assert "HOME=/root" in environ and any(e.startswith("PATH=") for e in environ), environ
     assert sh(v, "systemctl is-active hypeman-agent")[1].strip() == "active"
     code, out, _ = sh(v, "test -x /opt/hypeman/guest-agent && stat -c %a /opt/hypeman/guest-agent")
     assert code == 0 and out.strip() == "755"
