@@ -21,13 +21,13 @@ static const char *const bundles[] = {
 };
 
 /* Appends PEM to the bundle at PATH when it exists and lacks it. */
-static void add_to_bundle(int root_fd, const char *path, const char *pem)
+static void add_to_bundle(struct hm_boot *b, const char *path, const char *pem)
 {
 	char *old, *joined;
 	ssize_t n;
 	int fd;
 
-	fd = hm_openat_in_root(root_fd, path, O_RDONLY | O_NOFOLLOW, 0);
+	fd = hm_openat_in_root(b->newroot_fd, path, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return;  /* no such bundle in this image (or a symlink: leave it) */
 	old = xmalloc(BUNDLE_MAX + 1);
@@ -39,9 +39,7 @@ static void add_to_bundle(int root_fd, const char *path, const char *pem)
 		old[n] = '\0';
 		if (!strstr(old, pem)) {
 			joined = xasprintf("%s%s%s", old, (n && old[n - 1] != '\n') ? "\n" : "", pem);
-			if (hm_write_file_in_root(root_fd, path, joined, strlen(joined), 0644, NULL) != 0)
-				hm_log_errno(HM_ERROR, "network", errno, "cannot extend CA bundle %s", path);
-			else
+			if (hm_write_in_image(b, "network", path, joined, strlen(joined), 0644) == 0)
 				hm_log(HM_INFO, "network", "egress proxy CA added to %s", path);
 			free(joined);
 		}
@@ -62,11 +60,9 @@ void FAST_FUNC hm_install_egress_ca(struct hm_boot *b)
 		return;
 	}
 	text = xasprintf("%s%s", pem, last_char_is(pem, '\n') ? "" : "\n");
-	if (hm_write_file_in_root(b->newroot_fd, CA_FILE, text, strlen(text), 0644, NULL) != 0)
-		hm_log_errno(HM_ERROR, "network", errno, "cannot write %s in the image", CA_FILE);
-	else
+	if (hm_write_in_image(b, "network", CA_FILE, text, strlen(text), 0644) == 0)
 		hm_log(HM_INFO, "network", "egress proxy CA written to %s", CA_FILE);
 	for (i = 0; i < ARRAY_SIZE(bundles); i++)
-		add_to_bundle(b->newroot_fd, bundles[i], text);
+		add_to_bundle(b, bundles[i], text);
 	free(text);
 }

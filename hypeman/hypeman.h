@@ -95,6 +95,12 @@ int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c */
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c */
 
+/* ---- image_files.c ---- */
+/* Create or replace PATH in the image (confined), failures and replaced
+ * symlinks logged under PHASE. 0 or -1. */
+int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
+		const void *data, size_t len, mode_t mode) FAST_FUNC;
+
 /* ---- devices.c ---- */
 /* Poll (a few ms per step) until PATH exists as a block device. */
 int hm_wait_for_block(const char *path, unsigned timeout_ms) FAST_FUNC;

@@ -10,7 +10,6 @@
 #include "libbb.h"
 #include <arpa/inet.h>
 #include "hypeman.h"
-#include "confine.h"
 
 #define IFACE "eth0"
 #define IFACE_TIMEOUT_MS 5000
@@ -55,12 +54,8 @@ static int wait_iface(void)
 static void write_resolv_conf(struct hm_boot *b, const char *dns)
 {
 	char *text = xasprintf("nameserver %s\n", dns);
-	int replaced = 0;
 
-	if (hm_write_file_in_root(b->newroot_fd, "/etc/resolv.conf", text, strlen(text), 0644, &replaced) != 0)
-		hm_log_errno(HM_ERROR, "network", errno, "cannot write /etc/resolv.conf in the image");
-	else if (replaced)
-		hm_log(HM_WARN, "network", "/etc/resolv.conf in the image was not a regular file: replaced it");
+	hm_write_in_image(b, "network", "/etc/resolv.conf", text, strlen(text), 0644);
 	free(text);
 }
 

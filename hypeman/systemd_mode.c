@@ -32,19 +32,6 @@ static const char unit_text[] =
 	"[Install]\n"
 	"WantedBy=multi-user.target\n";
 
-static int write_in_root(struct hm_boot *b, const char *path, const char *text, size_t len, mode_t mode)
-{
-	int replaced = 0;
-
-	if (hm_write_file_in_root(b->newroot_fd, path, text, len, mode, &replaced) != 0) {
-		hm_log_errno(HM_ERROR, "systemd", errno, "cannot write %s in the image", path);
-		return -1;
-	}
-	if (replaced)
-		hm_log(HM_WARN, "systemd", "%s in the image was not a regular file: replaced it", path);
-	return 0;
-}
-
 /* /etc/hypeman/env: the config env in EnvironmentFile syntax. Lines are
  * made first and joined once: a large env must not cost quadratic time. */
 static char *env_file_text(const struct hm_config *cfg)
@@ -87,8 +74,8 @@ static void inject_agent(struct hm_boot *b)
 {
 	char *env = env_file_text(&b->cfg);
 
-	if (write_in_root(b, ENV_FILE, env, strlen(env), 0600) == 0
-	 && write_in_root(b, UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0) {
+	if (hm_write_in_image(b, "systemd", ENV_FILE, env, strlen(env), 0600) == 0
+	 && hm_write_in_image(b, "systemd", UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0) {
 		if (hm_symlink_in_root(b->newroot_fd, "../" UNIT_NAME,
 				UNIT_DIR "/multi-user.target.wants/" UNIT_NAME) != 0)
 			hm_log_errno(HM_ERROR, "systemd", errno, "cannot enable %s", UNIT_NAME);
