@@ -23,26 +23,24 @@ static const char *const bundles[] = {
 /* Appends PEM to the bundle at PATH when it exists and lacks it. */
 static void add_to_bundle(struct hm_boot *b, const char *path, const char *pem)
 {
+	/* one byte over the limit tells an oversized bundle from a full one */
+	size_t n = BUNDLE_MAX + 1;
 	char *old, *joined;
-	ssize_t n;
 	int fd;
 
 	fd = hm_openat_in_root(b->newroot_fd, path, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return;  /* no such bundle in this image (or a symlink: leave it) */
-	old = xmalloc(BUNDLE_MAX + 1);
-	n = full_read(fd, old, BUNDLE_MAX + 1);
+	/* read at the file's size, not into a buffer of the limit's */
+	old = xmalloc_read(fd, &n);
 	close(fd);
-	if (n < 0 || n > BUNDLE_MAX) {
+	if (!old || n > BUNDLE_MAX) {
 		hm_log(HM_WARN, "network", "CA bundle %s unreadable or over %d bytes: not extended", path, BUNDLE_MAX);
-	} else {
-		old[n] = '\0';
-		if (!strstr(old, pem)) {
-			joined = xasprintf("%s%s%s", old, (n && old[n - 1] != '\n') ? "\n" : "", pem);
-			if (hm_write_in_image(b, "network", path, joined, strlen(joined), 0644) == 0)
-				hm_log(HM_INFO, "network", "egress proxy CA added to %s", path);
-			free(joined);
-		}
+	} else if (!strstr(old, pem)) {
+		joined = xasprintf("%s%s%s", old, (n && old[n - 1] != '\n') ? "\n" : "", pem);
+		if (hm_write_in_image(b, "network", path, joined, strlen(joined), 0644) == 0)
+			hm_log(HM_INFO, "network", "egress proxy CA added to %s", path);
+		free(joined);
 	}
 	free(old);
 }
