@@ -52,7 +52,7 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 	int rc;
 
 	hm_phase_begin("config");
-	if (hm_wait_for_block(HM_DEV_CONFIG, HM_DEVICE_TIMEOUT_MS) != 0) {
+	if (hm_wait_for(HM_DEV_CONFIG, S_IFBLK, HM_DEVICE_TIMEOUT_MS) != 0) {
 		hm_log(HM_ERROR, "config", "config disk %s did not appear within %u ms",
 			HM_DEV_CONFIG, HM_DEVICE_TIMEOUT_MS);
 		return -1;

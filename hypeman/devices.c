@@ -1,7 +1,8 @@
 /*
- * Waiting for block devices. virtio_blk probes asynchronously after its
- * module loads and devtmpfs creates the node when the disk is added, so
- * init polls in short steps with a bound instead of sleeping a fixed time.
+ * Waiting for devices. Drivers probe asynchronously after their module
+ * loads (virtio_blk's disks appear in devtmpfs, virtio_net's interface in
+ * sysfs), so init polls in short steps with a bound instead of sleeping a
+ * fixed time.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += devices.o
 
@@ -10,13 +11,13 @@
 
 #define STEP_MS 2
 
-int FAST_FUNC hm_wait_for_block(const char *path, unsigned timeout_ms)
+int FAST_FUNC hm_wait_for(const char *path, mode_t type, unsigned timeout_ms)
 {
 	unsigned long long deadline = hm_uptime_ms() + timeout_ms;
 	struct stat st;
 
 	for (;;) {
-		if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+		if (stat(path, &st) == 0 && (st.st_mode & S_IFMT) == type)
 			return 0;
 		if (hm_uptime_ms() >= deadline)
 			return -1;

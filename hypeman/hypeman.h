@@ -51,6 +51,8 @@ void hm_phase_begin(const char *phase) FAST_FUNC;
 void hm_phase_end(const char *phase, const char *fmt, ...) FAST_FUNC
 	__attribute__ ((format (printf, 2, 3)));
 unsigned long long hm_uptime_ms(void) FAST_FUNC;
+/* Time until DEADLINE_MS (hm_uptime_ms clock) in *LEFT; false once past. */
+bool hm_time_left(unsigned long long deadline_ms, struct timespec *left) FAST_FUNC;
 /* Plain line (markers), written in one write(2). */
 void hm_console_line(const char *line) FAST_FUNC;
 /* HYPEMAN-PROGRAM-START ts=<RFC3339 UTC, ns> mode=MODE */
@@ -102,8 +104,9 @@ int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
 		const void *data, size_t len, mode_t mode) FAST_FUNC;
 
 /* ---- devices.c ---- */
-/* Poll (a few ms per step) until PATH exists as a block device. */
-int hm_wait_for_block(const char *path, unsigned timeout_ms) FAST_FUNC;
+/* Poll (a few ms per step) until PATH exists with file TYPE (S_IFBLK,
+ * S_IFDIR...; symlinks followed). 0, or -1 after TIMEOUT_MS. */
+int hm_wait_for(const char *path, mode_t type, unsigned timeout_ms) FAST_FUNC;
 
 /* ---- mount helpers (mounts.c) ---- */
 /* mount(2) with the failure logged (phase, source, target, type). */
@@ -133,7 +136,7 @@ int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
 
 /* ---- shutdown.c ---- */
 /* Kill everything, unmount, power off. Never returns. */
-void hm_shutdown(struct hm_boot *b, unsigned grace_s) NORETURN FAST_FUNC;
+void hm_shutdown(unsigned grace_s) NORETURN FAST_FUNC;
 /* The last steps only: sync, unmount what is left, power off. */
 void hm_poweroff(const char *phase) NORETURN FAST_FUNC;
 /* The same with reboot(2)'s CMD (RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM). */

@@ -35,20 +35,13 @@ static bool is_ipv4(const char *field, const char *s)
 	return false;
 }
 
-/* virtio_net probes asynchronously: poll for the interface. */
+/* virtio_net probes asynchronously: wait for the interface. */
 static int wait_iface(void)
 {
-	unsigned long long deadline = hm_uptime_ms() + IFACE_TIMEOUT_MS;
-
-	while (access("/sys/class/net/" IFACE, F_OK) != 0) {
-		if (hm_uptime_ms() >= deadline) {
-			hm_log(HM_ERROR, "network", "interface %s did not appear within %d ms",
-				IFACE, IFACE_TIMEOUT_MS);
-			return -1;
-		}
-		poll(NULL, 0, 2);
-	}
-	return 0;
+	if (hm_wait_for("/sys/class/net/" IFACE, S_IFDIR, IFACE_TIMEOUT_MS) == 0)
+		return 0;
+	hm_log(HM_ERROR, "network", "interface %s did not appear within %d ms", IFACE, IFACE_TIMEOUT_MS);
+	return -1;
 }
 
 static void write_resolv_conf(struct hm_boot *b, const char *dns)

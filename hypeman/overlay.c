@@ -10,7 +10,7 @@
 
 static int need_block(const char *dev, const char *what)
 {
-	if (hm_wait_for_block(dev, HM_DEVICE_TIMEOUT_MS) == 0)
+	if (hm_wait_for(dev, S_IFBLK, HM_DEVICE_TIMEOUT_MS) == 0)
 		return 0;
 	hm_log(HM_ERROR, "overlay", "%s (%s) did not appear within %u ms",
 		dev, what, HM_DEVICE_TIMEOUT_MS);

@@ -40,7 +40,7 @@ static int mount_on_fd(const char *src, int fd, const char *shown, const char *t
 
 static int wait_dev(const char *dev)
 {
-	if (hm_wait_for_block(dev, HM_DEVICE_TIMEOUT_MS) == 0)
+	if (hm_wait_for(dev, S_IFBLK, HM_DEVICE_TIMEOUT_MS) == 0)
 		return 0;
 	hm_log(HM_ERROR, "volumes", "device %s did not appear within %u ms", dev, HM_DEVICE_TIMEOUT_MS);
 	return -1;
