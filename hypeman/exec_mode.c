@@ -179,20 +179,16 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
-		unsigned long long now;
 		int sig;
 		pid_t r;
 
 		if (kill_at) {
-			now = hm_uptime_ms();
-			if (now >= kill_at) {
+			if (!hm_time_left(kill_at, &ts)) {
 				hm_log(HM_WARN, "exec", "program did not stop within %us: SIGKILL", b->cmdline.grace_s);
 				kill(prog, SIGKILL);
 				kill_at = 0;
 				continue;
 			}
-			ts.tv_sec = (kill_at - now) / 1000;
-			ts.tv_nsec = ((kill_at - now) % 1000) * 1000000;
 			tsp = &ts;
 		}
 		sig = sigtimedwait(&set, &si, tsp);
@@ -226,5 +222,5 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 		kill(prog, sig);
 	}
 	report_exit(status);
-	hm_shutdown(b, b->cmdline.grace_s);
+	hm_shutdown(b->cmdline.grace_s);
 }

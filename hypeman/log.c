@@ -35,6 +35,17 @@ unsigned long long FAST_FUNC hm_uptime_ms(void)
 	return clock_ms(CLOCK_BOOTTIME);
 }
 
+bool FAST_FUNC hm_time_left(unsigned long long deadline_ms, struct timespec *left)
+{
+	unsigned long long now = hm_uptime_ms();
+
+	if (now >= deadline_ms)
+		return false;
+	left->tv_sec = (deadline_ms - now) / 1000;
+	left->tv_nsec = ((deadline_ms - now) % 1000) * 1000000;
+	return true;
+}
+
 struct buf {
 	char *p;
 	size_t len, cap;

@@ -14,7 +14,6 @@ static int reap_all_until(unsigned long long deadline_ms)
 {
 	sigset_t chld;
 	struct timespec ts;
-	unsigned long long now;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -24,17 +23,14 @@ static int reap_all_until(unsigned long long deadline_ms)
 			continue;
 		if (r < 0 && errno == ECHILD)
 			return 1;
-		now = hm_uptime_ms();
-		if (now >= deadline_ms)
+		if (!hm_time_left(deadline_ms, &ts))
 			return 0;
-		ts.tv_sec = (deadline_ms - now) / 1000;
-		ts.tv_nsec = ((deadline_ms - now) % 1000) * 1000000;
 		/* SIGCHLD is blocked in PID 1: wait for it, bounded */
 		sigtimedwait(&chld, NULL, &ts);
 	}
 }
 
-void FAST_FUNC hm_shutdown(struct hm_boot *b UNUSED_PARAM, unsigned grace_s)
+void FAST_FUNC hm_shutdown(unsigned grace_s)
 {
 	sigset_t chld;
 
