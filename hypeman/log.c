@@ -1,5 +1,5 @@
 /*
- * JSON Lines log on the console (SPEC: Log).
+ * JSON Lines log on the console (SPEC: Log), shaped by logline.c.
  *
  * {"time":"...Z","level":"INFO","phase":"overlay","msg":"...","uptime_ms":N[,"dur_ms":N]}
  * Each line goes out in a single write(2) so that lines from init and from
@@ -10,8 +10,7 @@
 
 #include "libbb.h"
 #include "hypeman.h"
-
-#define LINE_MAX_LEN 2048
+#include "logline.h"
 
 static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
 
@@ -46,87 +45,23 @@ bool FAST_FUNC hm_time_left(unsigned long long deadline_ms, struct timespec *lef
 	return true;
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (n > b->cap - b->len)
-		n = b->cap - b->len;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-/* A JSON string body: quotes, backslashes and control bytes escaped. */
-static void put_escaped(struct buf *b, const char *s)
-{
-	char tmp[8];
-
-	for (; *s; s++) {
-		unsigned char c = *s;
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = c;
-			put(b, tmp, 2);
-		} else if (c == '\n') {
-			put(b, "\\n", 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			put(b, tmp, sprintf(tmp, "\\u%04x", c));
-		} else {
-			put(b, (const char *)&c, 1);
-		}
-	}
-}
-
-static void put_time(struct buf *b)
-{
-	struct timespec ts;
-	struct tm tm;
-	char tmp[40];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	puts_(b, tmp);
-	put(b, tmp, sprintf(tmp, ".%03dZ", (int)(ts.tv_nsec / 1000000)));
-}
-
 static void emit(enum hm_level level, const char *phase, const char *error,
 		long long dur_ms, const char *fmt, va_list ap)
 {
-	char line[LINE_MAX_LEN];
-	char msg[LINE_MAX_LEN / 2];
-	char num[48];
-	struct buf b = { line, 0, sizeof(line) - 2 };
+	char line[HM_LOGLINE_MAX];
+	char msg[HM_LOGLINE_MAX / 2];
+	struct hm_logline l;
 	int saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	puts_(&b, "{\"time\":\"");
-	put_time(&b);
-	puts_(&b, "\",\"level\":\"");
-	puts_(&b, level_names[level]);
-	puts_(&b, "\",\"phase\":\"");
-	put_escaped(&b, phase);
-	puts_(&b, "\",\"msg\":\"");
-	put_escaped(&b, msg);
-	if (error) {
-		puts_(&b, "\",\"error\":\"");
-		put_escaped(&b, error);
-	}
-	put(&b, num, sprintf(num, "\",\"uptime_ms\":%llu", hm_uptime_ms()));
-	if (dur_ms >= 0)
-		put(&b, num, sprintf(num, ",\"dur_ms\":%lld", dur_ms));
-	/* cap was sizeof-2: room for the closing brace and newline */
-	b.cap += 2;
-	puts_(&b, "}\n");
-	full_write(STDOUT_FILENO, line, b.len);
+	clock_gettime(CLOCK_REALTIME, &l.now);
+	l.level = level_names[level];
+	l.phase = phase;
+	l.msg = msg;
+	l.error = error;
+	l.uptime_ms = hm_uptime_ms();
+	l.dur_ms = dur_ms;
+	full_write(STDOUT_FILENO, line, hm_logline_format(line, sizeof(line), &l));
 	errno = saved_errno;
 }
 
@@ -180,14 +115,10 @@ void FAST_FUNC hm_console_line(const char *line)
 
 void FAST_FUNC hm_program_start_marker(const char *mode)
 {
-	struct timespec ts;
-	struct tm tm;
-	char when[40], line[128];
+	struct timespec now;
+	char line[128];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "HYPEMAN-PROGRAM-START ts=%s.%09ldZ mode=%s",
-		when, (long)ts.tv_nsec, mode);
+	clock_gettime(CLOCK_REALTIME, &now);
+	hm_program_start_format(line, sizeof(line), &now, mode);
 	hm_console_line(line);
 }
