@@ -5,7 +5,10 @@
 # names (default: hypeman/<x>.c for test_<x>.c), runs it, and also checks
 # that every such module compiles cleanly with busybox's flags (host gcc
 # and, when present, musl-gcc).
-# Prints one line per failed case (file:line: why) and ends with
+# A test with a "// fixture: SCRIPT" line gets SCRIPT DIR run first (a
+# failure fails the test) and DIR in HM_FIXTURE.
+# Prints one line per failed case (file:line: why), a line counting the
+# compile checks (a failed one is also a failed test), and ends with
 #   unit: N passed, N failed
 # Exit status: 0 when nothing failed.
 set -u
@@ -27,6 +30,7 @@ trap 'rm -rf "$out"' EXIT INT TERM
 
 passed=0
 failed=0
+compiled=0
 
 fail() {
 	echo "$1"
@@ -45,7 +49,14 @@ for t in tests/unit/test_*.c; do
 		sed 's/^/    /' "$out/$name.build"
 		continue
 	fi
+	fixture=$(sed -n 's|^// fixture: *||p' "$t")
+	if [ -n "$fixture" ] && ! sh "$fixture" "$out/$name.fixture" >"$out/$name.fixture.log" 2>&1; then
+		fail "$t:1: fixture $fixture failed"
+		sed 's/^/    /' "$out/$name.fixture.log"
+		continue
+	fi
 	# Sanitizers exit 86 (leaks 23), a test with failed checks exits 1.
+	HM_FIXTURE=${fixture:+$out/$name.fixture} \
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:exitcode=86} \
 		"$out/$name" >"$out/$name.out" 2>&1
@@ -68,7 +79,7 @@ for cc in gcc musl-gcc; do
 	for src in $(echo "$all_modules" | tr ' ' '\n' | sort -u); do
 		# shellcheck disable=SC2086
 		if $cc $BB_CFLAGS -c "$src" -o "$out/bb.o" >"$out/bb.log" 2>&1; then
-			passed=$((passed + 1))
+			compiled=$((compiled + 1))
 		else
 			fail "$src:1: $cc with busybox flags fails"
 			sed 's/^/    /' "$out/bb.log"
@@ -76,5 +87,6 @@ for cc in gcc musl-gcc; do
 	done
 done
 
+echo "compile: $compiled module builds with busybox's flags succeeded"
 echo "unit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,8 +1,12 @@
 // needs: hypeman/moddep.c
-/* Unit tests for hypeman/moddep.c: synthetic depmod files, and the real
- * depmod output of the Debian 6.1 kernel when it is unpacked (HM_KMODS, or
- * /tmp/{kx,kmods}/lib/modules/6.1.0-56-amd64; skipped otherwise), compared with
- * what `modprobe --show-depends` prints for the boot set. */
+// fixture: tests/unit/moddep_fixture.sh
+/*
+ * Unit tests for hypeman/moddep.c: synthetic depmod files, and a module
+ * tree with the shape of Debian 6.1's boot set that the fixture script
+ * builds and kmod's depmod indexes (run.sh passes its directory in
+ * HM_FIXTURE); each plan is compared with what kmod's
+ * `modprobe --show-depends` printed for the same name.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +16,8 @@
 #include "moddep.h"
 #include "check.h"
 
-/* the plan as "path[?] path[?] ..." ('?' = optional), or "ERR" */
-static char *plan_str(const struct hm_modplan *p)
+/* the plan as "path[?] path[?] ..." ('?' = optional, when MARKS) */
+static char *plan_paths(const struct hm_modplan *p, int marks)
 {
 	static char buf[8192];
 	size_t n = 0;
@@ -22,8 +26,13 @@ static char *plan_str(const struct hm_modplan *p)
 	buf[0] = '\0';
 	for (i = 0; i < p->n && n < sizeof(buf) - 512; i++)
 		n += snprintf(buf + n, sizeof(buf) - n, "%s%s%s", i ? " " : "",
-				p->items[i].path, p->items[i].optional ? "?" : "");
+				p->items[i].path, marks && p->items[i].optional ? "?" : "");
 	return buf;
+}
+
+static char *plan_str(const struct hm_modplan *p)
+{
+	return plan_paths(p, 1);
 }
 
 static char *list_str(char **v, int n)
@@ -270,28 +279,46 @@ static char *slurp(const char *dir, const char *name)
 	return buf;
 }
 
-/* `modprobe -d /tmp/kx -S 6.1.0-56-amd64 --show-depends NAME`, kmod 30 */
-static const struct {
-	const char *name, *files;
-} modprobe[] = {
-	{ "virtio_pci", "kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko "
-		"kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio_pci_legacy_dev.ko "
-		"kernel/drivers/virtio/virtio_pci.ko" },
-	{ "virtio_blk", "kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko "
-		"kernel/drivers/block/virtio_blk.ko" },
-	{ "virtio_net", "kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko "
-		"kernel/net/core/failover.ko kernel/drivers/net/net_failover.ko kernel/drivers/net/virtio_net.ko" },
-	{ "virtio_console", "kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko "
-		"kernel/drivers/char/virtio_console.ko" },
-	{ "ext4", "kernel/arch/x86/crypto/crc32c-intel.ko? kernel/crypto/crc32c_generic.ko? "
-		"kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko kernel/fs/ext4/ext4.ko" },
-	{ "erofs", "kernel/arch/x86/crypto/crc32c-intel.ko? kernel/crypto/crc32c_generic.ko? "
-		"kernel/lib/libcrc32c.ko kernel/fs/erofs/erofs.ko" },
-	{ "overlay", "kernel/fs/overlayfs/overlay.ko" },
-	{ "vmw_vsock_virtio_transport", "kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko "
-		"kernel/net/vmw_vsock/vsock.ko kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko "
-		"kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko" },
+/* What kmod planned for the names so far: files, each once, at its first
+ * place (as moddep plans them); builtins; names it found nowhere. */
+struct kmod_plan {
+	char files[4096], builtin[256], missing[256];
 };
+
+static void add_word(char *list, size_t cap, const char *w, size_t len)
+{
+	char one[512];
+	size_t n = strlen(list);
+
+	snprintf(one, sizeof(one), " %.*s ", (int)len, w);
+	if (strstr(list, one + 1) == list || strstr(list, one))
+		return;  /* already there */
+	snprintf(list + n, cap - n, "%s%.*s", n ? " " : "", (int)len, w);
+}
+
+/* Adds kmod's `modprobe --show-depends NAME` output (SHOW) to K:
+ * "insmod /…/lib/modules/<rel>/PATH " and "builtin NAME" lines. */
+static void kmod_add(struct kmod_plan *k, const char *name, const char *show, const char *rel)
+{
+	char marker[128];
+	const char *line, *p, *end;
+	int found = 0;
+
+	snprintf(marker, sizeof(marker), "/lib/modules/%s/", rel);
+	for (line = show; *line; line = *end ? end + 1 : end) {
+		end = strchrnul(line, '\n');
+		if (strncmp(line, "builtin ", 8) == 0) {
+			add_word(k->builtin, sizeof(k->builtin), line + 8, end - line - 8);
+			found = 1;
+		} else if (strncmp(line, "insmod ", 7) == 0 && (p = strstr(line, marker)) && p < end) {
+			p += strlen(marker);
+			add_word(k->files, sizeof(k->files), p, strcspn(p, " \n"));
+			found = 1;
+		}
+	}
+	if (!found)
+		add_word(k->missing, sizeof(k->missing), name, strlen(name));
+}
 
 /* every modules.dep dependency of each item is planned before it */
 static int deps_first(const struct hm_modplan *p, const char *dep)
@@ -326,69 +353,78 @@ static int deps_first(const struct hm_modplan *p, const char *dep)
 	return 1;
 }
 
-static void test_real(void)
+/* The plan of NAMES (N of them), compared with kmod's for the same. */
+static void check_against_kmod(int line, const char *dir, const char *rel, const char *idx,
+		char *const *names, int n)
 {
-	static const char *const dirs[] = {
-		"/tmp/kx/lib/modules/6.1.0-56-amd64",
-		"/tmp/kmods/lib/modules/6.1.0-56-amd64",
-	};
-	const char *dir = getenv("HM_KMODS");
-	char *dep, *soft, *alias, *builtin, *dep_nl;
+	char *dep = slurp(idx, "modules.dep"), *soft = slurp(idx, "modules.softdep");
+	char *alias = slurp(idx, "modules.alias"), *builtin = slurp(idx, "modules.builtin");
+	char *dep_nl = malloc(dep ? strlen(dep) + 2 : 1), path[1024], *show;
+	struct kmod_plan k = { "", "", "" };
 	struct hm_modplan p;
-	char *w[16];
-	unsigned i;
-	int n = 0;
+	int i, optional_ok = 1;
 
-	for (i = 0; !dir && i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (access(dirs[i], F_OK) == 0)
-			dir = dirs[i];
-	if (!dir)
-		dir = dirs[0];
-	dep = slurp(dir, "modules.dep");
-	soft = slurp(dir, "modules.softdep");
-	alias = slurp(dir, "modules.alias");
-	builtin = slurp(dir, "modules.builtin");
-	if (!dep || !soft || !alias || !builtin) {
-		printf("SKIP real depmod output: no %s/modules.{dep,softdep,alias,builtin}\n", dir);
-		goto out;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "show/%s", names[i]);
+		show = slurp(dir, path);
+		check_at(__FILE__, line, show != NULL, "no kmod output %s/%s", dir, path);
+		kmod_add(&k, names[i], show ? show : "", rel);
+		free(show);
 	}
-	dep_nl = malloc(strlen(dep) + 2);
-	if (!dep_nl)
-		goto out;
-	dep_nl[0] = '\n';
-	strcpy(dep_nl + 1, dep);
-	for (i = 0; i < sizeof(modprobe) / sizeof(modprobe[0]); i++) {
-		w[0] = (char *)modprobe[i].name;
-		CHECK_INT(hm_modplan_build(dep, soft, alias, builtin, w, 1, &p), 0);
-		CHECK_STR(plan_str(&p), modprobe[i].files);
-		CHECK_INT(p.n_missing + p.n_builtin, 0);
-		CHECKF(deps_first(&p, dep_nl), "%s: order", modprobe[i].name);
+	if (check_at(__FILE__, line, dep && soft && alias && builtin && dep_nl,
+			"no modules.{dep,softdep,alias,builtin} in %s", idx)
+	 && check_at(__FILE__, line, hm_modplan_build(dep, soft, alias, builtin, names, n, &p) == 0,
+			"hm_modplan_build failed")) {
+		check_str_at(__FILE__, line, plan_paths(&p, 0), k.files, names[0]);
+		check_str_at(__FILE__, line, list_str(p.builtin, p.n_builtin), k.builtin, "builtin");
+		check_str_at(__FILE__, line, list_str(p.missing, p.n_missing), k.missing, "missing");
+		sprintf(dep_nl, "\n%s", dep);
+		check_at(__FILE__, line, deps_first(&p, dep_nl), "%s: dependencies after their user", names[0]);
+		/* only the crc32c implementations come from a softdep or an
+		 * alias with two modules: only they may fail to load */
+		for (i = 0; i < p.n; i++)
+			optional_ok &= p.items[i].optional == (strstr(p.items[i].path, "crc32c") != NULL
+				&& strstr(p.items[i].path, "libcrc32c") == NULL);
+		check_at(__FILE__, line, optional_ok, "optional flags: %s", plan_str(&p));
 		hm_modplan_free(&p);
 	}
-	/* the boot set at once: each file once, deps first */
-	for (i = 0; i < sizeof(modprobe) / sizeof(modprobe[0]); i++)
-		w[n++] = (char *)modprobe[i].name;
-	w[n++] = (char *)"crc32c";	/* an alias with two modules */
-	w[n++] = (char *)"vfat-nonexistent";
-	w[n++] = (char *)"unix";	/* builtin in Debian's kernel */
-	CHECK_INT(hm_modplan_build(dep, soft, alias, builtin, w, n, &p), 0);
-	CHECK_INT(p.n, 22);
-	CHECKF(deps_first(&p, dep_nl), "boot set order");
-	CHECK_STR(list_str(p.missing, p.n_missing), "vfat-nonexistent");
-	CHECK_STR(list_str(p.builtin, p.n_builtin), "unix");
-	hm_modplan_free(&p);
 	free(dep_nl);
- out:
 	free(dep);
 	free(soft);
 	free(alias);
 	free(builtin);
 }
 
+static void test_kmod(void)
+{
+	const char *dir = getenv("HM_FIXTURE");
+	char idx[1024], rel[64] = "", *text, **names = NULL;
+	int n = 0, i;
+
+	if (!CHECKF(dir != NULL, "HM_FIXTURE is not set: run me through tests/unit/run.sh"))
+		return;
+	text = slurp(dir, "release");
+	if (text)
+		sscanf(text, "%63s", rel);
+	free(text);
+	snprintf(idx, sizeof(idx), "%s/lib/modules/%s", dir, rel);
+	text = slurp(dir, "names");
+	if (!CHECKF(text != NULL, "no %s/names", dir))
+		return;
+	n = hm_modlist_parse(text, &names);
+	/* each name alone, then all at once (the boot: each file once) */
+	for (i = 0; i < n; i++)
+		check_against_kmod(__LINE__, dir, rel, idx, &names[i], 1);
+	check_against_kmod(__LINE__, dir, rel, idx, names, n);
+	CHECK_INT(n, 11);
+	free(names);
+	free(text);
+}
+
 int main(void)
 {
 	test_synthetic();
 	test_modlist();
-	test_real();
+	test_kmod();
 	return check_done();
 }
