@@ -59,10 +59,8 @@ static void set_field(struct ctx *c, const char *fmt, ...)
 	sanitize(c->field);
 }
 
-/*
- * Checks the type of the next value: 0 when it is t, 1 when it is null
- * and nullable (the null is consumed), -1 with a message otherwise.
- */
+/* Checks the type of the next value: 0 when it is t, 1 when it is null
+ * and nullable (the null is consumed), -1 with a message otherwise. */
 static int want(struct ctx *c, enum hm_json_type t, const char *desc, int nullable)
 {
 	enum hm_json_type got = hm_json_peek(&c->j);
@@ -110,7 +108,7 @@ static void *grow(struct ctx *c, void *arr, int *cap, int n, size_t size)
 	return p;
 }
 
-static void free_strv(char **v)
+void hm_free_strv(char **v)
 {
 	char **p;
 
@@ -121,8 +119,9 @@ static void free_strv(char **v)
 	}
 }
 
-static void free_env(struct hm_env *e, int n)
+static void free_env(void *v, int n)
 {
+	struct hm_env *e = v;
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -132,8 +131,9 @@ static void free_env(struct hm_env *e, int n)
 	free(e);
 }
 
-static void free_volumes(struct hm_volume *v, int n)
+static void free_volumes(void *p, int n)
 {
+	struct hm_volume *v = p;
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -143,6 +143,12 @@ static void free_volumes(struct hm_volume *v, int n)
 		free(v[i].overlay_device);
 	}
 	free(v);
+}
+
+static void free_strv_n(void *v, int n)
+{
+	(void)n;
+	hm_free_strv(v);
 }
 
 /* A string or null (absent) into *dst, replacing what was there. */
@@ -194,44 +200,85 @@ static int read_cidr(struct ctx *c, int *dst)
 	return 0;
 }
 
-/* An array of strings (or null: empty); finish() turns NULL into []. */
-static int read_strv(struct ctx *c, const char *name, char ***dst, int *count)
-{
-	char **v = NULL, **p;
-	int n = 0, cap = 0, r;
+/* Reads element IDX of a list into SLOT (zeroed); KEY is the member name
+ * (malloc'd, now the callee's) for an object, NULL for an array. */
+typedef int (*read_elem_fn)(struct ctx *c, void *slot, int idx, char *key);
 
-	r = want(c, HM_JSON_ARRAY, "array of strings", 1);
-	if (r < 0)
+/* What one kind of list is made of. */
+struct list_kind {
+	enum hm_json_type type;		/* HM_JSON_ARRAY or HM_JSON_OBJECT */
+	const char *desc;		/* for "expected ..." */
+	size_t size;			/* of one element */
+	read_elem_fn elem;
+	void (*free)(void *v, int n);
+};
+
+/* A list being read: a growing array of elements. */
+struct list {
+	void *v;
+	int n, cap;
+};
+
+/* The elements of a list (null: none) into L. -1 with a message; L then
+ * holds what was read so far, for the caller to free. */
+static int read_elems(struct ctx *c, const char *name, const struct list_kind *k,
+		struct list *l)
+{
+	char *key = NULL, **keyp = k->type == HM_JSON_OBJECT ? &key : NULL;
+	void *p;
+	int r = want(c, k->type, k->desc, 1);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (enter(c))
 		return -1;
-	if (r == 0) {
-		if (enter(c))
+	while ((r = hm_json_next(&c->j, keyp)) > 0) {
+		p = grow(c, l->v, &l->cap, l->n, k->size);
+		if (!p) {
+			free(key);
 			return -1;
-		while ((r = hm_json_next(&c->j, NULL)) > 0) {
-			p = grow(c, v, &cap, n, sizeof(*v));
-			if (!p)
-				goto fail;
-			v = p;
-			set_field(c, "%s[%d]", name, n);
-			if (want(c, HM_JSON_STRING, "string", 0))
-				goto fail;
-			if (hm_json_string(&c->j, &v[n])) {
-				json_error(c);
-				goto fail;
-			}
-			n++;
 		}
-		if (r < 0) {
-			json_error(c);
-			goto fail;
-		}
+		l->v = p;
+		if (key)
+			set_field(c, "%s.%.48s", name, key);
+		else
+			set_field(c, "%s[%d]", name, l->n);
+		/* counted first: a half-read element is freed with the rest */
+		l->n++;
+		r = k->elem(c, (char *)l->v + (size_t)(l->n - 1) * k->size, l->n - 1, key);
+		key = NULL;
+		if (r)
+			return -1;
 	}
-	free_strv(*dst);
-	*dst = v;
-	*count = n;
+	return r < 0 ? json_error(c) : 0;
+}
+
+/* The list field NAME (pointer at DST, length at COUNT) replaced by the
+ * one read next. */
+static int read_list(struct ctx *c, const char *name, const struct list_kind *k,
+		void *dst, int *count)
+{
+	struct list l = { NULL, 0, 0 };
+	void *old;
+
+	if (read_elems(c, name, k, &l)) {
+		k->free(l.v, l.n);
+		return -1;
+	}
+	memcpy(&old, dst, sizeof(old));
+	k->free(old, *count);
+	memcpy(dst, &l.v, sizeof(l.v));
+	*count = l.n;
 	return 0;
- fail:
-	free_strv(v);
-	return -1;
+}
+
+static int read_strv_elem(struct ctx *c, void *slot, int idx, char *key)
+{
+	(void)idx;
+	(void)key;
+	if (want(c, HM_JSON_STRING, "string", 0))
+		return -1;
+	return hm_json_string(&c->j, slot) ? json_error(c) : 0;
 }
 
 static int cmp_env(const void *a, const void *b)
@@ -244,10 +291,8 @@ static int cmp_env(const void *a, const void *b)
 	return r ? r : (x < y ? -1 : 1);
 }
 
-/*
- * Last one wins for repeated env keys. Sorting pointers keeps this
- * O(n log n): a 1 MiB env object must not cost a quadratic scan.
- */
+/* Last one wins for repeated env keys. Sorting pointers keeps this
+ * O(n log n): a 1 MiB env object must not cost a quadratic scan. */
 static int dedup_env(struct ctx *c, struct hm_config *cfg)
 {
 	struct hm_env **s;
@@ -276,46 +321,15 @@ static int dedup_env(struct ctx *c, struct hm_config *cfg)
 	return 0;
 }
 
-static int read_env(struct ctx *c, struct hm_config *cfg)
+static int read_env_elem(struct ctx *c, void *slot, int idx, char *key)
 {
-	struct hm_env *v = NULL, *p;
-	char *key;
-	int n = 0, cap = 0, r;
+	struct hm_env *e = slot;
 
-	r = want(c, HM_JSON_OBJECT, "object", 1);
-	if (r < 0)
+	(void)idx;
+	e->key = key;
+	if (want(c, HM_JSON_STRING, "string", 0))
 		return -1;
-	if (r == 0) {
-		if (enter(c))
-			return -1;
-		while ((r = hm_json_next(&c->j, &key)) > 0) {
-			p = grow(c, v, &cap, n, sizeof(*v));
-			if (!p) {
-				free(key);
-				goto fail;
-			}
-			v = p;
-			v[n++].key = key;
-			set_field(c, "env.%.48s", key);
-			if (want(c, HM_JSON_STRING, "string", 0))
-				goto fail;
-			if (hm_json_string(&c->j, &v[n - 1].value)) {
-				json_error(c);
-				goto fail;
-			}
-		}
-		if (r < 0) {
-			json_error(c);
-			goto fail;
-		}
-	}
-	free_env(cfg->env, cfg->n_env);
-	cfg->env = v;
-	cfg->n_env = n;
-	return 0;
- fail:
-	free_env(v, n);
-	return -1;
+	return hm_json_string(&c->j, &e->value) ? json_error(c) : 0;
 }
 
 static int volume_error(struct ctx *c, int idx, const char *name, const char *what)
@@ -352,11 +366,13 @@ static int check_volume(struct ctx *c, int idx, struct hm_volume *v)
 	return 0;
 }
 
-static int read_volume(struct ctx *c, int idx, struct hm_volume *v)
+static int read_volume(struct ctx *c, void *slot, int idx, char *unused)
 {
+	struct hm_volume *v = slot;
 	char *key, **dst;
 	int r;
 
+	(void)unused;
 	if (want(c, HM_JSON_OBJECT, "object", 0) || enter(c))
 		return -1;
 	while ((r = hm_json_next(&c->j, &key)) > 0) {
@@ -377,41 +393,6 @@ static int read_volume(struct ctx *c, int idx, struct hm_volume *v)
 	if (r < 0)
 		return json_error(c);
 	return check_volume(c, idx, v);
-}
-
-static int read_volumes(struct ctx *c, struct hm_config *cfg)
-{
-	struct hm_volume *v = NULL, *p;
-	int n = 0, cap = 0, r;
-
-	r = want(c, HM_JSON_ARRAY, "array of objects", 1);
-	if (r < 0)
-		return -1;
-	if (r == 0) {
-		if (enter(c))
-			return -1;
-		while ((r = hm_json_next(&c->j, NULL)) > 0) {
-			p = grow(c, v, &cap, n, sizeof(*v));
-			if (!p)
-				goto fail;
-			v = p;
-			set_field(c, "volume_mounts[%d]", n);
-			n++;
-			if (read_volume(c, n - 1, &v[n - 1]))
-				goto fail;
-		}
-		if (r < 0) {
-			json_error(c);
-			goto fail;
-		}
-	}
-	free_volumes(cfg->volumes, cfg->n_volumes);
-	cfg->volumes = v;
-	cfg->n_volumes = n;
-	return 0;
- fail:
-	free_volumes(v, n);
-	return -1;
 }
 
 static int read_egress(struct ctx *c, struct hm_config *cfg)
@@ -447,29 +428,41 @@ static int read_egress(struct ctx *c, struct hm_config *cfg)
 	return r < 0 ? json_error(c) : 0;
 }
 
-enum kind { K_STR, K_BOOL, K_STRV, K_CIDR, K_ENV, K_VOLUMES, K_EGRESS };
+/* Arrays of strings: finish() turns an absent one (NULL) into []. */
+static const struct list_kind strv_list = {
+	HM_JSON_ARRAY, "array of strings", sizeof(char *), read_strv_elem, free_strv_n
+};
+static const struct list_kind env_list = {
+	HM_JSON_OBJECT, "object", sizeof(struct hm_env), read_env_elem, free_env
+};
+static const struct list_kind volume_list = {
+	HM_JSON_ARRAY, "array of objects", sizeof(struct hm_volume), read_volume, free_volumes
+};
+
+enum kind { K_STR, K_BOOL, K_LIST, K_CIDR, K_EGRESS };
 
 #define OFF(f) offsetof(struct hm_config, f)
 static const struct field {
 	char name[20];
 	unsigned char kind;
 	unsigned short off, count_off;
+	const struct list_kind *list;
 } fields[] = {
-	{ "entrypoint", K_STRV, OFF(entrypoint), OFF(n_entrypoint) },
-	{ "cmd", K_STRV, OFF(cmd), OFF(n_cmd) },
-	{ "workdir", K_STR, OFF(workdir), 0 },
-	{ "env", K_ENV, 0, 0 },
-	{ "network_enabled", K_BOOL, OFF(network_enabled), 0 },
-	{ "guest_ip", K_STR, OFF(guest_ip), 0 },
-	{ "guest_gw", K_STR, OFF(guest_gw), 0 },
-	{ "guest_dns", K_STR, OFF(guest_dns), 0 },
-	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0 },
-	{ "volume_mounts", K_VOLUMES, 0, 0 },
-	{ "init_mode", K_STR, OFF(init_mode), 0 },
-	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0 },
-	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0 },
-	{ "has_gpu", K_BOOL, OFF(has_gpu), 0 },
-	{ "egress_proxy", K_EGRESS, 0, 0 },
+	{ "entrypoint", K_LIST, OFF(entrypoint), OFF(n_entrypoint), &strv_list },
+	{ "cmd", K_LIST, OFF(cmd), OFF(n_cmd), &strv_list },
+	{ "workdir", K_STR, OFF(workdir), 0, NULL },
+	{ "env", K_LIST, OFF(env), OFF(n_env), &env_list },
+	{ "network_enabled", K_BOOL, OFF(network_enabled), 0, NULL },
+	{ "guest_ip", K_STR, OFF(guest_ip), 0, NULL },
+	{ "guest_gw", K_STR, OFF(guest_gw), 0, NULL },
+	{ "guest_dns", K_STR, OFF(guest_dns), 0, NULL },
+	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0, NULL },
+	{ "volume_mounts", K_LIST, OFF(volumes), OFF(n_volumes), &volume_list },
+	{ "init_mode", K_STR, OFF(init_mode), 0, NULL },
+	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0, NULL },
+	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0, NULL },
+	{ "has_gpu", K_BOOL, OFF(has_gpu), 0, NULL },
+	{ "egress_proxy", K_EGRESS, 0, 0, NULL },
 };
 #undef OFF
 
@@ -487,15 +480,11 @@ static int read_field(struct ctx *c, struct hm_config *cfg, const char *key)
 			return read_string(c, (char **)(base + f->off));
 		case K_BOOL:
 			return read_bool(c, (bool *)(base + f->off));
-		case K_STRV:
-			return read_strv(c, f->name, (char ***)(base + f->off),
+		case K_LIST:
+			return read_list(c, f->name, f->list, base + f->off,
 				(int *)(base + f->count_off));
 		case K_CIDR:
 			return read_cidr(c, &cfg->guest_cidr);
-		case K_ENV:
-			return read_env(c, cfg);
-		case K_VOLUMES:
-			return read_volumes(c, cfg);
 		default:
 			return read_egress(c, cfg);
 		}
@@ -569,8 +558,8 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 
 void hm_config_free(struct hm_config *cfg)
 {
-	free_strv(cfg->entrypoint);
-	free_strv(cfg->cmd);
+	hm_free_strv(cfg->entrypoint);
+	hm_free_strv(cfg->cmd);
 	free(cfg->workdir);
 	free_env(cfg->env, cfg->n_env);
 	free(cfg->guest_ip);

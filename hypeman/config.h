@@ -59,6 +59,9 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 		char *err, size_t errlen);
 void hm_config_free(struct hm_config *cfg);
 
+/* Frees a NULL-terminated array of malloc'd strings (V may be NULL). */
+void hm_free_strv(char **v);
+
 /* SPEC env key rule: non-empty and no '='. 1 when valid, else 0. */
 int hm_env_key_valid(const char *key);
 
