@@ -1,4 +1,5 @@
-/* Write, create and mount paths inside the untrusted image root without
+/*
+ * Write, create and mount paths inside the untrusted image root without
  * ever leaving it, whatever symlinks the image holds (see confine.h).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += confine.o
@@ -29,9 +30,11 @@ struct hm_open_how {
 	uint64_t resolve;
 };
 
-/* Name of the temp entry we build before renaming it over the target.  A
+/*
+ * Name of the temp entry we build before renaming it over the target.  A
  * fixed name: init is the only writer, and a stale one (crash during a
- * previous boot, the overlay persists) is removed first. */
+ * previous boot, the overlay persists) is removed first.
+ */
 #define TMP_NAME ".hypeman-init.tmp"
 #define COPY_BUF (64 * 1024)
 
@@ -52,11 +55,13 @@ static void close_keep_errno(int fd)
 	errno = e;
 }
 
-/* Collapse PATH into OUT (PATH_MAX bytes) as "a/b/c": no leading, trailing
+/*
+ * Collapse PATH into OUT (PATH_MAX bytes) as "a/b/c": no leading, trailing
  * or double slash, no "." component, ".." drops the previous component but
  * never climbs above the root.  The root itself becomes ".".  Doing ".."
  * here means no later step ever sees one, so a component-wise walk can
- * not climb out of the root. */
+ * not climb out of the root.
+ */
 static int clean_path(const char *path, char *out)
 {
 	size_t n = 0, len;
@@ -116,9 +121,11 @@ static int open_dir_nofollow(int dfd, const char *name)
 	return -1;
 }
 
-/* Kernel without openat2: walk CLEAN (no "." or "..", see clean_path) one
+/*
+ * Kernel without openat2: walk CLEAN (no "." or "..", see clean_path) one
  * component at a time, refusing every symlink.  Safe, not clever: images
- * with symlinked dirs (usr-merge /lib) fail with ELOOP here. */
+ * with symlinked dirs (usr-merge /lib) fail with ELOOP here.
+ */
 static int walk_open(int root_fd, const char *clean, int flags, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -191,10 +198,12 @@ int hm_openat_in_root(int root_fd, const char *path, int flags, mode_t mode)
 	return open_clean(root_fd, clean, flags, mode);
 }
 
-/* mkdir -p of a cleaned path.  The existing part is opened confined in one
+/*
+ * mkdir -p of a cleaned path.  The existing part is opened confined in one
  * go (symlinked dirs followed inside the root); each missing component is
  * then made with mkdirat() in the fd of its parent and opened without
- * following, so nothing is re-resolved from a string. */
+ * following, so nothing is re-resolved from a string.
+ */
 static int mkdirs_clean(int root_fd, const char *clean, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -326,9 +335,11 @@ static int make_symlink(int dfd, const struct maker *m)
 	return symlinkat(m->data, dfd, TMP_NAME);
 }
 
-/* Create PATH by building TMP_NAME next to it and renaming it over: the
+/*
+ * Create PATH by building TMP_NAME next to it and renaming it over: the
  * rename replaces a symlink or other entry without following it, and
- * readers see either the old or the new entry, never a partial one. */
+ * readers see either the old or the new entry, never a partial one.
+ */
 static int replace_entry(int root_fd, const char *path, const struct maker *m,
 		int *replaced)
 {

@@ -1,4 +1,5 @@
-/* Paths inside an untrusted root (the image, before we chroot into it).
+/*
+ * Paths inside an untrusted root (the image, before we chroot into it).
  *
  * Every function takes ROOT_FD, a directory fd of the new root (e.g.
  * open("/overlay/newroot", O_PATH|O_DIRECTORY|O_CLOEXEC)), and a PATH that is
@@ -22,29 +23,35 @@
  * hm_mkdirs_in_root() and mount on "/proc/self/fd/N" (proc must be mounted);
  * the kernel then mounts on exactly that directory, no path is re-resolved.
  */
-#ifndef HYPEMAN_CONFINE_H
-#define HYPEMAN_CONFINE_H 1
+#ifndef HM_CONFINE_H
+#define HM_CONFINE_H 1
 
 #include <stddef.h>
 #include <sys/types.h>
 
-/* open(2) PATH inside the root; FLAGS/MODE as for openat (O_CLOEXEC added).
+/*
+ * open(2) PATH inside the root; FLAGS/MODE as for openat (O_CLOEXEC added).
  * With O_CREAT and a last component that is a symlink, the symlink is
- * followed inside the root: pass O_NOFOLLOW to refuse it. */
+ * followed inside the root: pass O_NOFOLLOW to refuse it.
+ */
 int hm_openat_in_root(int root_fd, const char *path, int flags, mode_t mode);
 
-/* mkdir -p PATH inside the root (new dirs get MODE & ~umask).  Returns an
+/*
+ * mkdir -p PATH inside the root (new dirs get MODE & ~umask).  Returns an
  * O_PATH|O_DIRECTORY fd of the final directory.  Existing symlinked dirs are
  * followed (confined); a dangling symlink on the way fails (ELOOP), a regular
- * file on the way fails (ENOTDIR/EEXIST). */
+ * file on the way fails (ENOTDIR/EEXIST).
+ */
 int hm_mkdirs_in_root(int root_fd, const char *path, mode_t mode);
 
-/* Atomically create or replace the regular file PATH with DATA/LEN, MODE
+/*
+ * Atomically create or replace the regular file PATH with DATA/LEN, MODE
  * exactly (not masked).  Parent dirs are created (0755).  An existing last
  * component that is not a regular file (a symlink: never followed; an empty
  * dir; a fifo...) is replaced and *REPLACED (may be NULL) is set to 1 so the
  * caller can log it; else 0.  Written to a temp file in the same dir,
- * fsync'ed, then renamed over PATH: never a partial file. */
+ * fsync'ed, then renamed over PATH: never a partial file.
+ */
 int hm_write_file_in_root(int root_fd, const char *path, const void *data,
 		size_t len, mode_t mode, int *replaced);
 
@@ -56,9 +63,11 @@ int hm_copy_fd_in_root(int root_fd, const char *path, int src_fd,
  * root; TARGET is stored as given, never resolved.  Parent dirs created. */
 int hm_symlink_in_root(int root_fd, const char *target, const char *linkpath);
 
-/* Is PATH acceptable as a volume mount point from config?  Absolute, no "."
+/*
+ * Is PATH acceptable as a volume mount point from config?  Absolute, no "."
  * or ".." component, not "/" (after collapsing slashes), shorter than
- * PATH_MAX.  Returns 1 if ok; else 0 and *REASON (may be NULL) says why. */
+ * PATH_MAX.  Returns 1 if ok; else 0 and *REASON (may be NULL) says why.
+ */
 int hm_volume_path_valid(const char *path, const char **reason);
 
 /* Tests only: 1 forces the no-openat2 walk, 0 restores auto-detection. */

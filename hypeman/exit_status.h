@@ -33,10 +33,8 @@ const char *hm_exit_message(int wstatus, bool oom, char *buf, size_t len);
  */
 int hm_exit_marker(int wstatus, bool oom, char *buf, size_t len);
 
-/*
- * True when a kernel log (text of /dev/kmsg records or dmesg lines, len
- * bytes, need not be NUL-terminated) shows an OOM kill.
- */
+/* True when a kernel log (text of /dev/kmsg records or dmesg lines, len
+ * bytes, need not be NUL-terminated) shows an OOM kill. */
 bool hm_kmsg_shows_oom(const char *log, size_t len);
 
 #endif

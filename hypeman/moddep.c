@@ -1,4 +1,5 @@
-/* Resolve which module files to load at boot, and in what order, from
+/*
+ * Resolve which module files to load at boot, and in what order, from
  * depmod's modules.dep/.softdep/.alias/.builtin (see moddep.h).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += moddep.o
@@ -14,9 +15,11 @@
 /* A module chain deeper than this is a broken file, not a kernel. */
 #define MAX_DEPTH 256
 
-/* One parsed line.  modules.dep: A = path, its deps are words[W..W+N).
+/*
+ * One parsed line.  modules.dep: A = path, its deps are words[W..W+N).
  * modules.softdep: A = module, B = the name it wants, POST = after it.
- * modules.alias: A = alias, B = module.  modules.builtin: A = path. */
+ * modules.alias: A = alias, B = module.  modules.builtin: A = path.
+ */
 struct line {
 	const char *a, *b;
 	int w, n, post;
@@ -387,9 +390,11 @@ static int visit(struct ctx *c, int i, int depth)
 	return softdeps(c, name, len, 1, depth + 1);
 }
 
-/* Plan NAME: builtin, a module, or an alias.  Returns 0, 1 when NAME is
+/*
+ * Plan NAME: builtin, a module, or an alias.  Returns 0, 1 when NAME is
  * found nowhere, -1 on error.  *ONLY: the modules.dep line when NAME is
- * exactly one module, else -1. */
+ * exactly one module, else -1.
+ */
 static int resolve(struct ctx *c, const char *name, size_t len, int depth,
 		int *only)
 {

@@ -1,10 +1,11 @@
-/* Kernel module load order from depmod's text files, modprobe style.
+/*
+ * Kernel module load order from depmod's text files, modprobe style.
  *
  * Pure: takes the file contents, allocates the plan, does no I/O, so the
  * caller decides how to read files and load modules (finit_module).
  */
-#ifndef HYPEMAN_MODDEP_H
-#define HYPEMAN_MODDEP_H 1
+#ifndef HM_MODDEP_H
+#define HM_MODDEP_H 1
 
 #include <stdbool.h>
 
@@ -23,7 +24,8 @@ struct hm_modplan {
 	int n_builtin;
 };
 
-/* Plan the loads for WANTED[0..N_WANTED) in order.  DEP, SOFTDEP, ALIAS,
+/*
+ * Plan the loads for WANTED[0..N_WANTED) in order.  DEP, SOFTDEP, ALIAS,
  * BUILTIN are the texts of modules.dep, modules.softdep, modules.alias and
  * modules.builtin; any may be NULL.  For each module, recursively: its
  * softdep "pre:" modules (a line without pre:/post: counts as pre:), its
@@ -38,16 +40,19 @@ struct hm_modplan {
  * ignored, as modprobe does.  Unlike kmod 30, all softdep lines of a
  * module count (not only the first) and words before "pre:" are used.
  * Returns 0, or -1 with errno (ENOMEM; ELOOP for an absurdly deep chain)
- * and PLAN emptied.  Free with hm_modplan_free() in both cases. */
+ * and PLAN emptied.  Free with hm_modplan_free() in both cases.
+ */
 int hm_modplan_build(const char *dep, const char *softdep, const char *alias,
 		const char *builtin, char *const *wanted, int n_wanted,
 		struct hm_modplan *plan);
 void hm_modplan_free(struct hm_modplan *plan);
 
-/* Split the text of the initrd's module list in place: one name per line,
+/*
+ * Split the text of the initrd's module list in place: one name per line,
  * '#' starts a comment, blank lines skipped.  *NAMES gets a malloc'ed
  * array of pointers into TEXT (free it, not the names).  Returns the count,
- * or -1 (ENOMEM). */
+ * or -1 (ENOMEM).
+ */
 int hm_modlist_parse(char *text, char ***names);
 
 #endif
