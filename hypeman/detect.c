@@ -30,10 +30,15 @@ bool hm_detect_systemd(char *const *entrypoint, char *const *cmd)
 	return false;
 }
 
+bool hm_init_mode_auto(const char *init_mode)
+{
+	return !init_mode || !init_mode[0] || strcmp(init_mode, "auto") == 0;
+}
+
 int hm_resolve_mode(const char *init_mode, char *const *entrypoint,
 		char *const *cmd, enum hm_mode *mode)
 {
-	if (!init_mode || !init_mode[0] || strcmp(init_mode, "auto") == 0)
+	if (hm_init_mode_auto(init_mode))
 		*mode = hm_detect_systemd(entrypoint, cmd) ? HM_MODE_SYSTEMD : HM_MODE_EXEC;
 	else if (strcmp(init_mode, "exec") == 0)
 		*mode = HM_MODE_EXEC;

@@ -16,10 +16,11 @@ enum hm_mode { HM_MODE_EXEC = 0, HM_MODE_SYSTEMD = 1 };
  */
 bool hm_detect_systemd(char *const *entrypoint, char *const *cmd);
 
-/*
- * init_mode NULL, "" or "auto": detect; "exec" or "systemd": that mode.
- * 0 with *mode set, or -1 (mode untouched) for any other init_mode.
- */
+/* Whether INIT_MODE asks for detection: NULL, "" or "auto". */
+bool hm_init_mode_auto(const char *init_mode);
+
+/* init_mode NULL, "" or "auto": detect; "exec" or "systemd": that mode.
+ * 0 with *mode set, or -1 (mode untouched) for any other init_mode. */
 int hm_resolve_mode(const char *init_mode, char *const *entrypoint,
 		char *const *cmd, enum hm_mode *mode);
 
