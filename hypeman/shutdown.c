@@ -139,10 +139,12 @@ static bool in_memory(const struct mnt *m)
 	return index_in_strings(names, m->fstype) >= 0;
 }
 
-/* A read-only remount flushes a filesystem and marks it clean (ext4: no
+/*
+ * A read-only remount flushes a filesystem and marks it clean (ext4: no
  * journal replay next time), even while something still uses it: the
  * overlay root keeps its upper disk alive after that disk's own mount
- * point is gone, so unmounting alone would leave it dirty. */
+ * point is gone, so unmounting alone would leave it dirty.
+ */
 static int remount_ro(const char *target)
 {
 	return mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY, NULL);
@@ -193,12 +195,18 @@ void FAST_FUNC hm_poweroff(const char *phase)
 
 void FAST_FUNC hm_poweroff_cmd(const char *phase, int cmd)
 {
+	const char *doing = "powering off", *what = "power off";
+
+	if (cmd == RB_AUTOBOOT)
+		doing = "rebooting", what = "reboot";
+	else if (cmd == RB_HALT_SYSTEM)
+		doing = "halting", what = "halt";
 	sync();
 	unmount_all();
 	sync();
-	hm_phase_end(phase, cmd == RB_AUTOBOOT ? "rebooting" : "powering off");
+	hm_phase_end(phase, "%s", doing);
 	reboot(cmd);
-	hm_log_errno(HM_ERROR, phase, errno, "power off failed; halting here");
+	hm_log_errno(HM_ERROR, phase, errno, "%s failed; stopping here", what);
 	/* PID 1 must not exit */
 	for (;;)
 		pause();

@@ -88,9 +88,11 @@ static void free_initramfs(int oldroot_fd)
 	delete_contents(oldroot_fd, st.st_dev, 0);
 }
 
-/* The kernel filesystems go on real directories at the top of the image:
+/*
+ * The kernel filesystems go on real directories at the top of the image:
  * a symlink there (/run -> /, /proc -> /var/...) would put them somewhere
- * else in the image, or on top of its root. It is replaced. */
+ * else in the image, or on top of its root. It is replaced.
+ */
 static void api_dir(int root_fd, const char *name)
 {
 	struct stat st;
@@ -106,10 +108,47 @@ static void api_dir(int root_fd, const char *name)
 		hm_log_errno(HM_WARN, "switch", errno, "cannot make /%s in the image", name);
 }
 
+/* fchdir into the new root, move it onto /, chroot, chdir /. NULL, or
+ * the step that failed (errno set). */
+static const char *enter_new_root(int newroot_fd)
+{
+	if (fchdir(newroot_fd) != 0)
+		return "chdir to " HM_NEWROOT;
+	if (mount(".", "/", NULL, MS_MOVE, NULL) != 0)
+		return "moving " HM_NEWROOT " onto /";
+	if (chroot(".") != 0)
+		return "chroot into the new root";
+	if (chdir("/") != 0)
+		return "chdir to / in the new root";
+	return NULL;
+}
+
+/* The disks, out of the initramfs (OLDROOT_FD) and into the new root's
+ * HM_DISKS_DIR. */
+static void move_disks(struct hm_boot *b, int oldroot_fd)
+{
+	int i;
+
+	for (i = 0; i < b->n_staged; i++) {
+		char src[32], *dst;
+		int fd = openat(oldroot_fd, b->staged[i].path + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			hm_log_errno(HM_WARN, "switch", errno, "cannot find %s in the initramfs", b->staged[i].path);
+			continue;
+		}
+		sprintf(src, "/proc/self/fd/%d", fd);
+		dst = concat_path_file(HM_DISKS_DIR, b->staged[i].name);
+		move_into(b->newroot_fd, src, dst);
+		free(dst);
+		close(fd);
+	}
+}
+
 int FAST_FUNC hm_switch_root(struct hm_boot *b)
 {
 	/* /proc last: the moves find their targets through /proc/self/fd */
 	static const char *const api[] = { "/dev", "/sys", "/run", "/proc" };
+	const char *failed;
 	int oldroot_fd, i;
 
 	hm_phase_begin("switch");
@@ -129,29 +168,13 @@ int FAST_FUNC hm_switch_root(struct hm_boot *b)
 		hm_log_errno(HM_ERROR, "switch", errno, "open / failed");
 		return -1;
 	}
-	if (fchdir(b->newroot_fd) != 0
-	 || mount(".", "/", NULL, MS_MOVE, NULL) != 0
-	 || chroot(".") != 0
-	 || chdir("/") != 0) {
-		hm_log_errno(HM_ERROR, "switch", errno, "moving %s onto / failed", HM_NEWROOT);
+	failed = enter_new_root(b->newroot_fd);
+	if (failed) {
+		hm_log_errno(HM_ERROR, "switch", errno, "%s failed", failed);
 		close(oldroot_fd);
 		return -1;
 	}
-
-	/* The disks, out of the initramfs and into the new root's /run. */
-	for (i = 0; i < b->n_staged; i++) {
-		char src[32], *dst;
-		int fd = openat(oldroot_fd, b->staged[i].path + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			hm_log_errno(HM_WARN, "switch", errno, "cannot find %s in the initramfs", b->staged[i].path);
-			continue;
-		}
-		sprintf(src, "/proc/self/fd/%d", fd);
-		dst = concat_path_file(HM_DISKS_DIR, b->staged[i].name);
-		move_into(b->newroot_fd, src, dst);
-		free(dst);
-		close(fd);
-	}
+	move_disks(b, oldroot_fd);
 	free_initramfs(oldroot_fd);
 	close(oldroot_fd);
 	hm_phase_end("switch", "switched root to the overlay; initramfs freed");
