@@ -26,7 +26,8 @@ from lib import images, kernel, vm as vmm  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 OUT = os.environ.get("HYPEMAN_OUT", os.path.join(REPO, "out"))
-PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "agent", "switch"]
+PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "egress-ca", "agent",
+          "switch"]
 
 
 def one_boot(tmp, initrd, vmlinuz):

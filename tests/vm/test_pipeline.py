@@ -26,10 +26,11 @@ from lib.vm import VM, Initramfs, concat_initrd
 HELLO = "hello from the image\n"
 SLEEP = ["/bin/sleep", "600"]
 BOOT_PHASES = ("mount", "modules", "overlay", "config", "volumes", "network",
-               "agent", "switch")
+               "egress-ca", "agent", "switch")
+# SPEC's list, and our two own (README: Behaviour where SPEC is silent)
 SPEC_PHASES = {"boot", "mount", "modules", "overlay", "config", "volumes", "network",
                "gpu", "agent", "headers", "switch", "exec", "systemd", "shutdown",
-               "rescue"}
+               "rescue", "egress-ca", "agent-start"}
 RFC3339_MS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 NET_CONFIG = {"network_enabled": True, "guest_ip": "10.0.2.15", "guest_cidr": 24,
               "guest_gw": "10.0.2.2", "guest_dns": "10.0.2.3"}
