@@ -39,15 +39,13 @@
 #include <sys/reboot.h>
 #include "../hypeman/hypeman.h"
 
-/* SPEC: Boot phases. One order for both modes. */
+/* SPEC: Boot phases. One order for both modes; each phase brackets its
+ * own log (see hypeman.h). */
 static void NORETURN boot(struct hm_boot *b)
 {
-	hm_phase_begin("mount");
 	if (hm_mount_early() != 0)
 		hm_fatal(b, "mount", "cannot mount the kernel filesystems");
-	hm_console_open();
-	hm_cmdline_read(&b->cmdline);
-	hm_phase_end("mount", "kernel filesystems mounted, console %s", hm_console_path());
+	hm_read_cmdline(b);
 
 	hm_load_modules();
 	/* virtio_console may have brought hvc0, the preferred console */
@@ -86,7 +84,7 @@ static void NORETURN final_shutdown(char **argv)
 int hypeman_init_main(int argc, char **argv) MAIN_EXTERNALLY_VISIBLE;
 int hypeman_init_main(int argc UNUSED_PARAM, char **argv)
 {
-	static struct hm_boot b;
+	struct hm_boot *b;
 	sigset_t set;
 
 	if (getpid() != 1) {
@@ -95,11 +93,8 @@ int hypeman_init_main(int argc UNUSED_PARAM, char **argv)
 	}
 	/* From here on nothing may end this process: busybox helpers that
 	 * die go to the rescue path instead. */
-	hm_boot_state = &b;
+	b = hm_boot_init();
 	die_func = hm_die_hook;
-	b.newroot_fd = -1;
-	b.cmdline.rescue = true;
-	b.cmdline.grace_s = 10;
 	umask(022);
 	/* PID 1's signals are taken synchronously (exec_mode.c); block them
 	 * now so that none is lost before then. */
@@ -112,5 +107,5 @@ int hypeman_init_main(int argc UNUSED_PARAM, char **argv)
 		final_shutdown(argv);
 
 	hm_log(HM_INFO, "boot", "hypeman-init starting");
-	boot(&b);
+	boot(b);
 }

@@ -1,42 +1,69 @@
 /*
- * hypeman.* options on the kernel command line.
- *   hypeman.rescue=0   no rescue shell on a fatal error: power off at once
- *   hypeman.grace=N    seconds between SIGTERM and SIGKILL at shutdown
+ * hypeman-init: the hypeman.* kernel command line options (see cmdline.h).
+ * Pure: state.c reads /proc/cmdline and logs what BAD reports.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += cmdline.o
 
-#include "libbb.h"
-#include "hypeman.h"
+#include <stddef.h>
+#include <string.h>
+#include "cmdline.h"
 
-void FAST_FUNC hm_cmdline_read(struct hm_cmdline *c)
+#define SPACE " \t\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Whether the LEN bytes at S are exactly the string NAME. */
+static bool is(const char *s, size_t len, const char *name)
 {
-	char buf[4096];
-	char *word, *save;
-	int fd;
-	ssize_t n;
+	return strlen(name) == len && memcmp(s, name, len) == 0;
+}
 
-	c->rescue = true;
-	c->grace_s = 10;
-	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		hm_log_errno(HM_WARN, "boot", errno, "cannot read /proc/cmdline, using defaults");
-		return;
+/* Decimal seconds, 0..HM_GRACE_MAX_S; -1 for anything else. */
+static long seconds(const char *s, size_t len)
+{
+	long v = 0;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > HM_GRACE_MAX_S)
+			return -1;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	for (word = strtok_r(buf, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save)) {
-		if (strcmp(word, "hypeman.rescue=0") == 0) {
+	return v;
+}
+
+static void option(const char *word, size_t len, struct hm_cmdline *c,
+		void (*bad)(const char *word, int len, const char *wanted))
+{
+	const char *eq = memchr(word, '=', len);
+	const char *val = eq ? eq + 1 : word + len;
+	size_t klen = eq ? (size_t)(eq - word) : len;
+	size_t vlen = word + len - val;
+	long v;
+
+	if (is(word, klen, "hypeman.rescue")) {
+		if (eq && is(val, vlen, "0"))
 			c->rescue = false;
-		} else if (is_prefixed_with(word, "hypeman.grace=")) {
-			char *end;
-			unsigned long v = strtoul(word + 14, &end, 10);
-			if (*end || end == word + 14 || v > 3600)
-				hm_log(HM_WARN, "boot", "ignoring bad option '%s' (want 0..3600 seconds)", word);
-			else
-				c->grace_s = v;
-		}
+	} else if (is(word, klen, "hypeman.grace")) {
+		v = seconds(val, vlen);
+		if (v >= 0)
+			c->grace_s = v;
+		else if (bad)
+			bad(word, (int)len, "0.." STR(HM_GRACE_MAX_S) " seconds");
+	}
+}
+
+void hm_cmdline_parse(const char *text, struct hm_cmdline *c,
+		void (*bad)(const char *word, int len, const char *wanted))
+{
+	size_t len;
+
+	for (text += strspn(text, SPACE); *text; text += len, text += strspn(text, SPACE)) {
+		len = strcspn(text, SPACE);
+		option(text, len, c, bad);
 	}
 }

@@ -44,6 +44,25 @@ static char *read_capped(const char *path, size_t *len)
 	return NULL;
 }
 
+/* SPEC: env keys that are empty or contain '=' are rejected with a WARN,
+ * here once for every later use (program, agent, /etc/hypeman/env). */
+static void drop_bad_env_keys(struct hm_config *cfg)
+{
+	int i, n = 0;
+
+	for (i = 0; i < cfg->n_env; i++) {
+		struct hm_env *e = &cfg->env[i];
+		if (hm_env_key_valid(e->key)) {
+			cfg->env[n++] = *e;
+			continue;
+		}
+		hm_log(HM_WARN, "config", "env: rejected key \"%s\" (empty or contains '=')", e->key);
+		free(e->key);
+		free(e->value);
+	}
+	cfg->n_env = n;
+}
+
 int FAST_FUNC hm_read_config(struct hm_boot *b)
 {
 	char err[256];
@@ -52,12 +71,8 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 	int rc;
 
 	hm_phase_begin("config");
-	if (hm_wait_for(HM_DEV_CONFIG, S_IFBLK, HM_DEVICE_TIMEOUT_MS) != 0) {
-		hm_log(HM_ERROR, "config", "config disk %s did not appear within %u ms",
-			HM_DEV_CONFIG, HM_DEVICE_TIMEOUT_MS);
-		return -1;
-	}
-	if (hm_mkdir("config", HM_CONFIG_MNT, 0755)
+	if (hm_wait_for("config", "config disk", HM_DEV_CONFIG, S_IFBLK)
+	 || hm_mkdir("config", HM_CONFIG_MNT, 0755)
 	 || hm_mount("config", HM_DEV_CONFIG, HM_CONFIG_MNT, "ext4",
 			MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "noload"))
 		return -1;
@@ -73,15 +88,14 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 		hm_log(HM_ERROR, "config", "%s: %s", HM_CONFIG_FILE, err);
 		return -1;
 	}
-	b->have_cfg = true;
 	if (hm_resolve_mode(b->cfg.init_mode, b->cfg.entrypoint, b->cfg.cmd, &b->mode) != 0) {
 		hm_log(HM_ERROR, "config", "%s: init_mode \"%s\" is not auto, exec or systemd",
 			HM_CONFIG_FILE, b->cfg.init_mode);
 		return -1;
 	}
+	drop_bad_env_keys(&b->cfg);
 	hm_phase_end("config", "read %s (%zu bytes): mode %s%s", HM_CONFIG_FILE, len,
-		hm_mode_name(b->mode),
-		(!b->cfg.init_mode || !b->cfg.init_mode[0] || strcmp(b->cfg.init_mode, "auto") == 0)
+		hm_mode_name(b->mode), hm_init_mode_auto(b->cfg.init_mode)
 			? " (detected from the command)" : " (from init_mode)");
 	return 0;
 }

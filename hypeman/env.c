@@ -1,21 +1,30 @@
 /*
- * What the program (or systemd) starts with: argv from entrypoint + cmd,
- * the config environment with PATH and HOME defaults, and a clean signal
- * state (SPEC: Exec mode, Systemd mode).
+ * hypeman-init: what the program (or systemd) starts with: argv from
+ * entrypoint + cmd, the config environment with PATH and HOME defaults,
+ * the program's PATH lookup and a clean signal state (see env.h). Pure:
+ * libc only; callers treat a NULL result as out of memory.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += env.o
 
-#include "libbb.h"
-#include "hypeman.h"
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE	/* strchrnul */
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "env.h"
 
-char** FAST_FUNC hm_build_argv(const struct hm_config *cfg)
+char **hm_build_argv(const struct hm_config *cfg)
 {
 	int n = cfg->n_entrypoint + cfg->n_cmd, i, j = 0;
-	char **argv;
+	char **argv = calloc(n + 1, sizeof(argv[0]));
 
-	if (n == 0)
+	if (!argv)
 		return NULL;
-	argv = xzalloc((n + 1) * sizeof(argv[0]));
 	for (i = 0; i < cfg->n_entrypoint; i++)
 		argv[j++] = cfg->entrypoint[i];
 	for (i = 0; i < cfg->n_cmd; i++)
@@ -23,58 +32,62 @@ char** FAST_FUNC hm_build_argv(const struct hm_config *cfg)
 	return argv;
 }
 
-char** FAST_FUNC hm_build_env(const struct hm_config *cfg, const char *phase)
+/* "KEY=VALUE", malloc'd */
+static char *pair(const char *key, const char *value)
 {
-	char **env = xzalloc((cfg->n_env + 3) * sizeof(env[0]));
-	bool have_path = false, have_home = false;
+	size_t k = strlen(key), v = strlen(value);
+	char *s = malloc(k + v + 2);
+
+	if (s) {
+		memcpy(s, key, k);
+		s[k] = '=';
+		memcpy(s + k + 1, value, v + 1);
+	}
+	return s;
+}
+
+char **hm_build_env(const struct hm_config *cfg)
+{
+	char **env = calloc(cfg->n_env + 3, sizeof(env[0]));
 	int i, n = 0;
 
-	/* config.c already made keys unique (the last one wins) */
-	for (i = 0; i < cfg->n_env; i++) {
-		const struct hm_env *e = &cfg->env[i];
-		if (!hm_env_key_valid(e->key)) {
-			hm_log(HM_WARN, phase, "env: rejected key \"%s\" (empty or contains '=')", e->key);
-			continue;
-		}
-		env[n++] = xasprintf("%s=%s", e->key, e->value);
-		have_path |= (strcmp(e->key, "PATH") == 0);
-		have_home |= (strcmp(e->key, "HOME") == 0);
-	}
-	if (!have_path)
-		env[n++] = xstrdup("PATH=" HM_DEFAULT_PATH);
-	if (!have_home)
-		env[n++] = xstrdup("HOME=/root");
-	env[n] = NULL;
+	if (!env)
+		return NULL;
+	for (i = 0; i < cfg->n_env; i++)
+		if (!(env[n++] = pair(cfg->env[i].key, cfg->env[i].value)))
+			goto oom;
+	if (!hm_env_get(env, "PATH") && !(env[n++] = pair("PATH", HM_DEFAULT_PATH)))
+		goto oom;
+	if (!hm_env_get(env, "HOME") && !(env[n++] = pair("HOME", HM_DEFAULT_HOME)))
+		goto oom;
 	return env;
+ oom:
+	hm_free_strv(env);
+	return NULL;
 }
 
-void FAST_FUNC hm_reset_signals(void)
+const char *hm_env_get(char *const *env, const char *key)
 {
-	sigset_t none;
-	int sig;
+	size_t len = strlen(key);
 
-	/* Handlers do not survive exec, but ignored signals and the mask
-	 * do: a program must not inherit PID 1's. */
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (; *env; env++)
+		if (strncmp(*env, key, len) == 0 && (*env)[len] == '=')
+			return *env + len + 1;
+	return NULL;
 }
 
-void FAST_FUNC hm_execvpe(char **argv, char **env)
+void hm_execvpe(char **argv, char **env)
 {
-	const char *path = HM_DEFAULT_PATH, *p, *end;
+	const char *path = hm_env_get(env, "PATH"), *p, *end;
 	char buf[PATH_MAX];
 	bool denied = false;
-	int i;
 
 	if (strchr(argv[0], '/')) {
 		execve(argv[0], argv, env);
 		return;
 	}
-	for (i = 0; env[i]; i++)
-		if (is_prefixed_with(env[i], "PATH="))
-			path = env[i] + 5;
+	if (!path)
+		path = HM_DEFAULT_PATH;
 	for (p = path; ; p = end + 1) {
 		end = strchrnul(p, ':');
 		/* an empty element means the current directory */
@@ -91,7 +104,20 @@ void FAST_FUNC hm_execvpe(char **argv, char **env)
 	errno = denied ? EACCES : ENOENT;
 }
 
-void FAST_FUNC hm_pid1_sigset(sigset_t *set)
+void hm_reset_signals(void)
+{
+	sigset_t none;
+	int sig;
+
+	/* Handlers do not survive exec, but ignored signals and the mask
+	 * do: a program must not inherit PID 1's. */
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void hm_pid1_sigset(sigset_t *set)
 {
 	static const int sigs[] = {
 		SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -99,6 +125,6 @@ void FAST_FUNC hm_pid1_sigset(sigset_t *set)
 	unsigned i;
 
 	sigemptyset(set);
-	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(set, sigs[i]);
 }

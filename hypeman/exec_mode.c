@@ -1,8 +1,9 @@
 /*
- * Exec mode (SPEC: Exec mode): the guest agent, then the program as a
- * child, and PID 1's duties until it exits: reap every child (orphans
- * too), forward signals, turn stop requests into SIGTERM (SIGKILL after the
- * grace period), then the HYPEMAN-EXIT marker and the shutdown path.
+ * Exec mode (SPEC: Exec mode): the guest agent (phase agent-start), then
+ * the program as a child (phase exec), and PID 1's duties until it exits:
+ * reap every child (orphans too), forward signals, turn stop requests into
+ * SIGTERM (SIGKILL after the grace period), then the HYPEMAN-EXIT marker
+ * and the shutdown path.
  *
  * All of PID 1's signals stay blocked and are taken synchronously with
  * sigtimedwait: no handlers, no races, and a coalesced SIGCHLD is harmless
@@ -17,86 +18,104 @@
 
 #define AGENT_READY_TIMEOUT_MS 10000
 
-/* Child side: never returns. stdin /dev/null, stdout/stderr the console. */
-static void NORETURN exec_child(char **argv, char **env, const char *workdir, int keep_fd)
+/* Child side: never returns. stdin /dev/null, stdout/stderr the console,
+ * READY_FD (when >= 0) as HM_AGENT_READY_FD. */
+static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd)
 {
 	int fd;
 
 	die_func = NULL;
 	setsid();
 	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0 && fd != STDIN_FILENO) {
-		dup2(fd, STDIN_FILENO);
-		close(fd);
-	}
-	if (keep_fd >= 0 && keep_fd != 3) {
-		dup2(keep_fd, 3);
-		close(keep_fd);
-	}
+	if (fd >= 0)
+		xmove_fd(fd, STDIN_FILENO);
+	if (ready_fd == HM_AGENT_READY_FD)
+		fcntl(ready_fd, F_SETFD, 0);	/* dup2 would have cleared close-on-exec */
+	else if (ready_fd >= 0)
+		xmove_fd(ready_fd, HM_AGENT_READY_FD);
 	if (chdir(workdir) != 0) {
 		hm_log_errno(HM_ERROR, "exec", errno, "chdir to workdir %s failed", workdir);
 		_exit(126);
 	}
 	hm_reset_signals();
-	if (keep_fd < 0)
+	if (ready_fd < 0)
 		hm_program_start_marker("exec");
 	hm_execvpe(argv, env);
 	hm_log_errno(HM_ERROR, "exec", errno, "cannot execute %s", argv[0]);
 	_exit(errno == EACCES ? 126 : 127);
 }
 
-/* Starts the agent with the readiness pipe on fd 3 and waits, bounded,
- * for its byte. Returns its pid (or -1). */
-static pid_t start_agent(char **env)
+/* The program's env plus the readiness variables (SPEC: Exec mode). */
+static char **agent_env(char **env)
 {
-	char *agent_argv[] = { (char *)HM_AGENT_DST, NULL };
-	char **agent_env;
-	struct pollfd pfd;
-	int pipefd[2], n, rc;
-	pid_t pid;
-	char c;
+	static char fd_var[32];
+	char **e;
+	int n;
 
-	hm_phase_begin("agent");
-	if (pipe2(pipefd, O_CLOEXEC) != 0) {
-		hm_log_errno(HM_ERROR, "agent", errno, "pipe for the agent's readiness failed");
-		return -1;
-	}
 	for (n = 0; env[n]; n++)
 		continue;
-	agent_env = xzalloc((n + 3) * sizeof(agent_env[0]));
-	memcpy(agent_env, env, n * sizeof(env[0]));
-	agent_env[n] = (char *)"HYPEMAN_AGENT_READY_FD=3";
-	agent_env[n + 1] = (char *)"HYPEMAN_AGENT_READY_FILE=" HM_AGENT_READY;
-	mkdir("/run/hypeman", 0755);
+	e = xzalloc((n + 3) * sizeof(e[0]));
+	memcpy(e, env, n * sizeof(env[0]));
+	sprintf(fd_var, "HYPEMAN_AGENT_READY_FD=%d", HM_AGENT_READY_FD);
+	e[n] = fd_var;
+	e[n + 1] = (char *)"HYPEMAN_AGENT_READY_FILE=" HM_AGENT_READY;
+	return e;
+}
 
+/* Waits, bounded, for the agent's byte on FD; logs the outcome. */
+static void await_agent(int fd, pid_t pid)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc = safe_poll(&pfd, 1, AGENT_READY_TIMEOUT_MS);
+	int n = -1;
+	char c;
+
+	if (rc > 0)
+		n = read(fd, &c, 1);
+	if (n == 1) {
+		hm_phase_end("agent-start", "guest agent %s ready (pid %d)", HM_AGENT_DST, (int)pid);
+		return;
+	}
+	if (rc == 0)
+		hm_log(HM_ERROR, "agent-start", "guest agent (pid %d) did not signal readiness within %d ms; starting the program anyway",
+			(int)pid, AGENT_READY_TIMEOUT_MS);
+	else
+		hm_log(HM_ERROR, "agent-start", "guest agent (pid %d) exited or closed its readiness pipe without signalling; starting the program anyway",
+			(int)pid);
+	hm_phase_end("agent-start", "guest agent (pid %d) started without a readiness signal", (int)pid);
+}
+
+/* Phase agent-start: the agent with the readiness pipe on
+ * HM_AGENT_READY_FD, waited for. Returns its pid (or -1). */
+static pid_t start_agent(char **env)
+{
+	char *argv[] = { (char *)HM_AGENT_DST, NULL };
+	char **e;
+	int pipefd[2];
+	pid_t pid;
+
+	hm_phase_begin("agent-start");
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		hm_log_errno(HM_ERROR, "agent-start", errno, "pipe for the agent's readiness failed");
+		hm_phase_end("agent-start", "guest agent not started");
+		return -1;
+	}
+	e = agent_env(env);
+	mkdir("/run/hypeman", 0755);
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		/* dup2 onto 3 clears close-on-exec */
-		if (pipefd[1] == 3)
-			fcntl(3, F_SETFD, 0);
-		exec_child(agent_argv, agent_env, "/", pipefd[1]);
+		exec_child(argv, e, "/", pipefd[1]);
 	}
-	free(agent_env);
+	free(e);
 	close(pipefd[1]);
 	if (pid < 0) {
-		hm_log_errno(HM_ERROR, "agent", errno, "fork for the guest agent failed");
-		close(pipefd[0]);
-		return -1;
+		hm_log_errno(HM_ERROR, "agent-start", errno, "fork for the guest agent failed");
+		hm_phase_end("agent-start", "guest agent not started");
+	} else {
+		await_agent(pipefd[0], pid);
 	}
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	rc = safe_poll(&pfd, 1, AGENT_READY_TIMEOUT_MS);
-	n = rc > 0 ? read(pipefd[0], &c, 1) : -1;
 	close(pipefd[0]);
-	if (n == 1)
-		hm_phase_end("agent", "guest agent %s ready (pid %d)", HM_AGENT_DST, (int)pid);
-	else if (rc == 0)
-		hm_log(HM_ERROR, "agent", "guest agent (pid %d) did not signal readiness within %d ms; starting the program anyway",
-			(int)pid, AGENT_READY_TIMEOUT_MS);
-	else
-		hm_log(HM_ERROR, "agent", "guest agent (pid %d) exited or closed its readiness pipe without signalling; starting the program anyway",
-			(int)pid);
 	return pid;
 }
 
@@ -143,48 +162,43 @@ static void report_exit(int status)
 	hm_console_line(line);
 }
 
-void FAST_FUNC hm_run_exec(struct hm_boot *b)
+/* Reaps every child that has exited: true when PROG was one (its wait
+ * status in *STATUS). The agent's end is a WARN. */
+static bool reap(pid_t prog, pid_t *agent, int *status)
 {
-	char **argv, **env;
+	pid_t r;
+
+	while ((r = waitpid(-1, status, WNOHANG)) > 0) {
+		if (r == prog)
+			return true;
+		if (r == *agent) {
+			hm_log(HM_WARN, "exec", "guest agent (pid %d) exited", (int)r);
+			*agent = -1;
+		}
+	}
+	return false;
+}
+
+/*
+ * PID 1's duties until the program exits: reap, forward signals, turn a
+ * stop request into SIGTERM, then SIGKILL after GRACE_S. Returns the
+ * program's wait status.
+ */
+static int supervise(pid_t prog, pid_t agent, unsigned grace_s)
+{
+	unsigned long long kill_at = 0;  /* SIGKILL deadline after a stop request */
 	sigset_t set;
 	siginfo_t si;
-	pid_t prog, agent = -1;
-	int status = 0, fd;
-	unsigned long long kill_at = 0;  /* SIGKILL deadline after a stop request */
-	const char *workdir = b->cfg.workdir ? b->cfg.workdir : "/";
+	int status = 0;
 
-	argv = hm_build_argv(&b->cfg);
-	if (!argv)
-		hm_fatal(b, "exec", "nothing to exec: entrypoint and cmd are both empty");
-	env = hm_build_env(&b->cfg, "exec");
 	hm_pid1_sigset(&set);
-
-	/* A missing workdir is made, as container runtimes do (we are
-	 * chrooted already: the path cannot leave the image). */
-	fd = hm_mkdirs_in_root(b->newroot_fd, workdir, 0755);
-	if (fd < 0)
-		hm_log_errno(HM_WARN, "exec", errno, "cannot make workdir %s", workdir);
-	else
-		close(fd);
-
-	if (!b->cfg.skip_guest_agent)
-		agent = start_agent(env);
-
-	hm_log(HM_INFO, "exec", "starting %s (workdir %s)", argv[0], workdir);
-	prog = fork();
-	if (prog == 0)
-		exec_child(argv, env, workdir, -1);
-	if (prog < 0)
-		hm_fatal(b, "exec", "fork for the program failed: %s", strerror(errno));
-
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
 		int sig;
-		pid_t r;
 
 		if (kill_at) {
 			if (!hm_time_left(kill_at, &ts)) {
-				hm_log(HM_WARN, "exec", "program did not stop within %us: SIGKILL", b->cmdline.grace_s);
+				hm_log(HM_WARN, "exec", "program did not stop within %us: SIGKILL", grace_s);
 				kill(prog, SIGKILL);
 				kill_at = 0;
 				continue;
@@ -192,35 +206,56 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 			tsp = &ts;
 		}
 		sig = sigtimedwait(&set, &si, tsp);
-		if (sig < 0)
-			continue;  /* EAGAIN (deadline: checked above) or EINTR */
 		if (sig == SIGCHLD) {
-			bool done = false;
-			while ((r = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (r == prog) {
-					done = true;
-					break;
-				}
-				if (r == agent) {
-					hm_log(HM_WARN, "agent", "guest agent (pid %d) exited", (int)r);
-					agent = -1;
-				}
-			}
-			if (done)
-				break;
-			continue;
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
+			if (reap(prog, &agent, &status))
+				return status;
+		} else if (sig == SIGTERM || sig == SIGINT) {
 			/* SIGINT is Ctrl-Alt-Del (CAD is off): a stop request too */
 			hm_log(HM_INFO, "exec", "stop requested (%s): SIGTERM to the program",
 				sig == SIGTERM ? "SIGTERM" : "Ctrl-Alt-Del");
 			kill(prog, SIGTERM);
 			if (!kill_at)
-				kill_at = hm_uptime_ms() + b->cmdline.grace_s * 1000ULL;
-			continue;
+				kill_at = hm_uptime_ms() + grace_s * 1000ULL;
+		} else if (sig > 0) {
+			kill(prog, sig);
 		}
-		kill(prog, sig);
+		/* sig < 0: EAGAIN (the deadline, checked above) or EINTR */
 	}
-	report_exit(status);
+}
+
+/* A missing workdir is made, as container runtimes do (we are chrooted
+ * already: the path cannot leave the image). */
+static void make_workdir(struct hm_boot *b, const char *workdir)
+{
+	int fd = hm_mkdirs_in_root(b->newroot_fd, workdir, 0755);
+
+	if (fd < 0)
+		hm_log_errno(HM_WARN, "exec", errno, "cannot make workdir %s", workdir);
+	else
+		close(fd);
+}
+
+void FAST_FUNC hm_run_exec(struct hm_boot *b)
+{
+	const char *workdir = b->cfg.workdir ? b->cfg.workdir : "/";
+	char **argv = hm_build_argv(&b->cfg), **env = hm_build_env(&b->cfg);
+	pid_t prog, agent = -1;
+
+	if (!argv || !env)
+		bb_die_memory_exhausted();
+	if (!argv[0])
+		hm_fatal(b, "exec", "nothing to exec: entrypoint and cmd are both empty");
+	if (!b->cfg.skip_guest_agent)
+		agent = start_agent(env);
+
+	hm_phase_begin("exec");
+	make_workdir(b, workdir);
+	hm_phase_end("exec", "starting %s (workdir %s)", argv[0], workdir);
+	prog = fork();
+	if (prog == 0)
+		exec_child(argv, env, workdir, -1);
+	if (prog < 0)
+		hm_fatal(b, "exec", "fork for the program failed: %s", strerror(errno));
+	report_exit(supervise(prog, agent, b->cmdline.grace_s));
 	hm_shutdown(b->cmdline.grace_s);
 }

@@ -1,12 +1,26 @@
 /*
  * hypeman-init: what the boot phases share.
  *
- * Each phase lives in its own file; applets/hypeman_init.c calls them in
- * SPEC order. A phase returns 0, or -1 after logging an ERROR line; the
- * caller decides whether that is fatal.
+ * Each phase lives in its own file; boot() in applets/hypeman_init.c calls
+ * them in SPEC order. Every phase brackets itself the same way: it starts
+ * with hm_phase_begin(NAME) and, on every path where the boot goes on,
+ * ends with one hm_phase_end(NAME, summary) (the line with dur_ms). A
+ * phase whose failure is fatal (mount, overlay, config, switch) returns 0,
+ * or -1 after logging an ERROR, and boot() calls hm_fatal(); the others
+ * return void, their failures logged as ERRORs.
+ *
+ * Pure modules: json, config, detect, exit_status, envfile, moddep,
+ * confine, logline, cmdline and env use libc only (no libbb.h, no hm_log)
+ * and have their own headers, so that they build on the host for the unit
+ * tests (tests/unit/run.sh compiles them with busybox's flags too), and
+ * json and detect for host/. Everything else is the init's and uses
+ * busybox's libbb.
+ *
+ * Comments: file headers and comments of three lines or more open and
+ * close on lines of their own; shorter ones open and close on their text.
  */
-#ifndef HYPEMAN_H
-#define HYPEMAN_H 1
+#ifndef HM_HYPEMAN_H
+#define HM_HYPEMAN_H 1
 
 #include <stdbool.h>
 #include <sys/mount.h>
@@ -15,6 +29,8 @@
 #include <sys/uio.h>
 #include "config.h"
 #include "detect.h"
+#include "cmdline.h"
+#include "env.h"
 
 PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
@@ -31,13 +47,17 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 #define HM_AGENT_SRC     "/usr/local/bin/guest-agent"
 #define HM_AGENT_DST     "/opt/hypeman/guest-agent"
 #define HM_AGENT_READY   "/run/hypeman/guest-agent-ready"
+#define HM_AGENT_READY_FD 3     /* the agent's end of the readiness pipe */
 /* After the switch, the image and overlay disks stay reachable here so
  * that shutdown can unmount them (both modes). */
 #define HM_DISKS_DIR     "/run/hypeman/disks"
-#define HM_DEFAULT_PATH  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Device nodes appear asynchronously once the driver binds. */
 #define HM_DEVICE_TIMEOUT_MS 5000
+/* Volumes mounted at most; the rest are an ERROR. */
+#define HM_MAX_VOLUMES   32
+/* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume. */
+#define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES)
 
 /* ---- log.c: JSON Lines on the console (SPEC: Log) ---- */
 enum hm_level { HM_INFO, HM_WARN, HM_ERROR };
@@ -62,40 +82,37 @@ void hm_program_start_marker(const char *mode) FAST_FUNC;
 int hm_console_open(void) FAST_FUNC;     /* fd 1 and 2 on the best console */
 const char *hm_console_path(void) FAST_FUNC;
 
-/* ---- cmdline.c: kernel command line options ---- */
-struct hm_cmdline {
-	bool rescue;           /* hypeman.rescue=0 turns the rescue shell off */
-	unsigned grace_s;      /* hypeman.grace=SECONDS, default 10 */
-};
-void hm_cmdline_read(struct hm_cmdline *c) FAST_FUNC;
-
-/* ---- state shared by the phases ---- */
+/* ---- state.c: the state shared by the phases, and its defaults ---- */
 struct hm_boot {
 	struct hm_cmdline cmdline;
 	struct hm_config cfg;
-	bool have_cfg;
 	enum hm_mode mode;
 	int newroot_fd;         /* O_PATH fd of HM_NEWROOT, for confined paths */
 	/* Disk mounts in the initramfs that the root or a volume is made
 	 * of; switch_root.c moves them under HM_DISKS_DIR. */
-	struct hm_staged { char *path; char *name; } staged[2 + 2 * 32];
+	struct hm_staged { char *path; char *name; } staged[HM_MAX_STAGED];
 	int n_staged;
 };
+/* The one instance, with every default set (like busybox init's G). */
+struct hm_boot *hm_boot_init(void) FAST_FUNC;
+extern struct hm_boot *hm_boot_state;   /* for the die hook */
+/* The kernel command line's hypeman.* options over the defaults. */
+void hm_read_cmdline(struct hm_boot *b) FAST_FUNC;
 /* Remember an initramfs mount for the move at switch time. */
 void hm_stage_mount(struct hm_boot *b, const char *path, const char *name) FAST_FUNC;
 
 /* ---- the phases, in boot order ---- */
-int hm_mount_early(void) FAST_FUNC;                     /* mounts.c */
-void hm_load_modules(void) FAST_FUNC;                   /* modules.c */
-int hm_mount_overlay(struct hm_boot *b) FAST_FUNC;      /* overlay.c */
-int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c */
-void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c */
-void hm_setup_network(struct hm_boot *b) FAST_FUNC;     /* network.c */
-void hm_install_egress_ca(struct hm_boot *b) FAST_FUNC; /* egress_ca.c */
-void hm_install_agent(struct hm_boot *b) FAST_FUNC;     /* agent.c */
-int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c */
-void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c */
-void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c */
+int hm_mount_early(void) FAST_FUNC;                     /* mounts.c: mount */
+void hm_load_modules(void) FAST_FUNC;                   /* modules.c: modules */
+int hm_mount_overlay(struct hm_boot *b) FAST_FUNC;      /* overlay.c: overlay */
+int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c: config */
+void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c: volumes */
+void hm_setup_network(struct hm_boot *b) FAST_FUNC;     /* network.c: network */
+void hm_install_egress_ca(struct hm_boot *b) FAST_FUNC; /* egress_ca.c: egress-ca */
+void hm_install_agent(struct hm_boot *b) FAST_FUNC;     /* agent.c: agent */
+int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c: switch */
+void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
+void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
 
 /* ---- image_files.c ---- */
 /* Create or replace PATH in the image (confined), failures and replaced
@@ -104,9 +121,12 @@ int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
 		const void *data, size_t len, mode_t mode) FAST_FUNC;
 
 /* ---- devices.c ---- */
-/* Poll (a few ms per step) until PATH exists with file TYPE (S_IFBLK,
- * S_IFDIR...; symlinks followed). 0, or -1 after TIMEOUT_MS. */
-int hm_wait_for(const char *path, mode_t type, unsigned timeout_ms) FAST_FUNC;
+/*
+ * Polls (a few ms per step) until PATH exists with file TYPE (S_IFBLK,
+ * S_IFDIR...; symlinks followed). 0, or -1 after HM_DEVICE_TIMEOUT_MS
+ * with an ERROR under PHASE: "WHAT PATH did not appear within N ms".
+ */
+int hm_wait_for(const char *phase, const char *what, const char *path, mode_t type) FAST_FUNC;
 
 /* ---- mount helpers (mounts.c) ---- */
 /* mount(2) with the failure logged (phase, source, target, type). */
@@ -115,23 +135,15 @@ int hm_mount(const char *phase, const char *src, const char *target,
 /* mkdir -p for initramfs paths (ours, trusted). */
 int hm_mkdir(const char *phase, const char *path, mode_t mode) FAST_FUNC;
 
-/* ---- environment for the program (env.c) ---- */
-/* NULL-terminated "K=V" array: config env (invalid keys dropped with a
- * WARN) plus PATH and HOME when absent. */
-char **hm_build_env(const struct hm_config *cfg, const char *phase) FAST_FUNC;
-/* argv = entrypoint + cmd; NULL when both are empty. */
-char **hm_build_argv(const struct hm_config *cfg) FAST_FUNC;
-/* Child side before exec: default dispositions, empty mask. */
-void hm_reset_signals(void) FAST_FUNC;
-/* execve with the PATH of ENV (not init's) for a bare name. Returns only
- * on failure, with errno EACCES when some candidate was not executable. */
-void hm_execvpe(char **argv, char **env) FAST_FUNC;
-/* The signals PID 1 keeps blocked and takes with sigwaitinfo. */
-void hm_pid1_sigset(sigset_t *set) FAST_FUNC;
-
 /* ---- spawn.c: busybox applets in a child ---- */
-/* Runs applet ARGV[0] in a forked child (no exec); returns its exit status
- * (0..255), or -1 when it could not run or was killed. */
+/*
+ * Forks a child that runs applet ARGV[0] of this busybox (no exec), with
+ * SETUP (may be NULL) run in it first. Returns the child's pid, or -1
+ * after an ERROR under PHASE.
+ */
+pid_t hm_fork_applet(const char *phase, const char *const *argv, void (*setup)(void)) FAST_FUNC;
+/* The same, waited for: its exit status (0..255), or -1 when it could not
+ * run or was killed. */
 int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
 
 /* ---- shutdown.c ---- */
@@ -147,7 +159,6 @@ void hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, ...) NORETU
 	__attribute__ ((format (printf, 3, 4)));
 /* die_func for busybox's x*() helpers inside PID 1. */
 void hm_die_hook(void) FAST_FUNC;
-extern struct hm_boot *hm_boot_state;
 
 POP_SAVED_FUNCTION_VISIBILITY
 

@@ -1,7 +1,7 @@
 /*
- * Phase 1 (mount): the kernel filesystems, mounted by the applet itself.
- * Also the two small helpers every phase uses to mount and make
- * directories with their failures logged.
+ * Phase 1 (mount): the kernel filesystems, mounted by the applet itself,
+ * then stdout/stderr on the console. Also the two small helpers every
+ * phase uses to mount and make directories with their failures logged.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += mounts.o
 
@@ -52,6 +52,7 @@ int FAST_FUNC hm_mount_early(void)
 	unsigned i;
 	int rc = 0;
 
+	hm_phase_begin("mount");
 	for (i = 0; i < ARRAY_SIZE(early); i++) {
 		const struct early_mount *m = &early[i];
 		/* devtmpfs may already be there (CONFIG_DEVTMPFS_MOUNT does
@@ -66,5 +67,9 @@ int FAST_FUNC hm_mount_early(void)
 		if (!m->optional)
 			rc = -1;
 	}
-	return rc;
+	if (rc != 0)
+		return rc;
+	hm_console_open();
+	hm_phase_end("mount", "kernel filesystems mounted, console %s", hm_console_path());
+	return 0;
 }

@@ -12,7 +12,6 @@
 #include "hypeman.h"
 
 #define IFACE "eth0"
-#define IFACE_TIMEOUT_MS 5000
 
 static int ip(const char *const *argv, const char *what)
 {
@@ -33,15 +32,6 @@ static bool is_ipv4(const char *field, const char *s)
 		return true;
 	hm_log(HM_ERROR, "network", "%s \"%s\" is not an IPv4 address", field, s ? s : "(absent)");
 	return false;
-}
-
-/* virtio_net probes asynchronously: wait for the interface. */
-static int wait_iface(void)
-{
-	if (hm_wait_for("/sys/class/net/" IFACE, S_IFDIR, IFACE_TIMEOUT_MS) == 0)
-		return 0;
-	hm_log(HM_ERROR, "network", "interface %s did not appear within %d ms", IFACE, IFACE_TIMEOUT_MS);
-	return -1;
 }
 
 static void write_resolv_conf(struct hm_boot *b, const char *dns)
@@ -66,7 +56,8 @@ void FAST_FUNC hm_setup_network(struct hm_boot *b)
 		hm_phase_end("network", "network_enabled is false: only lo is up");
 		return;
 	}
-	if (wait_iface() != 0) {
+	/* virtio_net probes asynchronously: wait for the interface */
+	if (hm_wait_for("network", "interface", "/sys/class/net/" IFACE, S_IFDIR) != 0) {
 		hm_phase_end("network", "no %s: network not configured", IFACE);
 		return;
 	}

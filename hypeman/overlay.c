@@ -8,21 +8,13 @@
 #include "libbb.h"
 #include "hypeman.h"
 
-static int need_block(const char *dev, const char *what)
-{
-	if (hm_wait_for(dev, S_IFBLK, HM_DEVICE_TIMEOUT_MS) == 0)
-		return 0;
-	hm_log(HM_ERROR, "overlay", "%s (%s) did not appear within %u ms",
-		dev, what, HM_DEVICE_TIMEOUT_MS);
-	return -1;
-}
-
 int FAST_FUNC hm_mount_overlay(struct hm_boot *b)
 {
 	const char *fstype = "erofs";
 
 	hm_phase_begin("overlay");
-	if (need_block(HM_DEV_ROOTFS, "image rootfs") || need_block(HM_DEV_OVERLAY, "overlay disk"))
+	if (hm_wait_for("overlay", "image rootfs", HM_DEV_ROOTFS, S_IFBLK)
+	 || hm_wait_for("overlay", "overlay disk", HM_DEV_OVERLAY, S_IFBLK))
 		return -1;
 	if (hm_mkdir("overlay", HM_LOWER, 0755) || hm_mkdir("overlay", HM_OVERLAY, 0755))
 		return -1;

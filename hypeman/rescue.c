@@ -10,47 +10,34 @@
 #include <sys/reboot.h>
 #include "hypeman.h"
 
-struct hm_boot *hm_boot_state;
+/* The shell's side: its own session with the console as controlling tty,
+ * so that ^C and job control work, and a plain environment. */
+static void shell_setup(void)
+{
+	int fd;
+
+	setsid();
+	fd = open(hm_console_path(), O_RDWR);
+	if (fd >= 0) {
+		ioctl(fd, TIOCSCTTY, 0);
+		xmove_fd(fd, STDIN_FILENO);
+		xdup2(STDIN_FILENO, STDOUT_FILENO);
+		xdup2(STDIN_FILENO, STDERR_FILENO);
+	}
+	clearenv();
+	setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
+	setenv("HOME", "/", 1);
+	setenv("TERM", "linux", 1);
+	setenv("PS1", "rescue# ", 1);
+}
 
 static void run_shell(void)
 {
 	static const char *const argv[] = { "sh", NULL };
-	int applet = find_applet_by_name("sh");
-	pid_t pid;
-	int fd;
+	pid_t pid = hm_fork_applet("rescue", argv, shell_setup);
 
-	if (applet < 0) {
-		hm_log(HM_ERROR, "rescue", "no sh applet in this busybox");
+	if (pid < 0)
 		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		hm_log_errno(HM_ERROR, "rescue", errno, "fork for the rescue shell failed");
-		return;
-	}
-	if (pid == 0) {
-		die_func = NULL;
-		hm_reset_signals();
-		/* Its own session with the console as controlling tty, so
-		 * that ^C and job control work in the shell. */
-		setsid();
-		fd = open(hm_console_path(), O_RDWR);
-		if (fd >= 0) {
-			ioctl(fd, TIOCSCTTY, 0);
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			if (fd > 2)
-				close(fd);
-		}
-		clearenv();
-		setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
-		setenv("HOME", "/", 1);
-		setenv("TERM", "linux", 1);
-		setenv("PS1", "rescue# ", 1);
-		GETOPT_RESET();
-		run_applet_no_and_exit(applet, "sh", (char **)argv);
-	}
 	/* Reap whatever dies meanwhile; stop when the shell is gone. */
 	for (;;) {
 		int status;
@@ -74,6 +61,7 @@ void FAST_FUNC hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, .
 	if (in_rescue)
 		hm_poweroff("rescue");
 	in_rescue = true;
+	hm_phase_begin("rescue");
 
 	hm_console_line("");
 	hm_console_line("*** hypeman-init: boot failed");

@@ -43,12 +43,8 @@ static char *env_file_text(const struct hm_config *cfg)
 
 	for (i = 0; i < cfg->n_env; i++) {
 		const struct hm_env *e = &cfg->env[i];
-		char *line;
-		if (!hm_env_key_valid(e->key)) {
-			hm_log(HM_WARN, "systemd", "env: rejected key \"%s\" (empty or contains '=')", e->key);
-			continue;
-		}
-		line = hm_envfile_line(e->key, e->value);
+		char *line = hm_envfile_line(e->key, e->value);
+
 		if (!line)
 			bb_die_memory_exhausted();
 		if (!line[0]) {
@@ -85,9 +81,11 @@ static void inject_agent(struct hm_boot *b)
 	free(env);
 }
 
-/* systemd-shutdown pivots into /run/initramfs and runs ./shutdown there
+/*
+ * systemd-shutdown pivots into /run/initramfs and runs ./shutdown there
  * when it exists: that is this binary again, which unmounts what systemd
- * could not (the disks under the old root) and powers off. */
+ * could not (the disks under the old root) and powers off.
+ */
 static void prepare_shutdown_root(struct hm_boot *b)
 {
 	static const char *const dirs[] = {
@@ -135,6 +133,8 @@ void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 	hm_phase_begin("systemd");
 	argv = hm_build_argv(&b->cfg);
 	if (!argv)
+		bb_die_memory_exhausted();
+	if (!argv[0])
 		argv = default_argv;
 	/* we are chrooted into the image: plain paths resolve inside it */
 	if (argv[0][0] != '/' || !executable_in_image(argv[0]))
@@ -143,7 +143,9 @@ void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 	if (!b->cfg.skip_guest_agent)
 		inject_agent(b);
 	prepare_shutdown_root(b);
-	env = hm_build_env(&b->cfg, "systemd");
+	env = hm_build_env(&b->cfg);
+	if (!env)
+		bb_die_memory_exhausted();
 
 	hm_phase_end("systemd", "handing PID 1 to %s", argv[0]);
 	close_fds_from(3);

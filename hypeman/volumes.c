@@ -12,17 +12,7 @@
 #include "hypeman.h"
 #include "confine.h"
 
-#define MAX_VOLUMES 32
 #define STAGE_DIR "/volumes"
-
-void FAST_FUNC hm_stage_mount(struct hm_boot *b, const char *path, const char *name)
-{
-	if (b->n_staged >= (int)ARRAY_SIZE(b->staged))
-		return;
-	b->staged[b->n_staged].path = xstrdup(path);
-	b->staged[b->n_staged].name = xstrdup(name);
-	b->n_staged++;
-}
 
 /* Mount onto an O_PATH fd of a confined directory. The kernel follows the
  * /proc/self/fd magic link to exactly that directory. */
@@ -38,14 +28,6 @@ static int mount_on_fd(const char *src, int fd, const char *shown, const char *t
 	return -1;
 }
 
-static int wait_dev(const char *dev)
-{
-	if (hm_wait_for(dev, S_IFBLK, HM_DEVICE_TIMEOUT_MS) == 0)
-		return 0;
-	hm_log(HM_ERROR, "volumes", "device %s did not appear within %u ms", dev, HM_DEVICE_TIMEOUT_MS);
-	return -1;
-}
-
 /* Base read-only and overlay_device as upper: both staged in the
  * initramfs, then an overlayfs on the target. */
 static int mount_overlay_volume(struct hm_boot *b, int idx, const struct hm_volume *v, int fd)
@@ -54,7 +36,7 @@ static int mount_overlay_volume(struct hm_boot *b, int idx, const struct hm_volu
 
 	sprintf(lower, STAGE_DIR "/%d/lower", idx);
 	sprintf(upper, STAGE_DIR "/%d/upper", idx);
-	if (wait_dev(v->overlay_device)
+	if (hm_wait_for("volumes", "overlay device", v->overlay_device, S_IFBLK)
 	 || hm_mkdir("volumes", lower, 0755) || hm_mkdir("volumes", upper, 0755)
 	 || hm_mount("volumes", v->device, lower, "ext4", MS_RDONLY, "noload"))
 		return -1;
@@ -83,7 +65,7 @@ static int mount_volume(struct hm_boot *b, int idx, const struct hm_volume *v)
 		hm_log(HM_ERROR, "volumes", "volume %d: refusing path \"%s\": %s", idx, v->path, reason);
 		return -1;
 	}
-	if (wait_dev(v->device))
+	if (hm_wait_for("volumes", "volume device", v->device, S_IFBLK))
 		return -1;
 	fd = hm_mkdirs_in_root(b->newroot_fd, v->path, 0755);
 	if (fd < 0) {
@@ -109,10 +91,10 @@ void FAST_FUNC hm_mount_volumes(struct hm_boot *b)
 	int i, ok = 0;
 
 	hm_phase_begin("volumes");
-	if (b->cfg.n_volumes > MAX_VOLUMES)
+	if (b->cfg.n_volumes > HM_MAX_VOLUMES)
 		hm_log(HM_ERROR, "volumes", "%d volumes configured, only the first %d are mounted",
-			b->cfg.n_volumes, MAX_VOLUMES);
-	for (i = 0; i < b->cfg.n_volumes && i < MAX_VOLUMES; i++)
+			b->cfg.n_volumes, HM_MAX_VOLUMES);
+	for (i = 0; i < b->cfg.n_volumes && i < HM_MAX_VOLUMES; i++)
 		ok += (mount_volume(b, i, &b->cfg.volumes[i]) == 0);
 	hm_phase_end("volumes", "%d of %d volumes mounted", ok, b->cfg.n_volumes);
 }

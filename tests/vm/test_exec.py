@@ -659,12 +659,12 @@ def test_agent_readiness_awaited(vm_factory, tmp_path, progs):
     start_idx = check_program_start(vm, "AGENTPROBE")
     lines = clean_lines(vm)
     ready_idx = line_index(
-        lines, lambda l: '"phase":"agent"' in l and "ready" in l and '"level":"INFO"' in l,
+        lines, lambda l: '"phase":"agent-start"' in l and "ready" in l and '"level":"INFO"' in l,
         "logging the agent ready")
     assert ready_idx < start_idx, "agent ready logged after HYPEMAN-PROGRAM-START"
-    ready = [o for o in vm.log_lines() if o.get("phase") == "agent" and "ready" in o["msg"]
+    ready = [o for o in vm.log_lines() if o.get("phase") == "agent-start" and "ready" in o["msg"]
              and o["level"] == "INFO"][0]
-    assert not [o for o in vm.log_lines() if o.get("phase") == "agent" and o["level"] == "ERROR"]
+    assert not [o for o in vm.log_lines() if o.get("phase") == "agent-start" and o["level"] == "ERROR"]
     assert "dur_ms" in ready, "the agent phase's end has no dur_ms: %r" % ready
     agent_start = ready["uptime_ms"] - ready["dur_ms"]
     print("agent started at %d ms, ready logged at %d ms (dur_ms %d), program ran at %d ms "
@@ -677,7 +677,7 @@ def test_agent_readiness_awaited(vm_factory, tmp_path, progs):
 
 
 def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs):
-    """An agent that exits at once: an ERROR (phase agent) and the program
+    """An agent that exits at once: an ERROR (phase agent-start) and the program
     runs anyway, without waiting for the whole readiness time-out."""
     vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/agentprobe"],
                  install={"/agentprobe": "agentprobe"}, agent_on=True,
@@ -687,7 +687,7 @@ def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs):
     check_exit_line(vm, 0, "success")
     start_idx = check_program_start(vm, "AGENTPROBE")
     lines = clean_lines(vm)
-    err_idx = line_index(lines, lambda l: '"phase":"agent"' in l and '"level":"ERROR"' in l,
+    err_idx = line_index(lines, lambda l: '"phase":"agent-start"' in l and '"level":"ERROR"' in l,
                          "with an agent ERROR")
     assert err_idx < start_idx
     assert "test-agent: TEST_AGENT_DIE=1" in vm.console_text

@@ -1,0 +1,30 @@
+/*
+ * hypeman-init: the hypeman.* options of the kernel command line.
+ *   hypeman.rescue=0   no rescue shell on a fatal error: power off at once
+ *   hypeman.grace=N    seconds between SIGTERM and SIGKILL at shutdown,
+ *                      0..HM_GRACE_MAX_S
+ */
+#ifndef HM_CMDLINE_H
+#define HM_CMDLINE_H 1
+
+#include <stdbool.h>
+
+#define HM_GRACE_DEFAULT_S 10
+#define HM_GRACE_MAX_S     3600
+
+struct hm_cmdline {
+	bool rescue;		/* default true */
+	unsigned grace_s;	/* default HM_GRACE_DEFAULT_S */
+};
+
+/*
+ * Applies the options found in TEXT (the words of /proc/cmdline, separated
+ * by spaces, tabs or newlines) to C; what TEXT does not set keeps its
+ * value. For an option with a bad value, C is left as it was and BAD (may
+ * be NULL) gets the word (LEN bytes, not NUL-terminated) and what was
+ * wanted.
+ */
+void hm_cmdline_parse(const char *text, struct hm_cmdline *c,
+		void (*bad)(const char *word, int len, const char *wanted));
+
+#endif
