@@ -428,41 +428,37 @@ static int read_egress(struct ctx *c, struct hm_config *cfg)
 	return r < 0 ? json_error(c) : 0;
 }
 
-/* Arrays of strings: finish() turns an absent one (NULL) into []. */
-static const struct list_kind strv_list = {
-	HM_JSON_ARRAY, "array of strings", sizeof(char *), read_strv_elem, free_strv_n
-};
-static const struct list_kind env_list = {
-	HM_JSON_OBJECT, "object", sizeof(struct hm_env), read_env_elem, free_env
-};
-static const struct list_kind volume_list = {
-	HM_JSON_ARRAY, "array of objects", sizeof(struct hm_volume), read_volume, free_volumes
-};
+enum kind { K_STRV, K_ENV, K_VOLUMES, K_STR, K_BOOL, K_CIDR, K_EGRESS };
 
-enum kind { K_STR, K_BOOL, K_LIST, K_CIDR, K_EGRESS };
+/* The lists, by kind. finish() turns an absent string array (NULL) into []. */
+static const struct list_kind lists[] = {
+	[K_STRV] = { HM_JSON_ARRAY, "array of strings", sizeof(char *), read_strv_elem, free_strv_n },
+	[K_ENV] = { HM_JSON_OBJECT, "object", sizeof(struct hm_env), read_env_elem, free_env },
+	[K_VOLUMES] = { HM_JSON_ARRAY, "array of objects", sizeof(struct hm_volume), read_volume,
+		free_volumes },
+};
 
 #define OFF(f) offsetof(struct hm_config, f)
 static const struct field {
 	char name[20];
 	unsigned char kind;
 	unsigned short off, count_off;
-	const struct list_kind *list;
 } fields[] = {
-	{ "entrypoint", K_LIST, OFF(entrypoint), OFF(n_entrypoint), &strv_list },
-	{ "cmd", K_LIST, OFF(cmd), OFF(n_cmd), &strv_list },
-	{ "workdir", K_STR, OFF(workdir), 0, NULL },
-	{ "env", K_LIST, OFF(env), OFF(n_env), &env_list },
-	{ "network_enabled", K_BOOL, OFF(network_enabled), 0, NULL },
-	{ "guest_ip", K_STR, OFF(guest_ip), 0, NULL },
-	{ "guest_gw", K_STR, OFF(guest_gw), 0, NULL },
-	{ "guest_dns", K_STR, OFF(guest_dns), 0, NULL },
-	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0, NULL },
-	{ "volume_mounts", K_LIST, OFF(volumes), OFF(n_volumes), &volume_list },
-	{ "init_mode", K_STR, OFF(init_mode), 0, NULL },
-	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0, NULL },
-	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0, NULL },
-	{ "has_gpu", K_BOOL, OFF(has_gpu), 0, NULL },
-	{ "egress_proxy", K_EGRESS, 0, 0, NULL },
+	{ "entrypoint", K_STRV, OFF(entrypoint), OFF(n_entrypoint) },
+	{ "cmd", K_STRV, OFF(cmd), OFF(n_cmd) },
+	{ "workdir", K_STR, OFF(workdir), 0 },
+	{ "env", K_ENV, OFF(env), OFF(n_env) },
+	{ "network_enabled", K_BOOL, OFF(network_enabled), 0 },
+	{ "guest_ip", K_STR, OFF(guest_ip), 0 },
+	{ "guest_gw", K_STR, OFF(guest_gw), 0 },
+	{ "guest_dns", K_STR, OFF(guest_dns), 0 },
+	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0 },
+	{ "volume_mounts", K_VOLUMES, OFF(volumes), OFF(n_volumes) },
+	{ "init_mode", K_STR, OFF(init_mode), 0 },
+	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0 },
+	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0 },
+	{ "has_gpu", K_BOOL, OFF(has_gpu), 0 },
+	{ "egress_proxy", K_EGRESS, 0, 0 },
 };
 #undef OFF
 
@@ -480,8 +476,10 @@ static int read_field(struct ctx *c, struct hm_config *cfg, const char *key)
 			return read_string(c, (char **)(base + f->off));
 		case K_BOOL:
 			return read_bool(c, (bool *)(base + f->off));
-		case K_LIST:
-			return read_list(c, f->name, f->list, base + f->off,
+		case K_STRV:
+		case K_ENV:
+		case K_VOLUMES:
+			return read_list(c, f->name, &lists[f->kind], base + f->off,
 				(int *)(base + f->count_off));
 		case K_CIDR:
 			return read_cidr(c, &cfg->guest_cidr);
