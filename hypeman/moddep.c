@@ -233,18 +233,25 @@ static int parse(struct db *db, char **copy, const char *text,
 	return 0;
 }
 
-static int find_dep_name(const struct db *db, const char *name, size_t len)
+/* The line of table T (modules.dep, modules.builtin) whose file is module
+ * NAME, or -1. */
+static int find_name(const struct table *t, const char *name, size_t len)
 {
 	const char *n;
 	size_t l;
 	int i;
 
-	for (i = 0; i < db->dep.n; i++) {
-		n = path_name(db->dep.v[i].a, &l);
+	for (i = 0; i < t->n; i++) {
+		n = path_name(t->v[i].a, &l);
 		if (name_eq(n, l, name, len))
 			return i;
 	}
 	return -1;
+}
+
+static int find_dep_name(const struct db *db, const char *name, size_t len)
+{
+	return find_name(&db->dep, name, len);
 }
 
 static int find_dep_path(const struct db *db, const char *path)
@@ -259,16 +266,7 @@ static int find_dep_path(const struct db *db, const char *path)
 
 static int is_builtin(const struct db *db, const char *name, size_t len)
 {
-	const char *n;
-	size_t l;
-	int i;
-
-	for (i = 0; i < db->builtin.n; i++) {
-		n = path_name(db->builtin.v[i].a, &l);
-		if (name_eq(n, l, name, len))
-			return 1;
-	}
-	return 0;
+	return find_name(&db->builtin, name, len) >= 0;
 }
 
 /* malloc'ed copy of NAME with '-' -> '_' */
