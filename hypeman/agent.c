@@ -2,8 +2,6 @@
  * Phase 6 (agent): copy the initrd's guest agent into the image at
  * /opt/hypeman/guest-agent, mode 0755, always overwritten, through
  * confine.c (the image may have made /opt a symlink to anywhere).
- * Also the other phase 6 items this initrd has nothing for (GPU, kernel
- * headers), said in the log rather than silently skipped.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += agent.o
 
@@ -14,9 +12,6 @@
 void FAST_FUNC hm_install_agent(struct hm_boot *b)
 {
 	int fd, replaced = 0;
-
-	if (b->cfg.has_gpu)
-		hm_log(HM_WARN, "gpu", "has_gpu is set but this initrd carries no GPU driver stack");
 
 	hm_phase_begin("agent");
 	if (b->cfg.skip_guest_agent) {
