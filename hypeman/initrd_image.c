@@ -50,6 +50,22 @@ int FAST_FUNC hm_plan_modules(const char *phase, const char *dir,
 	return rc;
 }
 
+/* finit_module(2) once: bb_init_module() retries a failed load with
+ * init_module(2), which reads a 60 MB nvidia.ko a second time only to
+ * fail again (no GPU: ENODEV). 0 or an errno. */
+static int load_module(const char *path, const char *options)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return errno;
+	rc = syscall(__NR_finit_module, fd, options, 0) == 0 ? 0 : errno;
+	close(fd);
+	if (rc == ENOSYS)
+		rc = bb_init_module(path, options);
+	return rc;
+}
+
 int FAST_FUNC hm_load_plan(const char *phase, const char *dir, const struct hm_modplan *plan,
 		const char *(*options)(const char *name))
 {
@@ -59,7 +75,7 @@ int FAST_FUNC hm_load_plan(const char *phase, const char *dir, const struct hm_m
 		const struct hm_modload *m = &plan->items[i];
 		char *path = concat_path_file(dir, m->path);
 
-		rc = bb_init_module(path, options ? options(m->name) : "");
+		rc = load_module(path, options ? options(m->name) : "");
 		free(path);
 		if (rc == 0 || rc == EEXIST) {
 			hm_log(HM_INFO, phase, "loaded %s%s", m->name, rc ? " (already loaded)" : "");
