@@ -192,11 +192,13 @@ def bench_headers_options(n, vmlinuz):
     tar.gz of the same tree extracted into the image by the guest."""
     import subprocess
     gpu = os.path.join(OUT, "initrd-gpu-test")
+    rel = kernel.kernel_tree()[2]
     with tempfile.TemporaryDirectory() as tmp:
         tgz = os.path.join(tmp, "h.tgz")
-        subprocess.run("tar -C / -czf %s usr/src/linux-headers-$(uname -r) "
-                       "usr/src/linux-headers-$(uname -r | sed s/-amd64$/-common/) usr/lib/linux-kbuild-6.1"
-                       % tgz, shell=True, check=True)
+        # the paths build.sh carries for the test kernel (/etc/hypeman/headers)
+        subprocess.run(["tar", "-C", "/", "-czf", tgz, "usr/src/linux-headers-" + rel,
+                        "usr/src/linux-headers-" + rel.replace("-amd64", "-common"),
+                        "usr/lib/linux-kbuild-6.1"], check=True)
         data = open(tgz, "rb").read()
     extract = ("read t0 x < /proc/uptime; tar -xzf /headers.tgz -C /; read t1 x < /proc/uptime; "
                "echo \"t0: ${t0%%.*}${t0#*.}0\"; echo \"t1: ${t1%%.*}${t1#*.}0\"; "
