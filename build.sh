@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the hypeman-init busybox (static, musl) and the initrd cpio.
 #
-#   ./build.sh [--agent FILE] [--kernel-modules DIR] [--output FILE] [--busybox-only]
+#   ./build.sh [--agent FILE] [--kernel-modules DIR] [--gpu-driver DIR]
+#              [--kernel-headers DIR] [--output FILE] [--busybox-only]
 #
 # Run as root on Debian bookworm: it installs its own build dependencies with
 # apt-get, fetches busybox from Debian's source package (pinned, sha256
@@ -22,13 +23,18 @@ BB_DEBIAN_TAR=busybox_${BB_VERSION}-4+deb12u1.debian.tar.xz
 
 # The modules our init loads at boot; build.sh adds what they depend on.
 BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
+# Modules in the initrd that are not loaded at boot but when a boot mounts
+# one of the initrd's images (--gpu-driver, --kernel-headers).
+IMAGE_MODULES=
 
-agent= kmods= output=$out/initrd busybox_only=
-usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+agent= kmods= output=$out/initrd busybox_only= gpu_driver= kheaders=
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$(realpath "${2:?--agent needs a FILE}"); shift 2 ;;
 	--kernel-modules) kmods=$(realpath "${2:?--kernel-modules needs a DIR}"); shift 2 ;;
+	--gpu-driver) gpu_driver=$(realpath "${2:?--gpu-driver needs a DIR}"); shift 2 ;;
+	--kernel-headers) kheaders=$(realpath "${2:?--kernel-headers needs a DIR}"); shift 2 ;;
 	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
 	--busybox-only) busybox_only=1; shift ;;
 	-h|--help) usage ;;
@@ -37,6 +43,8 @@ while [ $# -gt 0 ]; do
 done
 [ -z "$agent" ] || [ -f "$agent" ] || { echo "build.sh: --agent: no file $agent" >&2; exit 1; }
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
+[ -z "$gpu_driver" ] || [ -d "$gpu_driver" ] || { echo "build.sh: --gpu-driver: no directory $gpu_driver" >&2; exit 1; }
+[ -z "$kheaders" ] || [ -d "$kheaders" ] || { echo "build.sh: --kernel-headers: no directory $kheaders" >&2; exit 1; }
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 
@@ -49,6 +57,9 @@ need_pkgs() {
 		command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
 	done
 	[ -e /usr/include/linux/version.h ] || missing="$missing linux-libc-dev"
+	if [ -n "$gpu_driver$kheaders" ]; then
+		command -v mksquashfs >/dev/null 2>&1 || missing="$missing squashfs-tools"
+	fi
 	if [ -n "$missing" ]; then
 		log "installing:$missing"
 		apt-get update -qq
@@ -179,7 +190,7 @@ add_modules() {
 	fi
 	dst=$stage/lib/modules/$rel
 	mkdir -p "$dst"
-	for m in $BOOT_MODULES; do
+	for m in $BOOT_MODULES $IMAGE_MODULES; do
 		modprobe -d "$base" -S "$rel" --show-depends "$m" ||
 			{ log "module $m: not found in $src"; exit 1; }
 	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
@@ -204,6 +215,157 @@ add_modules() {
 	printf '%s\n' $BOOT_MODULES > "$stage/etc/hypeman/modules"
 }
 
+# --- GPU driver bundle and kernel headers ------------------------------------------
+# The load order of IMAGE_MODULES (and what they need), as paths under
+# /lib/modules/<release>, so that init opens and loads them without
+# resolving anything at boot (builtin ones are left out).
+image_modules_list() {
+	local stage=$1 src=$2 rel base m
+	rel=$(basename "$src")
+	base=$(dirname "$(dirname "$(dirname "$src")")")
+	for m in $IMAGE_MODULES; do
+		modprobe -d "$base" -S "$rel" --show-depends "$m"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | sed "s@^$src/@@" > "$stage/etc/hypeman/image-modules"
+}
+
+# Each becomes a squashfs image (zstd) in a second, uncompressed cpio appended
+# to the initrd: the kernel only copies such a file into the initramfs, so a
+# boot that does not use it pays a copy of its compressed size, no unpacking;
+# init loop-mounts it only when the boot uses it. A small list in the
+# gzip'ed part (/etc/hypeman/gpu, /etc/hypeman/headers) says what it holds.
+mk_squashfs() {
+	rm -f "$2"
+	# SOURCE_DATE_EPOCH (exported) fixes its timestamps
+	mksquashfs "$1" "$2" -comp zstd -Xcompression-level 19 -noappend -quiet -all-root >/dev/null
+}
+
+# The bundle layout (README: GPU driver bundle): version, modules/<release>/,
+# firmware/, lib/, bin/. The image: lib/modules/<release> (the nvidia modules
+# and what they need from the --kernel-modules tree, depmod'ed), lib/firmware,
+# usr/lib, usr/bin, version.
+gpu_image() {
+	local stage=$1 imgs=$2 src=$gpu_driver root ver rel kbase m f
+	ver=$(head -n 1 "$src/version" 2>/dev/null) ||
+		{ log "--gpu-driver: no $src/version"; exit 1; }
+	rel=$(cd "$src/modules" 2>/dev/null && ls) ||
+		{ log "--gpu-driver: no $src/modules/<release>"; exit 1; }
+	[ "$(echo "$rel" | wc -l)" = 1 ] || { log "--gpu-driver: one release in $src/modules, found: $rel"; exit 1; }
+	[ -n "$kmods" ] && [ "$(basename "$kmods")" = "$rel" ] ||
+		{ log "--gpu-driver needs --kernel-modules of kernel $rel (the nvidia modules' dependencies)"; exit 1; }
+	root=$out/build/gpu-root
+	kbase=$out/build/gpu-kernel
+	rm -rf "$root" "$kbase"
+	# The kernel's tree (symlinks) plus the nvidia modules, for depmod and
+	# modprobe to resolve the dependencies as they would on the target.
+	mkdir -p "$kbase/lib/modules"
+	cp -rs "$kmods" "$kbase/lib/modules/$rel"
+	mkdir -p "$kbase/lib/modules/$rel/extra"
+	cp "$src/modules/$rel"/*.ko "$kbase/lib/modules/$rel/extra/"
+	depmod -b "$kbase" "$rel"
+	mkdir -p "$root/lib/modules/$rel"
+	for m in nvidia nvidia_uvm nvidia_modeset nvidia_drm; do
+		modprobe -d "$kbase" -S "$rel" --show-depends "$m" ||
+			{ log "--gpu-driver: module $m not in $src/modules/$rel"; exit 1; }
+	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
+		f=${f#"$kbase/lib/modules/$rel"/}
+		mkdir -p "$root/lib/modules/$rel/$(dirname "$f")"
+		cp -L "$kbase/lib/modules/$rel/$f" "$root/lib/modules/$rel/$f"
+	done
+	for f in modules.builtin modules.builtin.modinfo modules.order; do
+		[ ! -f "$kmods/$f" ] || cp "$kmods/$f" "$root/lib/modules/$rel/$f"
+	done
+	depmod -b "$root" "$rel"
+	rm -rf "$kbase"
+	rm -f "$root/lib/modules/$rel"/*.bin
+	[ ! -d "$src/firmware" ] || { mkdir -p "$root/lib"; cp -a "$src/firmware" "$root/lib/firmware"; }
+	[ ! -d "$src/lib" ] || { mkdir -p "$root/usr"; cp -a "$src/lib" "$root/usr/lib"; }
+	[ ! -d "$src/bin" ] || { mkdir -p "$root/usr"; cp -a "$src/bin" "$root/usr/bin"; }
+	echo "$ver" > "$root/version"
+	find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+	mkdir -p "$imgs"
+	mk_squashfs "$root" "$imgs/gpu.sqfs"
+	rm -rf "$root"
+	printf 'release %s\nversion %s\n' "$rel" "$ver" > "$stage/etc/hypeman/gpu"
+	log "GPU bundle: driver $ver for $rel, image $(stat -c %s "$imgs/gpu.sqfs") bytes"
+}
+
+# The paths a headers tree needs besides itself, as the distribution laid
+# them out (Debian: the -common tree its Makefile includes, the kbuild tools
+# its scripts/ and tools/ links reach): absolute paths under ROOT that the
+# tree's symlinks or its Makefile's "include /..." lines name. Prints every
+# path, the tree first.
+headers_closure() {
+	local root=$1 p l t d inc
+	local -a queue=("$2") seen=("$2")
+	covered() {
+		local s
+		for s in "${seen[@]}"; do
+			case $1/ in "$s"/*) return 0 ;; esac
+		done
+		return 1
+	}
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		echo "$p"
+		while IFS= read -r -d '' l; do
+			t=$(readlink "$l")
+			d=$(dirname "${l#"$root"}")
+			case $t in /*) ;; *) t=$d/$t ;; esac
+			t=$(realpath -m -s "/$t")
+			covered "$t" && continue
+			[ -e "$root$t" ] || { log "--kernel-headers: ${l#"$root"} -> $t does not exist: left out"; continue; }
+			queue+=("$t")
+			seen+=("$t")
+		done < <(find "$root$p" -type l -print0)
+		[ -f "$root$p/Makefile" ] || continue
+		for inc in $(sed -n 's@^include \(/[^ ]*\)/[^/ ]*$@\1@p' "$root$p/Makefile"); do
+			covered "$inc" || [ ! -d "$root$inc" ] || { queue+=("$inc"); seen+=("$inc"); }
+		done
+	done
+}
+
+# DIR is a headers tree as installed, .../usr/src/<name>; ROOT is what
+# its absolute paths are relative to (/ for an installed one).
+headers_image() {
+	local stage=$1 imgs=$2 dir=$kheaders root tree rel p list
+	case $dir in */usr/src/?*) ;; *) log "--kernel-headers wants a .../usr/src/<name> directory, got $dir"; exit 1 ;; esac
+	tree=/usr/src/${dir##*/usr/src/}
+	root=${dir%"$tree"}
+	# what uname -r says (Debian's include/config/kernel.release does not)
+	rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$dir/include/generated/utsrelease.h" 2>/dev/null)
+	[ -n "$rel" ] || { log "--kernel-headers: no UTS_RELEASE in $dir/include/generated/utsrelease.h"; exit 1; }
+	list=$out/build/headers.list
+	printf 'release %s\ntree %s\n' "$rel" "$tree" > "$list"
+	rm -rf "$out/build/headers-root"
+	headers_closure "$root" "$tree" | while read -r p; do
+		mkdir -p "$out/build/headers-root$(dirname "$p")"
+		cp -a "$root$p" "$out/build/headers-root$p"
+		[ "$p" = "$tree" ] || echo "path $p" >> "$list"
+	done
+	find "$out/build/headers-root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+	mkdir -p "$imgs"
+	mk_squashfs "$out/build/headers-root" "$imgs/headers.sqfs"
+	rm -rf "$out/build/headers-root"
+	mv "$list" "$stage/etc/hypeman/headers"
+	log "kernel headers: $tree for $rel ($(grep -c '^path' "$stage/etc/hypeman/headers") more paths), image $(stat -c %s "$imgs/headers.sqfs") bytes"
+}
+
+# The images as an uncompressed cpio after the gzip'ed one (the kernel reads
+# both; a cpio header must start 4-byte aligned).
+append_images() {
+	local file=$1 imgs=$2 epoch=$3 pad
+	pad=$(( (4 - $(stat -c %s "$file") % 4) % 4 ))
+	head -c "$pad" /dev/zero >> "$file"
+	rm -rf "$out/build/images-root"
+	mkdir -p "$out/build/images-root/hypeman"
+	mv "$imgs"/*.sqfs "$out/build/images-root/hypeman/"
+	find "$out/build/images-root" -exec touch -h -d "@$epoch" {} +
+	(cd "$out/build/images-root" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 --reproducible) >> "$file"
+	rm -rf "$out/build/images-root"
+}
+
 # --- initrd --------------------------------------------------------------------
 make_initrd() {
 	local stage=$out/build/initrd-root epoch app
@@ -224,13 +386,18 @@ make_initrd() {
 		mkdir -p "$stage/usr/local/bin"
 		install -m 0755 "$agent" "$stage/usr/local/bin/guest-agent"
 	fi
+	[ -z "$gpu_driver$kheaders" ] || { IMAGE_MODULES="loop squashfs"; mkdir -p "$stage/etc/hypeman"; }
 	[ -z "$kmods" ] || add_modules "$stage" "$kmods"
+	[ -z "$kmods" ] || [ -z "$IMAGE_MODULES" ] || image_modules_list "$stage" "$kmods"
+	[ -z "$gpu_driver" ] || gpu_image "$stage" "$out/build/images"
+	[ -z "$kheaders" ] || headers_image "$stage" "$out/build/images"
 
 	epoch=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)}
 	find "$stage" -exec touch -h -d "@$epoch" {} +
 	mkdir -p "$(dirname "$output")"
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$output.new"
+	[ -z "$gpu_driver$kheaders" ] || append_images "$output.new" "$out/build/images" "$epoch"
 	mv "$output.new" "$output"
 	log "wrote $output ($(stat -c %s "$output") bytes)"
 }

@@ -20,11 +20,13 @@
 //config:	volumes and network, installs the guest agent, switches root
 //config:	and runs the program (exec mode) or the image's systemd.
 //config:	Also answers to "init" (the kernel runs /init) and to
-//config:	"shutdown" (systemd-shutdown's /run/initramfs/shutdown).
+//config:	"shutdown" (systemd-shutdown's /run/initramfs/shutdown) and to
+//config:	"hypeman-headers-wait" (the kernel headers' systemd unit).
 
 //applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(hypeman-init, hypeman_init, BB_DIR_SBIN, BB_SUID_DROP, hypeman_init))
 //applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(init, hypeman_init, BB_DIR_ROOT, BB_SUID_DROP, hypeman_init))
 //applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(shutdown, hypeman_init, BB_DIR_SBIN, BB_SUID_DROP, hypeman_init))
+//applet:IF_HYPEMAN_INIT(APPLET_ODDNAME(hypeman-headers-wait, hypeman_init, BB_DIR_SBIN, BB_SUID_DROP, hypeman_init))
 
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += hypeman_init.o
 
@@ -58,9 +60,14 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_mount_volumes(b);
 	hm_setup_network(b);
 	hm_install_egress_ca(b);
+	hm_setup_gpu(b);
 	hm_install_agent(b);
+	/* what the headers need from the initramfs, before the switch frees it */
+	hm_prepare_headers(b);
 	if (hm_switch_root(b) != 0)
 		hm_fatal(b, "switch", "switch root failed");
+	/* the headers' worker, off the boot path */
+	hm_start_headers(b);
 
 	if (b->mode == HM_MODE_SYSTEMD)
 		hm_run_systemd(b);
@@ -87,6 +94,9 @@ int hypeman_init_main(int argc UNUSED_PARAM, char **argv)
 	struct hm_boot *b;
 	sigset_t set;
 
+	/* the runtime unit that orders dkms.service after the headers */
+	if (strcmp(applet_name, "hypeman-headers-wait") == 0)
+		return hm_headers_wait();
 	if (getpid() != 1) {
 		bb_simple_error_msg("must run as PID 1 (the kernel's /init)");
 		return EXIT_FAILURE;

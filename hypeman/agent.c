@@ -2,8 +2,6 @@
  * Phase 6 (agent): copy the initrd's guest agent into the image at
  * /opt/hypeman/guest-agent, mode 0755, always overwritten, through
  * confine.c (the image may have made /opt a symlink to anywhere).
- * Also a WARN when has_gpu asks for the GPU stack, which this initrd does
- * not carry, rather than skipping it silently.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += agent.o
 
@@ -30,9 +28,6 @@ static int copy_agent(struct hm_boot *b, int *replaced)
 void FAST_FUNC hm_install_agent(struct hm_boot *b)
 {
 	int replaced = 0;
-
-	if (b->cfg.has_gpu)
-		hm_log(HM_WARN, "gpu", "has_gpu is set but this initrd carries no GPU driver stack");
 
 	hm_phase_begin("agent");
 	if (b->cfg.skip_guest_agent)

@@ -51,13 +51,21 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 /* After the switch, the image and overlay disks stay reachable here so
  * that shutdown can unmount them (both modes). */
 #define HM_DISKS_DIR     "/run/hypeman/disks"
+/* The initrd's optional bundles (build.sh --gpu-driver, --kernel-headers):
+ * a list naming what it holds, and the squashfs image itself. */
+#define HM_IMAGE_MODULES  "/etc/hypeman/image-modules"  /* loop, squashfs */
+#define HM_GPU_LIST       "/etc/hypeman/gpu"
+#define HM_GPU_IMAGE      "/hypeman/gpu.sqfs"
+#define HM_HEADERS_LIST   "/etc/hypeman/headers"
+#define HM_HEADERS_IMAGE  "/hypeman/headers.sqfs"
 
 /* Device nodes appear asynchronously once the driver binds. */
 #define HM_DEVICE_TIMEOUT_MS 5000
 /* Volumes mounted at most; the rest are an ERROR. */
 #define HM_MAX_VOLUMES   32
-/* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume. */
-#define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES)
+/* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume,
+ * the GPU bundle. */
+#define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES + 1)
 
 /* ---- log.c: JSON Lines on the console (SPEC: Log) ---- */
 enum hm_level { HM_INFO, HM_WARN, HM_ERROR };
@@ -109,8 +117,11 @@ int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c: config
 void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c: volumes */
 void hm_setup_network(struct hm_boot *b) FAST_FUNC;     /* network.c: network */
 void hm_install_egress_ca(struct hm_boot *b) FAST_FUNC; /* egress_ca.c: egress-ca */
+void hm_setup_gpu(struct hm_boot *b) FAST_FUNC;         /* gpu.c: gpu */
 void hm_install_agent(struct hm_boot *b) FAST_FUNC;     /* agent.c: agent */
+void hm_prepare_headers(struct hm_boot *b) FAST_FUNC;   /* headers.c: headers (before the switch) */
 int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c: switch */
+void hm_start_headers(struct hm_boot *b) FAST_FUNC;     /* headers.c: headers (after it) */
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
 
@@ -145,6 +156,31 @@ pid_t hm_fork_applet(const char *phase, const char *const *argv, void (*setup)(v
 /* The same, waited for: its exit status (0..255), or -1 when it could not
  * run or was killed. */
 int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
+
+/* ---- GPU and kernel headers (gpu*.c, headers.c, initrd_image.c) ---- */
+struct hm_modplan;
+/* The load plan for WANTED from DIR's depmod files; a missing module is
+ * an ERROR under PHASE. 0 or -1; free PLAN with hm_modplan_free either way. */
+int hm_plan_modules(const char *phase, const char *dir, char *const *wanted,
+		int n_wanted, struct hm_modplan *plan) FAST_FUNC;
+/* finit_module of each planned module under DIR, with OPTIONS(name)
+ * (may be NULL); stops at the first required one that fails. 0 or -1. */
+int hm_load_plan(const char *phase, const char *dir, const struct hm_modplan *plan,
+		const char *(*options)(const char *name)) FAST_FUNC;
+/* Opens the files of the modules that mounting an image needs (the list
+ * HM_IMAGE_MODULES, in load order), at most MAX: the count, or -1 (logged). */
+int hm_image_modules_open(const char *phase, int *fds, int max) FAST_FUNC;
+/* finit_module of each of FDS[0..N) (closed); 0 or -1 (logged). */
+int hm_image_modules_load(const char *phase, int *fds, int n) FAST_FUNC;
+/* Mounts the squashfs image open as FD read-only on TARGET (made) through
+ * an autoclear loop device. 0 or -1 (logged). */
+int hm_mount_initrd_image(const char *phase, int fd, const char *target) FAST_FUNC;
+/* The /dev/nvidia* nodes; the number of GPUs, or -1 (logged). */
+int hm_gpu_make_nodes(void) FAST_FUNC;
+/* The bundle mounted at BUNDLE: its userspace into the image. */
+void hm_gpu_inject(struct hm_boot *b, const char *bundle) FAST_FUNC;
+/* The hypeman-headers-wait applet: exit status. */
+int hm_headers_wait(void) FAST_FUNC;
 
 /* ---- shutdown.c ---- */
 /* Kill everything, unmount, power off. Never returns. */

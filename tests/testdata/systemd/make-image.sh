@@ -31,38 +31,14 @@ for tool in debootstrap umoci; do
 done
 [ "$(id -u)" = 0 ] || { echo "make-image: must run as root" >&2; exit 1; }
 
-mkdir -p "$(dirname "$OUT")" "$(dirname "$TARBALL")"
-# Work next to OUT so the final rename is on one filesystem (atomic).
-WORK=$(mktemp -d "$(dirname "$OUT")/.systemd-oci-build.XXXXXX")
-ROOT=$WORK/rootfs
+. "$(dirname "$0")/../debootstrap.sh"
+deboot_start "$OUT" "$TARBALL"
 LAYOUT=$WORK/layout
-
-cleanup() {
-    # debootstrap mounts proc/sys inside the target; never leave them behind.
-    for m in $(awk -v r="$WORK/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf --one-file-system "$WORK"
-    rm -f "$TARBALL.part.$$"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 start=$(date +%s)
 
-# 1. The package set, downloaded once into a cached tarball.
-if [ ! -f "$TARBALL" ]; then
-    echo "make-image: downloading $SUITE packages into $TARBALL"
-    debootstrap --variant=minbase --include=$INCLUDE \
-        --make-tarball="$TARBALL.part.$$" $SUITE "$WORK/dl" $MIRROR
-    mv -f "$TARBALL.part.$$" "$TARBALL"   # same directory: an atomic rename
-    rm -rf "$WORK/dl"
-fi
-
-# 2. The root filesystem, from the tarball (no network).
-echo "make-image: debootstrap $SUITE into $ROOT"
-debootstrap --variant=minbase --include=$INCLUDE \
-    --unpack-tarball="$TARBALL" $SUITE "$ROOT" $MIRROR
+# 1. The package set, downloaded once into a cached tarball; 2. the root
+# filesystem from it (no network).
+deboot_root $SUITE $INCLUDE $MIRROR
 
 # 3. Trim as the Dockerfile does, and drop what a container image should not carry.
 rm -f "$ROOT"/lib/systemd/system/multi-user.target.wants/* \

@@ -1,0 +1,98 @@
+"""What the GPU and kernel-headers VM tests share.
+
+  initrd(name)        out/<name> (initrd-gpu-test: the stand-in bundle and the
+                      test kernel's headers; initrd-gpu-real: the real Debian
+                      bundle), or pytest.skip when tests/run did not build it
+  dkms_root(dest)     the DKMS test image (tests/testdata/dkms) unpacked at
+                      dest, plus /usr/local/bin/gpu-check (tests/gpu/gpu-check.c,
+                      built here), a hello-world module source in /root/hello,
+                      and another kernel's module and header directories
+  OTHER_RELEASE       the release of those directories
+  check_lines(text)   gpu-check's output as {kind: {path: [fields]}}
+"""
+
+import os
+import subprocess
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+OUT = os.environ.get("HYPEMAN_OUT", os.path.join(REPO, "out"))
+CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
+DKMS_TAR = os.path.join(CACHE, "images", "dkms-rootfs.tar")
+OTHER_RELEASE = "5.10.0-99-amd64"
+STANDIN_VERSION = "900.1.2"
+
+HELLO_C = r"""
+#include <linux/module.h>
+static int __init hello_init(void)
+{
+	pr_info("hello from a module built in a hypeman VM\n");
+	return 0;
+}
+static void __exit hello_exit(void)
+{
+}
+module_init(hello_init);
+module_exit(hello_exit);
+MODULE_LICENSE("GPL");
+"""
+
+
+def initrd(name):
+    path = os.path.join(OUT, name)
+    if not os.path.exists(path):
+        pytest.skip("%s not built (tests/run builds it)" % path)
+    return path
+
+
+def dkms_root(dest, other_module_files=0):
+    """The DKMS image at dest (a new directory). other_module_files: how
+    many files the other kernel's /lib/modules tree holds (a big one keeps
+    the headers worker busy for a while)."""
+    if not os.path.exists(DKMS_TAR):
+        subprocess.run([os.path.join(REPO, "tests/testdata/dkms/make-image.sh")], check=True)
+    os.makedirs(dest)
+    subprocess.run(["tar", "-C", dest, "--numeric-owner", "-xf", DKMS_TAR], check=True)
+    subprocess.run(["gcc", "-O2", "-o", os.path.join(dest, "usr/local/bin/gpu-check"),
+                    os.path.join(REPO, "tests/gpu/gpu-check.c"), "-ldl"], check=True)
+    hello = os.path.join(dest, "root/hello")
+    os.makedirs(hello)
+    with open(os.path.join(hello, "hello.c"), "w") as f:
+        f.write(HELLO_C)
+    with open(os.path.join(hello, "Makefile"), "w") as f:
+        f.write("obj-m := hello.o\n")
+    other = os.path.join(dest, "lib/modules", OTHER_RELEASE, "kernel/drivers")
+    os.makedirs(other)
+    for i in range(max(other_module_files, 1)):
+        with open(os.path.join(other, "m%d.ko" % i), "w") as f:
+            f.write("not a module\n")
+    os.makedirs(os.path.join(dest, "usr/src/linux-headers-" + OTHER_RELEASE, "include"))
+    os.symlink("/usr/src/linux-headers-" + OTHER_RELEASE,
+               os.path.join(dest, "lib/modules", OTHER_RELEASE, "build"))
+    return dest
+
+
+def check_lines(text):
+    """gpu-check's lines: {"node": {path: [major, minor, mode]}, "open":
+    {path: [result]}, "dlopen": {soname: [version...]}}."""
+    out = {}
+    for line in text.splitlines():
+        w = line.split()
+        if len(w) >= 3 and w[0] in ("node", "open", "dlopen"):
+            out.setdefault(w[0], {})[w[1]] = w[2:]
+    return out
+
+
+def proc_devices_major(text, name):
+    """The character major of name in /proc/devices text, or None."""
+    in_char = False
+    for line in text.splitlines():
+        if line.startswith("Character devices:"):
+            in_char = True
+        elif line.startswith("Block devices:"):
+            in_char = False
+        elif in_char and line.split()[1:] == [name]:
+            return int(line.split()[0])
+    return None
