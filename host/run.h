@@ -1,10 +1,10 @@
 /*
  * hypeman run: the host-side command of hypeman-init (see README.md).
  * Declarations shared by the host tool's files; nothing here is used by
- * the guest init.
+ * the guest init (whose header is hypeman/hypeman.h).
  */
-#ifndef HOST_HYPEMAN_H
-#define HOST_HYPEMAN_H 1
+#ifndef HOST_RUN_H
+#define HOST_RUN_H 1
 
 #include <signal.h>
 #include <stdarg.h>
@@ -13,22 +13,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MiB (1024ULL * 1024ULL)
+#define KiB 1024ULL
+#define MiB (1024ULL * KiB)
 #define GiB (1024ULL * MiB)
 
 /* ---- util.c: messages, memory, strings, files ------------------------- */
 
-extern bool hm_quiet;			/* -q: no progress lines */
+extern bool hr_quiet;			/* -q: no progress lines */
 
 /* "hypeman: ..." on stderr, unless -q. */
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "hypeman: ..." on stderr, always (errors and warnings). */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void *xmalloc(size_t n);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Allocation that ends the tool on failure ("out of memory"). */
+void *hr_malloc(size_t n);
+void *hr_calloc(size_t n, size_t size);
+void *hr_realloc(void *p, size_t n);
+char *hr_strdup(const char *s);
+char *hr_strndup(const char *s, size_t n);
+char *hr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A NULL-terminated, growable vector of malloc'd strings. */
 struct strv {
@@ -42,15 +46,20 @@ char *const *strv_array(const struct strv *s);
 
 /* "12.3 MB" (decimal units, as the progress lines show sizes). */
 const char *human_size(uint64_t bytes, char buf[32]);
+/* "4G", "512M", "100k" or bytes (binary units); false when malformed. */
+bool parse_size(const char *s, uint64_t *out);
 /* Seconds on the monotonic clock. */
 double now_s(void);
 
-/* Reads a whole file (at most max bytes; larger is an error, errno EFBIG). */
-int read_file(const char *path, size_t max, char **out, size_t *len);
 /* Writes all n bytes to fd (retrying short writes); 0 or -1. */
 int write_all(int fd, const void *buf, size_t n);
 /* True when s is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
 bool utf8_valid(const char *s);
+/* The safe form of an image path for messages ("\x0a" for control bytes). */
+const char *printable(const char *s, char *out, size_t outlen);
+
+/* Bytes free for root on the file system holding path (statvfs). */
+uint64_t free_space(const char *path);
 
 /*
  * Removes name in dirfd and everything below it, never following a
@@ -66,18 +75,35 @@ int remove_tree(const char *path);
  * also the number of entries and the sum of the file sizes. */
 uint64_t tree_usage(const char *path, uint64_t *entries, uint64_t *apparent);
 
+/* ---- meter.c: progress of a step that may take long ------------------- */
+
+/* Silent for the first 2 s of a step, then one line every 2 s (rewritten
+ * in place on a terminal). */
+struct meter {
+	char what[160];
+	double start, next;
+	bool shown;
+};
+void meter_start(struct meter *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* done of total bytes (total 0: unknown). Cheap enough for every read. */
+void meter_tick(struct meter *m, uint64_t done, uint64_t total);
+/* Ends the meter's line on a terminal; returns the step's seconds. */
+double meter_end(struct meter *m);
+
 /* ---- proc.c: child processes ------------------------------------------ */
 
 /*
  * Runs argv[0] (looked up in PATH) with stdin from in_fd and stdout to
- * out_fd (-1: /dev/null for either). Its stderr is captured; on return
- * *errtext (when errtext is not NULL) holds the captured text, malloc'd,
- * trailing newlines removed. Returns the exit status 0..255, or -1 when
- * the program could not be run or was killed by a signal (the reason is
- * then in *errtext, or printed when errtext is NULL). SIGINT/SIGTERM
- * received meanwhile are forwarded to the child.
+ * out_fd (-1: /dev/null for either). Its stderr is captured (the last
+ * 4 KiB); on return *errtext (when not NULL) holds it, malloc'd, trailing
+ * newlines removed. While it runs, m (when not NULL) is ticked with the
+ * size of the file watch (the output being made). Returns the exit
+ * status 0..255, or -1 when the program could not be run or was killed by
+ * a signal (the reason is then in *errtext, or printed when errtext is
+ * NULL). SIGINT/SIGTERM received meanwhile are forwarded to the child.
  */
-int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext);
+int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext,
+		struct meter *m, const char *watch);
 /* In a forked child: the signals the tool catches back to their defaults. */
 void child_default_signals(void);
 /* True when prog is an executable in PATH. */
@@ -85,50 +111,87 @@ bool have_program(const char *prog);
 /* The directory holding this executable (from /proc/self/exe), malloc'd. */
 char *self_dir(void);
 /* Set by SIGINT/SIGTERM (the signal number); checked between steps. */
-extern volatile sig_atomic_t hm_interrupted;
+extern volatile sig_atomic_t hr_interrupted;
 void install_signal_handlers(void);
 
-/* ---- sha256.c ----------------------------------------------------------- */
+/* ---- target.c: the guest architecture and its boot files -------------- */
 
-struct sha256 {
-	uint32_t h[8];
-	uint64_t len;		/* bytes hashed so far */
-	unsigned char buf[64];
-	size_t used;
+/* What differs between guest architectures (one today: x86_64). */
+struct target {
+	const char *name;	/* "x86_64" */
+	const char *oci_arch;	/* "amd64": the OCI platform architecture */
+	const char *qemu;	/* "qemu-system-x86_64" */
+	const char *machine;	/* "q35" */
+	const char *console;	/* "ttyS0" */
+	const char *kernel_subdir;	/* under $HYPEMAN_CACHE: "kernel" */
+	const char *kernel_flavour;	/* Debian's linux-image-*-<flavour>: "amd64" */
 };
-void sha256_init(struct sha256 *c);
-void sha256_update(struct sha256 *c, const void *data, size_t n);
-void sha256_final(struct sha256 *c, unsigned char out[32]);
-/* The lower-case hex form of a digest (65 bytes with the NUL). */
-void sha256_hex(const unsigned char d[32], char hex[65]);
+extern const struct target target_x86_64;
 
-/* ---- jtree.c: a JSON tree built with the shared pull reader ------------ */
-
-struct jt {
-	int type;		/* enum hm_json_type */
-	char *str;		/* string value, or the literal of a number */
-	bool b;
-	size_t n;		/* members / elements */
-	char **keys;		/* object member names (NULL for arrays) */
-	struct jt *kids;
+struct boot_files {
+	char *kernel, *initrd;
+	char release[128];	/* from the kernel image; "" when unknown */
+	char *modules_dir;	/* <kernel tree>/lib/modules/<release>, or NULL */
 };
-/* 0, or -1 with the reason in err ("offset 17: expected ',' or '}'"). */
-int jt_parse(const char *text, size_t len, struct jt *out, char *err, size_t errlen);
-void jt_free(struct jt *t);
-/* The member key of object o (the last one when repeated), or NULL. */
-const struct jt *jt_get(const struct jt *o, const char *key);
-/* The string member key of o, or NULL when absent or not a string. */
-const char *jt_str(const struct jt *o, const char *key);
-bool jt_is(const struct jt *t, int type);
+
+/*
+ * Finds the kernel (--kernel, $HYPEMAN_KERNEL, or the newest kernel in
+ * $HYPEMAN_CACHE) and the initrd that matches it (--initrd,
+ * $HYPEMAN_INITRD, or initrd-<release> / initrd next to this binary), and
+ * checks before anything boots that the initrd carries the modules the
+ * kernel needs. Nothing is looked up relative to the current directory.
+ * 0, or the exit status (2) after printing why and what to do.
+ */
+int find_boot_files(const struct target *tg, const char *kernel_opt,
+		const char *initrd_opt, struct boot_files *bf);
+void boot_files_free(struct boot_files *bf);
+/* $HYPEMAN_CACHE or /var/cache/hypeman-init; NULL (message printed) when
+ * HYPEMAN_CACHE is not an absolute path. */
+const char *cache_dir(void);
+
+/* ---- blob.c: files of the image layout, each read once ---------------- */
+
+/*
+ * Opens path for reading without following a final symlink and without
+ * blocking on a FIFO; refuses anything but a regular file with a message
+ * naming what (e.g. "index.json" or the blob) and the file type.
+ * The fd, or -1 (message printed). st is filled.
+ */
+struct stat;
+int open_regular(const char *path, const char *what, struct stat *st);
+
+/* A blob being read: every byte goes through the hash exactly once. */
+struct blob {
+	char digest[72];	/* "sha256:<hex>" */
+	char *path;
+	const char *what;	/* "layer 2/3", "manifest", ... */
+	uint64_t size;		/* from the descriptor (and fstat) */
+	uint64_t got;		/* bytes read and hashed so far */
+	int fd;
+	void *md;		/* EVP_MD_CTX */
+};
+/* Opens the blob of digest (checked: sha256 and 64 lower-case hex digits)
+ * whose descriptor says size. 0 or -1 (message printed). */
+int blob_open(struct blob *b, const char *layout, const char *digest, uint64_t size,
+		const char *what);
+/* Reads and hashes up to n bytes; 0 at the end; -1 with errno (EFBIG when
+ * the file grew past its size). */
+ssize_t blob_read(struct blob *b, void *buf, size_t n);
+/* Reads and hashes what is left, then checks size and digest. 0, or -1
+ * after printing which blob and why. */
+int blob_finish(struct blob *b);
+void blob_close(struct blob *b);
+/* A whole small blob (a JSON document of at most max bytes), verified,
+ * NUL-terminated. 0 or -1 (message printed). */
+int blob_slurp(const char *layout, const char *digest, uint64_t size, uint64_t max,
+		const char *what, char **text);
 
 /* ---- oci.c: the image layout -------------------------------------------- */
 
 struct layer {
-	char digest[72];	/* "sha256:<hex>" */
-	char *path;		/* the blob file */
+	char digest[72];
 	uint64_t size;
 	char *media_type;
-	int fd;			/* the verified blob, open; tar reads /dev/fd/N */
 };
 
 struct image {
@@ -138,20 +201,65 @@ struct image {
 	char *workdir;		/* "" when the image sets none */
 	struct layer *layers;
 	size_t n_layers;
-	unsigned n_blobs;	/* blobs verified (manifests, config, layers) */
-	uint64_t blob_bytes;
+	uint64_t layer_bytes;	/* sum of the layer blob sizes */
 };
 
-/* Reads index.json, the manifest, the config and checks every blob
- * (digest and size) it names. 0, or -1 after printing why. */
-int oci_load(const char *dir, const char *tag, struct image *img);
+/* The object that comes next in j (null too, when null_ok), with one call
+ * of fn per member; fn reads or skips the member's value. what names the
+ * object in the error. 0, or -1 with j->err set. */
+struct hm_json;
+typedef int json_member_fn(struct hm_json *j, const char *key, void *ctx);
+int json_object(struct hm_json *j, const char *what, bool null_ok, json_member_fn *fn,
+		void *ctx);
+
+/* Reads index.json, the manifest and the config (each document at most
+ * max_json bytes, verified), picking the manifest for tag and the
+ * target's platform. 0, or -1 after printing why. */
+int oci_load(const char *dir, const char *tag, const struct target *tg,
+		uint64_t max_json, struct image *img);
 void oci_free(struct image *img);
 
-/* ---- layers.c ----------------------------------------------------------- */
+/* ---- unpack.c + tree.c: the layers onto the rootfs tree ---------------- */
 
-/* Applies the layers in order onto root (an empty directory); scratch is
- * an empty directory on the same filesystem. 0, or -1 after printing why. */
-int apply_layers(const struct image *img, const char *root, const char *scratch);
+struct limits {
+	uint64_t max_size;	/* sum of the entries' sizes (sparse: full size) */
+	uint64_t max_entries;	/* entries in all layers */
+	uint64_t max_json;	/* each JSON document */
+};
+#define DEFAULT_MAX_SIZE (4 * GiB)
+#define DEFAULT_MAX_ENTRIES 1000000ULL
+#define DEFAULT_MAX_JSON (4 * MiB)
+
+/* Applies the layers in order onto root (an empty 0700 directory), reading
+ * each blob once; root's own metadata (the image's "/") is set at the end.
+ * 0, or -1 after printing why (root may then hold a partial tree). */
+int unpack_layers(const struct image *img, const char *root, const struct limits *lim);
+/* Prints what went wrong reading a layer, in words (unpack.c). */
+struct archive;
+void layer_error(const char *what, struct archive *a);
+
+/* pathset.c: a set of strings. */
+struct pathset {
+	char **v;
+	size_t n, cap;		/* cap: 0 or a power of two */
+};
+bool pathset_has(const struct pathset *ps, const char *s);
+bool pathset_add(struct pathset *ps, const char *s);	/* false: was there */
+void pathset_clear(struct pathset *ps);
+
+/* tree.c: placing a layer's entries in the tree, confined to its root. */
+struct tree;
+struct archive_entry;
+struct tree *tree_open(const char *root);	/* NULL after a message */
+/* A new layer (what names it in messages, e.g. "layer 2/3 (sha256:...)"). */
+void tree_layer(struct tree *t, const char *what);
+/* Applies one entry (its data read from a); 0, or -1 after a message. */
+int tree_entry(struct tree *t, struct archive *a, struct archive_entry *e);
+/* Ends the layer (the last parent directory's times restored). */
+void tree_layer_end(struct tree *t);
+/* Sets the root's metadata (the image's "/", else 0755 root:root). */
+int tree_finish(struct tree *t);
+void tree_close(struct tree *t);
 
 /* ---- disks.c ------------------------------------------------------------ */
 
@@ -164,7 +272,7 @@ int make_empty_ext4(const char *img, uint64_t size, const char *label);
 int make_ext4_from_dir(const char *img, const char *dir, uint64_t size,
 		const char *label);
 
-/* ---- config_json.c ------------------------------------------------------ */
+/* ---- volumes.c ------------------------------------------------------------ */
 
 struct volume {
 	char *disk;		/* host file */
@@ -174,6 +282,11 @@ struct volume {
 	char overlay_device[16];	/* overlay mode only */
 	char *overlay_img;	/* the upper disk we made (overlay mode) */
 };
+/* "DISK:PATH[:MODE]" -> v; NULL, or the reason (in why) for a usage error. */
+const char *parse_volume(const char *spec, struct volume *v, char *why, size_t whylen);
+void free_volume(struct volume *v);
+
+/* ---- config_json.c ------------------------------------------------------ */
 
 struct run_config {
 	char *const *entrypoint, *const *cmd;
@@ -190,10 +303,8 @@ struct run_config {
 void env_set(struct run_config *rc, const char *key, const char *value);
 /* The config.json text (malloc'd). */
 char *config_json(const struct run_config *rc);
-/* Appends s as a JSON string literal (quotes included) to buf. */
-void json_quote(char **buf, size_t *len, size_t *cap, const char *s);
 
-/* ---- qemu.c ------------------------------------------------------------- */
+/* ---- qemu.c, console.c, vmstop.c: the VM -------------------------------- */
 
 struct disk {
 	const char *path;
@@ -201,18 +312,41 @@ struct disk {
 };
 
 struct boot {
+	const struct target *target;
 	const char *kernel, *initrd, *append_extra;
 	struct disk *disks;
 	size_t n_disks;
-	bool network, interactive, systemd;
+	bool network, interactive, systemd, timings;
 	unsigned mem_mb, cpus;
 	unsigned timeout_s;	/* 0: none */
 	const char *sockdir;	/* QMP and agent sockets */
 	bool agent_port;
+	const char *log_path;	/* the init's JSON log lines go there */
+	const char *program;	/* argv[0] of the program, for the notices */
+	double host_s[3];	/* --timings: image, layers, disks (seconds) */
 };
 
 /* Boots the VM, shows its console, returns the exit status for
  * `hypeman run` (see README.md). */
 int qemu_run(const struct boot *b);
+
+/* ---- main.c, run.c: the command ----------------------------------------- */
+
+struct opts {
+	const char *init_mode;
+	struct strv env;
+	struct strv volume_specs;
+	bool network, interactive, no_agent, no_boot, timings;
+	const char *kernel, *initrd, *keep, *rootfs_fs, *append, *log;
+	unsigned memory, cpus, timeout;
+	struct limits limits;
+	const char *image;
+	char **command;		/* after IMAGE, or NULL */
+};
+
+/* The steps of `hypeman run`, in the order of README.md; the exit status. */
+int run(const struct opts *o);
+/* "hypeman: <message>\n(see hypeman run --help)" on stderr; returns 2. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
