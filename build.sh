@@ -23,7 +23,7 @@ BB_DEBIAN_TAR=busybox_${BB_VERSION}-4+deb12u1.debian.tar.xz
 # The modules our init loads at boot; build.sh adds what they depend on.
 BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
 
-agent= kmods= output=$out/initrd busybox_only=
+agent= kmods= output= busybox_only=
 usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -37,6 +37,9 @@ while [ $# -gt 0 ]; do
 done
 [ -z "$agent" ] || [ -f "$agent" ] || { echo "build.sh: --agent: no file $agent" >&2; exit 1; }
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
+# An initrd with modules is named after their kernel release: hypeman run
+# finds out/initrd-<release> for that kernel by itself.
+[ -n "$output" ] || output=$out/initrd${kmods:+-$(basename "$kmods")}
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 
