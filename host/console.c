@@ -228,14 +228,22 @@ void console_end(struct console *c)
 	}
 }
 
-void console_timings(const struct console *c, const double host_s[3])
+void host_timings(const double host_s[HOST_STEPS])
 {
-	static const char *const steps[3] = { "read the image", "apply the layers", "make the rootfs disk" };
+	static const char *const steps[HOST_STEPS] = { "read the image", "apply the layers",
+		"make the rootfs disk", "make the other disks" };
 	size_t i;
 
 	fprintf(stderr, "hypeman: host steps:\n");
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < HOST_STEPS; i++)
 		fprintf(stderr, "hypeman:   %-24s %6.0f ms\n", steps[i], host_s[i] * 1000);
+}
+
+void console_timings(const struct console *c, const double host_s[HOST_STEPS])
+{
+	size_t i;
+
+	host_timings(host_s);
 	if (c->first_uptime < 0) {
 		msg("--timings: the init wrote no log line");
 		return;

@@ -36,6 +36,6 @@ void console_feed(struct console *c, const char *buf, size_t n);
 /* The console closed: a last line without a newline is still scanned. */
 void console_end(struct console *c);
 /* The host steps' times and the guest's boot phases, on stderr. */
-void console_timings(const struct console *c, const double host_s[3]);
+void console_timings(const struct console *c, const double host_s[HOST_STEPS]);
 
 #endif

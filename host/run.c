@@ -31,7 +31,7 @@ struct run {
 	size_t ndisks;
 	char *work, *rootfs, *cfgdir, *rootfs_img, *overlay_img, *config_img, *sockdir;
 	bool made_work, made_sockdir;
-	double host_s[3];		/* image, layers, disks */
+	double host_s[HOST_STEPS];	/* image, layers, rootfs disk, other disks */
 };
 
 /* ---- before any work ---------------------------------------------------- */
@@ -244,6 +244,7 @@ static int add_disk(struct run *r, const char *path, bool readonly, char dev[16]
 
 static int other_disks(struct run *r)
 {
+	double t = now_s();
 	size_t i;
 
 	if (make_empty_ext4(r->overlay_img, OVERLAY_SIZE, "overlay")
@@ -261,6 +262,7 @@ static int other_disks(struct run *r)
 		 || add_disk(r, v->overlay_img, false, v->overlay_device))
 			return 1;
 	}
+	r->host_s[3] = now_s() - t;
 	return 0;
 }
 
@@ -268,6 +270,7 @@ static int write_config(struct run *r)
 {
 	char *json = config_json(&r->rc), *path = hr_asprintf("%s/config.json", r->cfgdir), sz[32];
 	size_t len = strlen(json);
+	double t = now_s();
 	int fd, rc = 1;
 
 	if (len > CONFIG_MAX) {
@@ -283,6 +286,7 @@ static int write_config(struct run *r)
 	if (make_ext4_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
 		goto out;
 	progress("made the overlay and config disks (init_mode %s)", r->rc.init_mode);
+	r->host_s[3] += now_s() - t;
 	rc = 0;
 out:
 	free(json);
@@ -301,6 +305,8 @@ static int boot_vm(struct run *r)
 	if (r->o->no_boot) {
 		progress("--no-boot: not booting%s%s", r->o->keep ? "; the disks are in " : "",
 			r->o->keep ? r->work : "");
+		if (r->o->timings)
+			host_timings(r->host_s);
 		free(log);
 		return 0;
 	}

@@ -311,6 +311,7 @@ struct disk {
 	bool readonly;
 };
 
+#define HOST_STEPS 4
 struct boot {
 	const struct target *target;
 	const char *kernel, *initrd, *append_extra;
@@ -323,8 +324,12 @@ struct boot {
 	bool agent_port;
 	const char *log_path;	/* the init's JSON log lines go there */
 	const char *program;	/* argv[0] of the program, for the notices */
-	double host_s[3];	/* --timings: image, layers, disks (seconds) */
+	double host_s[HOST_STEPS];	/* --timings: the host steps (seconds) */
 };
+
+/* The host steps --timings reports: reading the image, the layers, the
+ * rootfs disk, the other disks (console.c prints them). */
+void host_timings(const double host_s[HOST_STEPS]);
 
 /* Boots the VM, shows its console, returns the exit status for
  * `hypeman run` (see README.md). */

@@ -358,6 +358,32 @@ def test_layer_not_a_tar(hypeman, tmp_path):
     assert imgs(work) == []
 
 
+def test_errors_say_what_happened(hypeman, tmp_path):
+    """Raw tool errors come out as what happened and what to do."""
+    work = tmp_path / "work"
+    # config.json over the 1 MiB the init accepts: said before any boot.
+    lay = str(tmp_path / "big-env")
+    oci.write_layout(lay, [[F("x", "x")]], {"Cmd": ["/x"], "Env": ["BIG=" + "x" * (1 << 20)]})
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1, p.stderr
+    assert "config.json would be 1.0 MB, over the 1 MiB the init accepts" in p.stderr, p.stderr
+    assert "config.img" not in imgs(work)
+    # A layer cut inside a file's data (its digest matches what is there).
+    lay = str(tmp_path / "truncated")
+    descs = oci.write_layout(lay, [oci.tar_bytes([F("data", os.urandom(10000))])[:3000]],
+                             {"Cmd": ["/x"]})
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1, p.stderr
+    assert "layer 1/1 (%s) is truncated" % descs["layers"][0]["digest"] in p.stderr, p.stderr
+    # Kernels that are not there, or not kernels.
+    p = run(hypeman, ["--kernel", "/nonexistent/vmlinuz", lay])
+    assert p.returncode == 2, p.stderr
+    assert "kernel /nonexistent/vmlinuz: No such file or directory" in p.stderr, p.stderr
+    p = run(hypeman, ["--kernel", "/etc/hostname", lay])
+    assert p.returncode == 2, p.stderr
+    assert "kernel /etc/hostname: not an x86 Linux kernel image" in p.stderr, p.stderr
+
+
 def test_dotdot_member_refused(hypeman, tmp_path):
     layout = str(tmp_path / "image")
     make_layout(layout, [([("etc", "dir", None, 0o755),
