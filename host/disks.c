@@ -29,6 +29,7 @@ static int mke2fs(const char *img, const char *dir, uint64_t size, const char *l
 		bool journal, uint64_t inodes, struct meter *m)
 {
 	char sizebuf[32], inodebuf[32], *argv[20], *err = NULL;
+	struct meter own;
 	int n = 0, fd, rc;
 
 	/* A fresh sparse file of the exact size. */
@@ -69,7 +70,11 @@ static int mke2fs(const char *img, const char *dir, uint64_t size, const char *l
 	argv[n++] = (char *)img;
 	argv[n++] = sizebuf;
 	argv[n] = NULL;
-	rc = run_cmd(argv, -1, -1, &err, m, NULL);
+	if (!m)
+		meter_start(&own, "making %s", img);
+	rc = run_cmd(argv, -1, -1, &err, m ? m : &own, img);
+	if (!m)
+		meter_end(&own);
 	if (rc != 0)
 		msg("%s: mke2fs failed: %s", img, err && err[0] ? last_line(err) : "no reason given");
 	free(err);
@@ -112,9 +117,9 @@ int make_rootfs_disk(const char *root, const char *img, const char *fs, const ch
 			human_size(size, a), human_size(avail, b));
 		return -1;
 	}
+	meter_start(&m, "making %s", img);
 	progress("making the rootfs disk (%s, %s of files, %llu entries)", fs,
 		human_size(apparent, a), (unsigned long long)entries);
-	meter_start(&m, "making %s", img);
 	if (strcmp(fs, "erofs")) {	/* read-only in the guest: no journal */
 		rc = mke2fs(img, root, size, "rootfs", false, inodes, &m);
 	} else {

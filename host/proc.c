@@ -103,7 +103,8 @@ static int wait_child(pid_t pid, int *status, struct meter *m, const char *watch
 
 		if (poll(&p, 1, 1000) != 0)
 			break;	/* exited (or a signal: waitpid below decides) */
-		meter_tick(m, watch && stat(watch, &st) == 0 ? (uint64_t)st.st_size : 0, 0);
+		/* Blocks, not the size: mke2fs's image is sparse from the start. */
+		meter_tick(m, watch && stat(watch, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0, 0);
 	}
 	if (pfd >= 0)
 		close(pfd);

@@ -170,8 +170,8 @@ static int unpack_layer(const struct image *img, size_t i, struct tree *t, struc
 
 	snprintf(which, sizeof(which), "layer %zu/%zu", i + 1, img->n_layers);
 	snprintf(what, sizeof(what), "%s (%s)", which, ly->digest);
+	meter_start(&r.meter, "%s", which);	/* the step has begun: its line counts */
 	progress("applying %s (%s, %s)", which, ly->digest, human_size(ly->size, sz));
-	meter_start(&r.meter, "%s", which);
 	tree_layer(t, what);
 	if (blob_open(&r.blob, img->dir, ly->digest, ly->size, which))
 		goto out;

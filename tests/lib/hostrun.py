@@ -157,3 +157,53 @@ class Console:
         if self.p.poll() is None:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.communicate()
+
+
+class Gated:
+    """hypeman run with its stderr in a one-page pipe, filled beforehand so
+    that the tool's first line just fits: it then blocks writing its second
+    line, at a known point of its work, until release(). No timing involved.
+
+        g = Gated([hypeman, "run", ..., layout], "hypeman: reading image %s\\n" % layout)
+        g.wait_blocked()       # e.g. at "applying layer 1/2 ..."
+        ...                    # act while the tool is held there
+        rc, err = g.release()
+    """
+
+    def __init__(self, argv, first_line, env=None):
+        import fcntl
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+        self.fill = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ) - len(first_line.encode())
+        os.write(w, b"\0" * self.fill)
+        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=w,
+                                  env=dict(os.environ, **(env or {})))
+        os.close(w)
+        self.r = r
+
+    def wait_blocked(self, timeout=60):
+        """Until the tool sleeps in a pipe write (its second stderr line)."""
+        deadline = time.monotonic() + timeout * timeout_scale()
+        while time.monotonic() < deadline and self.p.poll() is None:
+            with open("/proc/%d/wchan" % self.p.pid) as f:
+                if f.read().strip().endswith("pipe_write"):
+                    return
+            time.sleep(0.01)
+        raise AssertionError("hypeman never blocked on its second line (rc %r)" % self.p.poll())
+
+    def release(self, timeout=120):
+        """Lets it go on; (exit status, stderr text)."""
+        chunks = []
+        while True:
+            b = os.read(self.r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(self.r)
+        rc = self.p.wait(timeout=timeout * timeout_scale())
+        return rc, b"".join(chunks)[self.fill:].decode(errors="replace")
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()

@@ -384,6 +384,24 @@ def test_errors_say_what_happened(hypeman, tmp_path):
     assert "kernel /etc/hostname: not an x86 Linux kernel image" in p.stderr, p.stderr
 
 
+def test_progress_of_a_long_step(hypeman, tmp_path):
+    """A step that lasts over 2 s shows its progress every 2 s (lines, when
+    stderr is not a terminal). The tool is held 2.5 s on the line that starts
+    a layer (its second stderr line), so that the step does last that long."""
+    lay = str(tmp_path / "image")
+    oci.write_layout(lay, [[F("big", os.urandom(4 << 20))]], {"Cmd": ["/x"]})
+    g = hostrun.Gated([hypeman, "run", "--no-boot", lay], "hypeman: reading image %s\n" % lay)
+    try:
+        g.wait_blocked()
+        time.sleep(2.5)			# the step's length, not a wait for an event
+        rc, err = g.release()
+    finally:
+        g.kill()
+    assert rc == 0, err
+    assert re.search(r"^hypeman: layer 1/1: +\d+% \([\d.]+ [kM]B of 4.2 MB\), \d s$", err, re.M), err
+    assert re.search(r"^hypeman: applied layer 1/1: 1 entries in [2-9]\.\d s$", err, re.M), err
+
+
 def test_dotdot_member_refused(hypeman, tmp_path):
     layout = str(tmp_path / "image")
     make_layout(layout, [([("etc", "dir", None, 0o755),

@@ -15,7 +15,6 @@ never do (issue 10's holes), each checked without booting a VM.
 import io
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -27,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, oci  # noqa: E402
 from lib.hostrun import imgs, run  # noqa: E402
 from lib.oci import D, F  # noqa: E402
-from lib.vm import timeout_scale  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
 
@@ -96,39 +94,32 @@ def test_relative_cache_refused(hypeman, tmp_path):
 # ---------------------------------------------------------------- 2. read once
 
 def test_blob_rewritten_during_the_run(hypeman, tmp_path):
-    """Layer 2 is rewritten in place (same size, other files) while layer 1 is
-    being applied. The tool reads each blob once, hashing as it extracts:
-    the rewrite is caught, nothing of it stays, no disk is made."""
-    big = [D("data"), F("data/big.bin", os.urandom(48 << 20))]
+    """Layer 2 is rewritten in place (same size, other files) while the tool
+    is held at the start of layer 1 (on its second stderr line). It reads
+    each blob once, hashing as it extracts: the rewrite is caught, nothing of
+    it stays, no disk is made."""
     good = [D("etc"), F("etc/good.txt", "g" * 100)]
     evil = [D("etc"), F("etc/evil.txt", "e" * 100)]
-    lay, descs = layout_with(tmp_path, [big, good])
+    lay, descs = layout_with(tmp_path, [SMALL, good])
     path = oci.blob_path(lay, descs["layers"][1])
     evil_tar = oci.tar_bytes(evil)
     assert len(evil_tar) == os.path.getsize(path)
     work = tmp_path / "work"
-    p = subprocess.Popen([hypeman, "run", "--no-boot", "--keep", str(work), lay],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err = ""
+    g = hostrun.Gated([hypeman, "run", "--no-boot", "--keep", str(work), lay],
+                      "hypeman: reading image %s\n" % lay)
     try:
-        for line in p.stderr:
-            err += line
-            if "applying layer 1/2" in line:
-                os.kill(p.pid, signal.SIGSTOP)	# layer 1 (48 MB) is under way
-                with open(path, "r+b") as f:
-                    f.write(evil_tar)
-                os.kill(p.pid, signal.SIGCONT)
-        rc = p.wait(timeout=120 * timeout_scale())
+        g.wait_blocked()		# at "applying layer 1/2": all blobs checked before, on main
+        with open(path, "r+b") as f:
+            f.write(evil_tar)
+        rc, err = g.release()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        g.kill()
     assert rc == 1, (rc, err)
     digest = descs["layers"][1]["digest"]
     assert digest in err and "digest mismatch" in err, err
     assert imgs(work) == [], err
     assert not os.path.exists(work / "rootfs" / "etc" / "evil.txt")
-    assert not os.path.exists(work / "rootfs" / "data"), "unverified tree kept"
+    assert not os.path.exists(work / "rootfs" / "etc"), "unverified tree kept"
 
 
 # ---------------------------------------------------------------- 3. non-files
@@ -344,25 +335,21 @@ def test_keep_directory_is_private(hypeman, tmp_path):
 
 
 def test_temporary_work_directory_is_private_and_removed(hypeman, tmp_path):
-    """Seen while the tool is stopped: mode 0700; gone at the end."""
-    lay, _ = layout_with(tmp_path, [[F("x", os.urandom(16 << 20))], SMALL])
+    """Seen while the tool is held at its first layer: the work directory and
+    the tree are 0700; gone at the end."""
+    lay, _ = layout_with(tmp_path, [SMALL])
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    p = subprocess.Popen([hypeman, "run", "--no-boot", lay], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, TMPDIR=str(tmp)))
-    modes, err = [], ""
+    g = hostrun.Gated([hypeman, "run", "--no-boot", lay], "hypeman: reading image %s\n" % lay,
+                      env={"TMPDIR": str(tmp)})
     try:
-        for line in p.stderr:
-            err += line
-            if "applying layer 2/2" in line:
-                os.kill(p.pid, signal.SIGSTOP)
-                modes = [(n, stat.S_IMODE(os.stat(tmp / n).st_mode)) for n in os.listdir(tmp)]
-                os.kill(p.pid, signal.SIGCONT)
-        assert p.wait(timeout=120) == 0, err
+        g.wait_blocked()
+        modes = [(n, stat.S_IMODE(os.stat(tmp / n).st_mode)) for n in os.listdir(tmp)]
+        rootfs = stat.S_IMODE(os.stat(tmp / modes[0][0] / "rootfs").st_mode) if modes else None
+        rc, err = g.release()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        g.kill()
+    assert rc == 0, err
     assert len(modes) == 1 and modes[0][1] == 0o700, modes
+    assert rootfs == 0o700		# the image's "/" mode comes after the last layer
     assert os.listdir(tmp) == []

@@ -73,6 +73,20 @@ def test_directory_replaced_by_a_file_over_layers(hypeman, tmp_path):
     assert not os.path.islink(os.path.join(root, "lnk"))
 
 
+def test_whiteouts_spare_what_this_layer_wrote(hypeman, tmp_path):
+    """A whiteout only hides lower layers: entries of its own layer that come
+    before it stay (an opaque directory keeps its new children)."""
+    lower = [D("d"), F("d/old", "o"), D("d/sub"), F("d/sub/old", "o"), F("e", "lower e"),
+             D("k"), F("k/x", "x")]
+    upper = [D("d"), F("d/new", "n"), D("d/sub"), F("d/sub/new", "n"), F("d/.wh..wh..opq"),
+             F("e", "upper e"), F(".wh.e"), F("k/y", "y"), F(".wh.k")]
+    root, _ = same_as_umoci(hypeman, tmp_path, [lower, upper])
+    assert sorted(os.listdir(os.path.join(root, "d"))) == ["new", "sub"]
+    assert os.listdir(os.path.join(root, "d/sub")) == ["new"]
+    assert open(os.path.join(root, "e")).read() == "upper e"
+    assert os.listdir(os.path.join(root, "k")) == ["y"]
+
+
 # ---------------------------------------------------------------- hard links
 
 def test_hard_link_to_a_lower_layer(hypeman, tmp_path):
