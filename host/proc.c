@@ -80,7 +80,7 @@ static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
 	if (pid != 0)
 		return pid;
 	child_default_signals();
-	nullfd = open("/dev/null", O_RDWR);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (dup2(in_fd >= 0 ? in_fd : nullfd, 0) < 0
 	 || dup2(out_fd >= 0 ? out_fd : nullfd, 1) < 0
 	 || dup2(err_fd, 2) < 0)

@@ -66,6 +66,10 @@ static void split_image(const char *arg, char **dir, char **tag)
 	struct stat st;
 
 	*tag = NULL;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*dir = hr_strdup(arg);
+		return;
+	}
 	for (colon = strrchr(arg, ':'); colon; colon = memrchr(arg, ':', colon - arg)) {
 		char *d = hr_strndup(arg, colon - arg);
 
@@ -77,7 +81,7 @@ static void split_image(const char *arg, char **dir, char **tag)
 		free(d);
 	}
 	colon = strrchr(arg, ':');
-	if (stat(arg, &st) == 0 || !colon || strchr(colon, '/')) {
+	if (!colon || strchr(colon, '/')) {
 		*dir = hr_strdup(arg);
 	} else {	/* no such directory: named so in the error */
 		*dir = hr_strndup(arg, colon - arg);

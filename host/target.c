@@ -178,17 +178,25 @@ static int needs_modules(const char *kernel, const char *rel, char *names, size_
  * -1 when it cannot be read as a cpio archive. */
 static int initrd_releases(const char *initrd, char *rels, size_t len)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
-	int r, n = 0;
+	struct stat st;
+	int r, n = 0, fd = open(initrd, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	rels[0] = 0;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;	/* QEMU will say what is wrong with it */
+	}
+	a = archive_read_new();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_filter_xz(a);
 	archive_read_support_format_cpio(a);
-	if (archive_read_open_filename(a, initrd, 65536) != ARCHIVE_OK) {
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
 		archive_read_free(a);
+		close(fd);
 		return -1;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK && n++ < INITRD_SCAN_MAX) {
@@ -210,6 +218,7 @@ static int initrd_releases(const char *initrd, char *rels, size_t len)
 	}
 	r = r == ARCHIVE_OK || r == ARCHIVE_EOF ? 0 : -1;
 	archive_read_free(a);
+	close(fd);
 	return r;
 }
 
