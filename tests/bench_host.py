@@ -11,8 +11,9 @@ machine's /usr), then times, alternating, in one run:
      no check, no whiteouts, no limits;
   C  sha256sum of the layers, then B: the same work A must do, by the
      usual tools.
-Prints medians, min, max (wall seconds), the load average seen at each run,
-and the ratios A/B and A/C. Needs root, libarchive-tools (bsdtar),
+Prints medians, min, max of the wall time and of the CPU time (user + system,
+of all the processes a variant ran: the fairer number on a busy machine),
+the load average seen at each run, and the ratios A/B and A/C. Needs root, libarchive-tools (bsdtar),
 erofs-utils. Work goes to $TMPDIR (default /var/tmp).
 """
 
@@ -20,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,11 +85,17 @@ def make_layout(layout, size_mb):
     return descs, total
 
 
+def cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def timed(argvs):
-    t = time.monotonic()
+    """(wall seconds, CPU seconds of the processes run)."""
+    t, c = time.monotonic(), cpu()
     for argv in argvs:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.monotonic() - t
+    return time.monotonic() - t, cpu() - c
 
 
 def run_hypeman(hypeman, layout, work):
@@ -127,7 +135,7 @@ def main():
         blobs = sum(d["size"] for d in descs)
         print("layout: %d gzip layers, %.0f MB of files, %.0f MB of blobs; work in %s" %
               (len(descs), total / 1e6, blobs / 1e6, tmp))
-        times, loads = {"A": [], "B": [], "C": []}, []
+        times, cpus, loads = {"A": [], "B": [], "C": []}, {"A": [], "B": [], "C": []}, []
         runs = {"A": lambda w: run_hypeman(hypeman, layout, w),
                 "B": lambda w: run_pair(layout, descs, w, False),
                 "C": lambda w: run_pair(layout, descs, w, True)}
@@ -135,23 +143,27 @@ def main():
             for name in ("A", "B", "C") if i % 2 == 0 else ("C", "B", "A"):
                 work = os.path.join(tmp, "work")
                 loads.append(os.getloadavg()[0])
-                times[name].append(runs[name](work))
+                wall, used = runs[name](work)
+                times[name].append(wall)
+                cpus[name].append(used)
                 shutil.rmtree(work)
-            print("run %d: A %.2f s, B %.2f s, C %.2f s" % (
+            print("run %d: A %.2f s, B %.2f s, C %.2f s (wall)" % (
                 i + 1, times["A"][-1], times["B"][-1], times["C"][-1]), file=sys.stderr)
         labels = {"A": "hypeman run --no-boot (check + unpack + disks)",
                   "B": "bsdtar -x + mkfs.erofs", "C": "sha256sum + bsdtar -x + mkfs.erofs"}
         print("runs: %d, alternating; load average (1 min) %.2f..%.2f" %
               (args.n, min(loads), max(loads)))
-        print("| | median s | min s | max s |")
-        print("|---|---|---|---|")
+        print("| | wall median s | min | max | CPU median s | min | max |")
+        print("|---|---|---|---|---|---|---|")
         for k in "ABC":
-            v = times[k]
-            print("| %s: %s | %.2f | %.2f | %.2f |" % (k, labels[k], statistics.median(v),
-                                                      min(v), max(v)))
-        a = statistics.median(times["A"])
-        print("ratio A/B %.2f, A/C %.2f (median over median)" % (
-            a / statistics.median(times["B"]), a / statistics.median(times["C"])))
+            w, c = times[k], cpus[k]
+            print("| %s: %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
+                k, labels[k], statistics.median(w), min(w), max(w),
+                statistics.median(c), min(c), max(c)))
+        for what, t in (("wall", times), ("CPU", cpus)):
+            a = statistics.median(t["A"])
+            print("%s ratio A/B %.2f, A/C %.2f (median over median)" % (
+                what, a / statistics.median(t["B"]), a / statistics.median(t["C"])))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
