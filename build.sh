@@ -27,7 +27,7 @@ BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay
 # one of the initrd's images (--gpu-driver, --kernel-headers).
 IMAGE_MODULES=
 
-agent= kmods= output=$out/initrd busybox_only= gpu_driver= kheaders=
+agent= kmods= output= busybox_only= gpu_driver= kheaders=
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -45,6 +45,9 @@ done
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
 [ -z "$gpu_driver" ] || [ -d "$gpu_driver" ] || { echo "build.sh: --gpu-driver: no directory $gpu_driver" >&2; exit 1; }
 [ -z "$kheaders" ] || [ -d "$kheaders" ] || { echo "build.sh: --kernel-headers: no directory $kheaders" >&2; exit 1; }
+# An initrd with modules is named after their kernel release: hypeman run
+# finds out/initrd-<release> for that kernel by itself.
+[ -n "$output" ] || output=$out/initrd${kmods:+-$(basename "$kmods")}
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 

@@ -12,6 +12,9 @@ for pair in qemu-system-x86_64:qemu-system-x86 mke2fs:e2fsprogs mkfs.erofs:erofs
 	debootstrap:debootstrap umoci:umoci gcc:gcc make:make tar:tar python3:python3 musl-gcc:musl-tools; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || pkgs="$pkgs ${pair#*:}"
 done
+# hypeman run (host/) links libarchive and OpenSSL's libcrypto.
+[ -e /usr/include/archive.h ] || pkgs="$pkgs libarchive-dev"
+[ -e /usr/include/openssl/evp.h ] || pkgs="$pkgs libssl-dev"
 if [ -n "$pkgs" ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
@@ -20,9 +23,10 @@ fi
 out=${HYPEMAN_OUT:-$PWD/out}
 modules=$(python3 tests/lib/kernel.py --field modules)   # Debian's kernel, cached
 bash tests/agent/build.sh "$out/test-agent" >/dev/null
-./build.sh --kernel-modules "$modules" --agent "$out/test-agent" --output "$out/initrd-demo"
+# Writes out/initrd-<release>: hypeman run pairs it with that kernel by itself.
+./build.sh --kernel-modules "$modules" --agent "$out/test-agent"
 make -s -C host OUT="$out"
 tests/testdata/systemd/make-image.sh >/dev/null
 
 image=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/images/systemd-oci
-exec "$out/hypeman" run --initrd "$out/initrd-demo" "$@" "$image"
+exec "$out/hypeman" run "$@" "$image"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hypeman.h"
+#include "run.h"
 
 struct buf {
 	char *s;
@@ -19,7 +19,7 @@ static void put(struct buf *b, const char *s, size_t n)
 	if (b->len + n + 1 > b->cap) {
 		while (b->len + n + 1 > b->cap)
 			b->cap = b->cap ? b->cap * 2 : 1024;
-		b->s = xrealloc(b->s, b->cap);
+		b->s = hr_realloc(b->s, b->cap);
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -31,13 +31,13 @@ static void puts_(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-void json_quote(char **s, size_t *len, size_t *cap, const char *str)
+/* s as a JSON string literal, quotes included. */
+static void quote(struct buf *b, const char *s)
 {
-	struct buf b = { *s, *len, *cap };
-	const unsigned char *p = (const unsigned char *)str;
+	const unsigned char *p = (const unsigned char *)s;
 	char esc[8];
 
-	put(&b, "\"", 1);
+	put(b, "\"", 1);
 	for (; *p; p++) {
 		const char *e = NULL;
 
@@ -56,19 +56,11 @@ void json_quote(char **s, size_t *len, size_t *cap, const char *str)
 			}
 		}
 		if (e)
-			puts_(&b, e);
+			puts_(b, e);
 		else
-			put(&b, (const char *)p, 1);
+			put(b, (const char *)p, 1);
 	}
-	put(&b, "\"", 1);
-	*s = b.s;
-	*len = b.len;
-	*cap = b.cap;
-}
-
-static void quote(struct buf *b, const char *s)
-{
-	json_quote(&b->s, &b->len, &b->cap, s);
+	put(b, "\"", 1);
 }
 
 static void strarray(struct buf *b, char *const *v)
@@ -91,7 +83,7 @@ void env_set(struct run_config *rc, const char *key, const char *value)
 	for (i = 0; i < rc->env_keys.n; i++)
 		if (!strcmp(rc->env_keys.v[i], key)) {
 			free(rc->env_values.v[i]);
-			rc->env_values.v[i] = xstrdup(value);
+			rc->env_values.v[i] = hr_strdup(value);
 			return;
 		}
 	strv_push(&rc->env_keys, key);

@@ -11,22 +11,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "hypeman.h"
+#include "run.h"
 
 /* Lazy initialisation is done here, not by a guest kernel thread that
  * would write to the disk in the background (slow under TCG). */
 #define EXT4_EXTENDED "lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0"
 
-static int mke2fs(const char *img, const char *dir, uint64_t size, const char *label,
-		bool journal, uint64_t inodes)
+/* The last line of a tool's stderr: usually the one that says why. */
+static const char *last_line(const char *text)
 {
-	char sizebuf[32], inodebuf[32];
-	char *argv[20];
+	const char *nl = strrchr(text, '\n');
+
+	return nl ? nl + 1 : text;
+}
+
+static int mke2fs(const char *img, const char *dir, uint64_t size, const char *label,
+		bool journal, uint64_t inodes, struct meter *m)
+{
+	char sizebuf[32], inodebuf[32], *argv[20], *err = NULL;
+	struct meter own;
 	int n = 0, fd, rc;
 
 	/* A fresh sparse file of the exact size. */
 	unlink(img);
-	fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)size)) {
 		msg("%s: %s", img, strerror(errno));
 		if (fd >= 0)
@@ -62,30 +70,30 @@ static int mke2fs(const char *img, const char *dir, uint64_t size, const char *l
 	argv[n++] = (char *)img;
 	argv[n++] = sizebuf;
 	argv[n] = NULL;
-	rc = run_cmd(argv, -1, -1, NULL);
-	if (rc != 0) {
-		msg("%s: mke2fs failed%s", img, rc > 0 ? "" : " to run");
-		return -1;
-	}
-	return 0;
+	if (!m)
+		meter_start(&own, "making %s", img);
+	rc = run_cmd(argv, -1, -1, &err, m ? m : &own, img);
+	if (!m)
+		meter_end(&own);
+	if (rc != 0)
+		msg("%s: mke2fs failed: %s", img, err && err[0] ? last_line(err) : "no reason given");
+	free(err);
+	return rc == 0 ? 0 : -1;
 }
 
 int make_empty_ext4(const char *img, uint64_t size, const char *label)
 {
-	return mke2fs(img, NULL, size, label, true, 0);
+	return mke2fs(img, NULL, size, label, true, 0, NULL);
 }
 
 int make_ext4_from_dir(const char *img, const char *dir, uint64_t size, const char *label)
 {
-	return mke2fs(img, dir, size, label, true, 0);
+	return mke2fs(img, dir, size, label, true, 0, NULL);
 }
 
 /* Blocks and inodes the tree needs in ext4 (4 KiB blocks). */
-static void ext4_estimate(const char *root, uint64_t *size, uint64_t *inodes)
+static void ext4_estimate(uint64_t bytes, uint64_t entries, uint64_t *size, uint64_t *inodes)
 {
-	uint64_t bytes, entries = 0;
-
-	bytes = tree_usage(root, &entries, NULL);
 	/* Data, plus inode tables (256 B each) and metadata, plus room. */
 	*inodes = entries + entries / 4 + 1024;
 	*size = bytes + bytes / 8 + *inodes * 256 + 16 * MiB;
@@ -94,24 +102,37 @@ static void ext4_estimate(const char *root, uint64_t *size, uint64_t *inodes)
 
 int make_rootfs_disk(const char *root, const char *img, const char *fs, const char **used)
 {
+	uint64_t entries, apparent, bytes = tree_usage(root, &entries, &apparent), size, inodes;
+	uint64_t avail = free_space(root);	/* img goes beside root */
+	char a[32], b[32], *err = NULL;
+	struct meter m;
+	int rc;
+
 	if (!fs)
 		fs = have_program("mkfs.erofs") ? "erofs" : "ext4";
 	*used = fs;
-	if (!strcmp(fs, "erofs")) {
-		char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime",
-			(char *)img, (char *)root, NULL };
+	ext4_estimate(bytes, entries, &size, &inodes);
+	if (avail < size) {	/* an upper bound for erofs too */
+		msg("%s: the rootfs disk needs up to %s and only %s is free", img,
+			human_size(size, a), human_size(avail, b));
+		return -1;
+	}
+	meter_start(&m, "making %s", img);
+	progress("making the rootfs disk (%s, %s of files, %llu entries)", fs,
+		human_size(apparent, a), (unsigned long long)entries);
+	if (strcmp(fs, "erofs")) {	/* read-only in the guest: no journal */
+		rc = mke2fs(img, root, size, "rootfs", false, inodes, &m);
+	} else {
+		char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime", (char *)img,
+			(char *)root, NULL };
 
 		unlink(img);
-		if (run_cmd(argv, -1, -1, NULL) != 0) {
-			msg("%s: mkfs.erofs failed", img);
-			return -1;
-		}
-		return 0;
-	} else {
-		uint64_t size, inodes;
-
-		ext4_estimate(root, &size, &inodes);
-		/* Read-only in the guest: no journal needed. */
-		return mke2fs(img, root, size, "rootfs", false, inodes);
+		rc = run_cmd(argv, -1, -1, &err, &m, img) == 0 ? 0 : -1;
+		if (rc)
+			msg("%s: mkfs.erofs failed: %s", img, err && err[0] ? last_line(err)
+				: "no reason given");
+		free(err);
 	}
+	meter_end(&m);
+	return rc;
 }

@@ -1,25 +1,30 @@
 /*
- * hypeman run: child processes (tar, mke2fs, mkfs.erofs) and signals.
+ * hypeman run: child processes (mkfs.erofs, mke2fs) and signals.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "hypeman.h"
+#include "run.h"
 
-volatile sig_atomic_t hm_interrupted;
+#define ERR_TAIL 4096		/* what is kept of a child's stderr */
+
+volatile sig_atomic_t hr_interrupted;
 static volatile pid_t current_child;
 
 static void on_signal(int sig)
 {
-	hm_interrupted = sig;
+	hr_interrupted = sig;
 	/* Ctrl-C reaches the child through the terminal anyway; a SIGTERM
 	 * sent to us alone is passed on so the step ends promptly. */
 	if (current_child > 0)
@@ -39,29 +44,6 @@ void install_signal_handlers(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static char *slurp_fd(int fd)
-{
-	size_t n = 0, cap = 4096;
-	char *s = xmalloc(cap);
-	ssize_t r;
-
-	lseek(fd, 0, SEEK_SET);
-	for (;;) {
-		if (n + 1 >= cap)
-			s = xrealloc(s, cap *= 2);
-		r = read(fd, s + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		n--;
-	s[n] = 0;
-	return s;
-}
-
 void child_default_signals(void)
 {
 	struct sigaction sa;
@@ -74,62 +56,105 @@ void child_default_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext)
+/* The last ERR_TAIL bytes written to fd, trailing newlines removed. */
+static char *tail_of(int fd)
 {
-	char tmpl[] = "/tmp/hypeman-stderr.XXXXXX";
-	int efd, status, nullfd;
-	pid_t pid, w;
+	char *s = hr_malloc(ERR_TAIL + 1);
+	off_t end = lseek(fd, 0, SEEK_END);
+	ssize_t n;
+
+	n = pread(fd, s, ERR_TAIL, end > ERR_TAIL ? end - ERR_TAIL : 0);
+	if (n < 0)
+		n = 0;
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		n--;
+	s[n] = 0;
+	return s;
+}
+
+static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
+{
+	pid_t pid = fork();
+	int nullfd;
+
+	if (pid != 0)
+		return pid;
+	child_default_signals();
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (dup2(in_fd >= 0 ? in_fd : nullfd, 0) < 0
+	 || dup2(out_fd >= 0 ? out_fd : nullfd, 1) < 0
+	 || dup2(err_fd, 2) < 0)
+		_exit(126);
+	setenv("LC_ALL", "C", 1);
+	execvp(argv[0], argv);
+	dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Waits for pid, ticking m with the size of watch about once a second. */
+static int wait_child(pid_t pid, int *status, struct meter *m, const char *watch)
+{
+	int pfd = m ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	pid_t w;
+
+	while (pfd >= 0) {
+		struct pollfd p = { pfd, POLLIN, 0 };
+		struct stat st;
+
+		if (poll(&p, 1, 1000) != 0)
+			break;	/* exited (or a signal: waitpid below decides) */
+		/* Blocks, not the size: mke2fs's image is sparse from the start. */
+		meter_tick(m, watch && stat(watch, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0, 0);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		;
+	return w < 0 ? -1 : 0;
+}
+
+int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext,
+		struct meter *m, const char *watch)
+{
+	int efd, status;
+	pid_t pid;
 	char *text;
 
 	if (errtext)
 		*errtext = NULL;
-	efd = mkostemp(tmpl, O_CLOEXEC);
+	efd = memfd_create("stderr", MFD_CLOEXEC);
 	if (efd < 0) {
-		msg("cannot create a temporary file: %s", strerror(errno));
+		msg("memfd_create: %s", strerror(errno));
 		return -1;
 	}
-	unlink(tmpl);
-	pid = fork();
+	pid = spawn(argv, in_fd, out_fd, efd);
 	if (pid < 0) {
 		msg("fork: %s", strerror(errno));
 		close(efd);
 		return -1;
 	}
-	if (pid == 0) {
-		child_default_signals();
-		nullfd = open("/dev/null", O_RDWR);
-		if (dup2(in_fd >= 0 ? in_fd : nullfd, 0) < 0
-		 || dup2(out_fd >= 0 ? out_fd : nullfd, 1) < 0
-		 || dup2(efd, 2) < 0)
-			_exit(126);
-		setenv("LC_ALL", "C", 1);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
 	current_child = pid;
-	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	current_child = 0;
-	text = slurp_fd(efd);
-	close(efd);
-	if (w < 0) {
-		free(text);
-		text = xasprintf("waitpid: %s", strerror(errno));
+	if (wait_child(pid, &status, m, watch)) {
 		status = -1;
-	} else if (WIFEXITED(status)) {
-		status = WEXITSTATUS(status);
+		text = hr_asprintf("waitpid: %s", strerror(errno));
 	} else {
-		char *t = xasprintf("%s%s%s killed by signal %d", text, text[0] ? "\n" : "",
-			argv[0], WTERMSIG(status));
+		text = tail_of(efd);
+		if (WIFEXITED(status)) {
+			status = WEXITSTATUS(status);
+		} else {
+			char *t = hr_asprintf("%s%s%s killed by signal %d", text,
+				text[0] ? "\n" : "", argv[0], WTERMSIG(status));
 
-		free(text);
-		text = t;
-		status = -1;
+			free(text);
+			text = t;
+			status = -1;
+		}
 	}
-	if (errtext)
+	current_child = 0;
+	close(efd);
+	if (errtext) {
 		*errtext = text;
-	else {
+	} else {
 		if (status != 0 && text[0])
 			msg("%s", text);
 		free(text);
@@ -145,11 +170,14 @@ bool have_program(const char *prog)
 
 	if (strchr(prog, '/'))
 		return access(prog, X_OK) == 0;
-	copy = xstrdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	copy = hr_strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-		char *p = xasprintf("%s/%s", dir, prog);
+		char *p;
 		struct stat st;
 
+		if (dir[0] != '/')
+			continue;	/* a relative PATH entry is the cwd's */
+		p = hr_asprintf("%s/%s", dir, prog);
 		found = stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
 		free(p);
 	}
@@ -164,10 +192,11 @@ char *self_dir(void)
 	char *slash;
 
 	if (n <= 0)
-		return xstrdup(".");
+		return NULL;
 	buf[n] = 0;
 	slash = strrchr(buf, '/');
-	if (slash)
-		*slash = 0;
-	return xstrdup(buf[0] ? buf : "/");
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	return hr_strdup(buf[0] ? buf : "/");
 }

@@ -1,14 +1,12 @@
 /*
- * hypeman run: booting the microVM in QEMU, showing its serial console
- * and reading the exit status off it.
+ * hypeman run: booting the microVM in QEMU and watching it to the end.
  *
- * QEMU's stdout (the guest's ttyS0) is a pipe to us: every byte is copied
- * to our stdout as it comes, and whole lines are scanned for the markers
- * (SPEC.md "Markers") and for a kernel panic. A stop request (SIGINT,
- * SIGTERM, --timeout) presses Ctrl-Alt-Del through QMP: in exec mode the
- * init forwards SIGTERM to the program and powers off, systemd reboots
- * (which ends QEMU, -no-reboot). A second request, or no end within the
- * grace period, kills QEMU.
+ * QEMU's stdout (the guest's console) is a pipe to us, shown by console.c.
+ * A stop request (SIGINT, SIGTERM, --timeout) presses Ctrl-Alt-Del through
+ * QMP once the program runs: in exec mode the init forwards SIGTERM to the
+ * program and powers off, systemd reboots (which ends QEMU: -no-reboot).
+ * A second request, or no end within the grace period, kills QEMU. At the
+ * end the tool says what happened and returns the exit status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,7 +21,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "hypeman.h"
+#include "console.h"
 
 #define DISK_SLOT0 0x04		/* disks at PCI slots 0x04.., so vda, vdb... follow */
 #define NET_SLOT 0x02
@@ -32,87 +30,38 @@
 #define STOP_GRACE_S 30		/* after a stop request, before QEMU is killed */
 #define KILL_GRACE_S 5		/* after SIGTERM to QEMU, before SIGKILL */
 #define CAD_RETRY_S 10		/* Ctrl-Alt-Del again while the VM runs on */
-#define LINE_MAX_ 4096
+#define SILENCE_S 30		/* no console byte at all: the kernel did not start */
+
+struct vm {
+	const struct boot *b;
+	struct strv argv;
+	char *qmp, *agent;
+	int out_fd, in_fd;	/* the console (read end); QEMU's stdin (write end) */
+	int log_fd;
+	pid_t pid;
+	int status;
+	double t0;
+	struct console con;
+	/* pending actions, each at a time (0: none) */
+	double stop_at, cad_at, kill_at, hard_kill_at;
+	bool stopping, timed_out, silence_warned, announced;
+	struct sigaction old[3];
+};
 
 static int sig_pipe[2] = { -1, -1 };
+static const int caught[3] = { SIGINT, SIGTERM, SIGHUP };
 
 static void on_signal(int sig)
 {
 	unsigned char c = (unsigned char)sig;
 	int e = errno;
 
-	hm_interrupted = sig;
+	hr_interrupted = sig;
 	(void)!write(sig_pipe[1], &c, 1);
 	errno = e;
 }
 
-struct scan {
-	char line[LINE_MAX_];
-	size_t len;
-	bool have_exit, panicked, started;
-	long exit_code;
-	char exit_message[256];
-	char mode[16];		/* from HYPEMAN-PROGRAM-START */
-};
-
-static void scan_line(struct scan *s, const char *line)
-{
-	const char *p;
-
-	if ((p = strstr(line, "HYPEMAN-EXIT code="))) {
-		char *end;
-		long code = strtol(p + 18, &end, 10);
-		const char *m;
-
-		if (end != p + 18) {
-			/* The last marker wins: the init prints the real one after
-			 * the program has exited. */
-			s->have_exit = true;
-			s->exit_code = code;
-			s->exit_message[0] = 0;
-			m = strstr(end, "message=\"");
-			if (m) {
-				const char *q = strrchr(m + 9, '"');
-				size_t n = q ? (size_t)(q - (m + 9)) : strlen(m + 9);
-
-				if (n >= sizeof(s->exit_message))
-					n = sizeof(s->exit_message) - 1;
-				memcpy(s->exit_message, m + 9, n);
-				s->exit_message[n] = 0;
-			}
-		}
-	}
-	if ((p = strstr(line, "HYPEMAN-PROGRAM-START ")) && (p = strstr(p, "mode="))) {
-		size_t n = strcspn(p + 5, " \t");
-
-		if (n >= sizeof(s->mode))
-			n = sizeof(s->mode) - 1;
-		memcpy(s->mode, p + 5, n);
-		s->mode[n] = 0;
-		s->started = true;
-	}
-	if (strstr(line, "Kernel panic - not syncing"))
-		s->panicked = true;
-}
-
-static void scan_bytes(struct scan *s, const char *buf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = buf[i];
-
-		if (c == '\n') {
-			while (s->len && s->line[s->len - 1] == '\r')
-				s->len--;
-			s->line[s->len] = 0;
-			scan_line(s, s->line);
-			s->len = 0;
-		} else if (s->len < sizeof(s->line) - 1) {
-			s->line[s->len++] = c ? c : ' ';
-		}
-	}
-}
+/* ---- QMP ------------------------------------------------------------------ */
 
 /* Reads from fd until a line holding want (or the deadline); 0 or -1. */
 static int qmp_expect(int fd, const char *want, double deadline)
@@ -171,13 +120,10 @@ static int send_ctrl_alt_del(const char *sock)
 	return rc;
 }
 
-static void push(struct strv *a, const char *s)
-{
-	strv_push(a, s);
-}
+/* ---- the command line ------------------------------------------------------ */
 
-static void pushf(struct strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pushf(struct strv *a, const char *fmt, ...)
+static void push(struct strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void push(struct strv *a, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -186,285 +132,375 @@ static void pushf(struct strv *a, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
-	push(a, s ? s : "");
+	strv_push(a, s ? s : "");
 	free(s);
 }
 
-static void build_argv(const struct boot *b, const char *qmp, const char *agent, struct strv *a)
+static const char *accel(void)
 {
-	const char *accel = getenv("HYPEMAN_ACCEL");
+	const char *a = getenv("HYPEMAN_ACCEL");
+
+	return a && a[0] ? a : "tcg";
+}
+
+static void build_argv(const struct vm *vm, struct strv *a)
+{
+	const struct boot *b = vm->b;
 	const char *qemu = getenv("HYPEMAN_QEMU");
 	size_t i;
 
-	if (!accel || !accel[0])
-		accel = "tcg";
-	push(a, qemu && qemu[0] ? qemu : "qemu-system-x86_64");
-	push(a, "-machine"); push(a, "q35");
-	push(a, "-accel"); push(a, accel);
+	push(a, "%s", qemu && qemu[0] ? qemu : b->target->qemu);
+	push(a, "-machine"); push(a, "%s", b->target->machine);
+	push(a, "-accel"); push(a, "%s", accel());
 	push(a, "-cpu"); push(a, "max");
-	push(a, "-m"); pushf(a, "%u", b->mem_mb);
-	push(a, "-smp"); pushf(a, "%u", b->cpus);
+	push(a, "-m"); push(a, "%u", b->mem_mb);
+	push(a, "-smp"); push(a, "%u", b->cpus);
 	push(a, "-nodefaults");
 	push(a, "-no-user-config");
 	push(a, "-display"); push(a, "none");
 	push(a, "-no-reboot");
-	push(a, "-kernel"); push(a, b->kernel);
-	push(a, "-initrd"); push(a, b->initrd);
+	push(a, "-kernel"); push(a, "%s", b->kernel);
+	push(a, "-initrd"); push(a, "%s", b->initrd);
 	push(a, "-append");
-	pushf(a, "console=ttyS0 panic=-1 loglevel=4%s%s%s",
+	push(a, "console=%s panic=-1 loglevel=4%s%s%s", b->target->console,
 		b->interactive ? "" : " hypeman.rescue=0",
 		b->append_extra && b->append_extra[0] ? " " : "",
 		b->append_extra ? b->append_extra : "");
+	/* Interactive: console input from the terminal; Ctrl-A x quits,
+	 * Ctrl-A c is the QEMU monitor. */
+	push(a, "-chardev"); push(a, "stdio,id=con0,signal=off%s", b->interactive ? ",mux=on" : "");
+	push(a, "-serial"); push(a, "chardev:con0");
 	if (b->interactive) {
-		/* Console input from the terminal; Ctrl-A x quits, Ctrl-A c is
-		 * the QEMU monitor. */
-		push(a, "-chardev"); push(a, "stdio,id=con0,mux=on,signal=off");
-		push(a, "-serial"); push(a, "chardev:con0");
 		push(a, "-mon"); push(a, "chardev=con0,mode=readline");
-	} else {
-		push(a, "-chardev"); push(a, "stdio,id=con0,signal=off");
-		push(a, "-serial"); push(a, "chardev:con0");
 	}
-	push(a, "-qmp"); pushf(a, "unix:%s,server=on,wait=off", qmp);
+	push(a, "-qmp"); push(a, "unix:%s,server=on,wait=off", vm->qmp);
 	for (i = 0; i < b->n_disks; i++) {
 		push(a, "-drive");
-		pushf(a, "file=%s,if=none,id=d%zu,format=raw%s", b->disks[i].path, i,
+		push(a, "file=%s,if=none,id=d%zu,format=raw%s", b->disks[i].path, i,
 			b->disks[i].readonly ? ",readonly=on" : "");
 		push(a, "-device");
-		pushf(a, "virtio-blk-pci,drive=d%zu,addr=0x%zx", i, DISK_SLOT0 + i);
+		push(a, "virtio-blk-pci,drive=d%zu,addr=0x%zx", i, DISK_SLOT0 + i);
 	}
 	if (b->network) {
 		/* restrict=on: the guest reaches nothing outside QEMU. */
 		push(a, "-netdev"); push(a, "user,id=n0,restrict=on");
-		push(a, "-device"); pushf(a, "virtio-net-pci,netdev=n0,addr=0x%x", NET_SLOT);
+		push(a, "-device"); push(a, "virtio-net-pci,netdev=n0,addr=0x%x", NET_SLOT);
 	}
-	if (agent) {
-		push(a, "-device"); pushf(a, "virtio-serial-pci,id=vser0,addr=0x%x", SERIAL_SLOT);
-		push(a, "-chardev"); pushf(a, "socket,id=agent0,path=%s,server=on,wait=off", agent);
+	if (vm->agent) {
+		push(a, "-device"); push(a, "virtio-serial-pci,id=vser0,addr=0x%x", SERIAL_SLOT);
+		push(a, "-chardev"); push(a, "socket,id=agent0,path=%s,server=on,wait=off", vm->agent);
 		push(a, "-device");
 		push(a, "virtserialport,bus=vser0.0,chardev=agent0,name=org.hypeman.agent.0");
 	}
 }
 
-/* A QEMU argument for a file name: commas are doubled. */
-static bool comma_free(const char *s)
-{
-	return !strchr(s, ',');
-}
+/* ---- the steps ------------------------------------------------------------- */
 
-int qemu_run(const struct boot *b)
+static int vm_prepare(struct vm *vm, const struct boot *b)
 {
-	struct strv argv = { 0 };
-	char *qmp, *agent = NULL, buf[65536];
-	int out[2], in[2] = { -1, -1 }, status = 0, rc;
-	struct sigaction sa, old_int, old_term, old_hup;
-	struct scan s;
-	pid_t pid;
-	double stop_at = 0, cad_at = 0, kill_at = 0, hard_kill_at = 0, t0;
-	bool eof = false, stdout_ok = true, timed_out = false, stopping = false;
 	size_t i;
 
-	memset(&s, 0, sizeof(s));
+	memset(vm, 0, sizeof(*vm));
+	vm->b = b;
+	vm->out_fd = vm->in_fd = vm->log_fd = -1;
 	if (b->n_disks > MAX_DISKS) {
 		msg("too many disks (%zu, at most %d)", b->n_disks, MAX_DISKS);
-		return 1;
+		return -1;
 	}
 	for (i = 0; i < b->n_disks; i++)
-		if (!comma_free(b->disks[i].path)) {
+		if (strchr(b->disks[i].path, ',')) {
 			msg("%s: QEMU cannot take a disk file name with a comma", b->disks[i].path);
-			return 1;
+			return -1;
 		}
-	qmp = xasprintf("%s/qmp.sock", b->sockdir);
+	vm->qmp = hr_asprintf("%s/qmp.sock", b->sockdir);
 	if (b->agent_port)
-		agent = xasprintf("%s/agent.sock", b->sockdir);
-	if (strlen(qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
-		msg("%s: socket path too long", qmp);
-		return 1;
+		vm->agent = hr_asprintf("%s/agent.sock", b->sockdir);
+	if (strlen(vm->qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
+		msg("%s: socket path too long", vm->qmp);
+		return -1;
 	}
-	unlink(qmp);
-	if (agent)
-		unlink(agent);
-	build_argv(b, qmp, agent, &argv);
+	unlink(vm->qmp);
+	if (vm->agent)
+		unlink(vm->agent);
+	build_argv(vm, &vm->argv);
+	if (b->log_path) {
+		vm->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (vm->log_fd < 0)
+			msg("warning: --log %s: %s (the init's log is only shown)", b->log_path,
+				strerror(errno));
+	}
+	console_init(&vm->con, vm->log_fd);
+	return 0;
+}
 
-	if (pipe2(out, O_CLOEXEC) || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)
-	 || (!b->interactive && pipe2(in, O_CLOEXEC))) {
-		msg("pipe: %s", strerror(errno));
-		return 1;
-	}
+static void catch_signals(struct vm *vm)
+{
+	struct sigaction sa;
+	size_t i;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
+	for (i = 0; i < 3; i++)
+		sigaction(caught[i], &sa, &vm->old[i]);
+}
 
-	t0 = now_s();
-	pid = fork();
-	if (pid < 0) {
-		msg("fork: %s", strerror(errno));
-		return 1;
+static int vm_spawn(struct vm *vm)
+{
+	int out[2], in[2] = { -1, -1 };
+
+	if (pipe2(out, O_CLOEXEC) || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)
+	 || (!vm->b->interactive && pipe2(in, O_CLOEXEC))) {
+		msg("pipe: %s", strerror(errno));
+		return -1;
 	}
-	if (pid == 0) {
+	catch_signals(vm);
+	vm->t0 = now_s();
+	vm->pid = fork();
+	if (vm->pid < 0) {
+		msg("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (vm->pid == 0) {
 		child_default_signals();
-		/* QEMU dies with us, whatever kills us. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!b->interactive) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* QEMU dies with us */
+		if (!vm->b->interactive) {
 			/* Its own process group: Ctrl-C is ours to turn into a
 			 * clean stop. Its stdin: a pipe nobody writes to. */
 			setpgid(0, 0);
 			dup2(in[0], 0);
 		}
 		dup2(out[1], 1);
-		execvp(argv.v[0], argv.v);
-		dprintf(2, "hypeman: cannot run %s: %s\n", argv.v[0], strerror(errno));
+		execvp(vm->argv.v[0], vm->argv.v);
+		dprintf(2, "hypeman: cannot run %s: %s\n", vm->argv.v[0], strerror(errno));
 		_exit(127);
 	}
 	close(out[1]);
 	if (in[0] >= 0)
 		close(in[0]);
-	progress("booting: %s, %s mode, accel %s, %u MiB", b->kernel,
-		b->systemd ? "systemd" : "exec",
-		getenv("HYPEMAN_ACCEL") && getenv("HYPEMAN_ACCEL")[0] ? getenv("HYPEMAN_ACCEL") : "tcg",
-		b->mem_mb);
-	if (b->timeout_s)
-		stop_at = t0 + b->timeout_s;
+	vm->out_fd = out[0];
+	vm->in_fd = in[1];
+	progress("booting %s with %s (%s mode, accel %s, %u MiB)", vm->b->kernel, vm->b->initrd,
+		vm->b->systemd ? "systemd" : "exec", accel(), vm->b->mem_mb);
+	if (vm->b->timeout_s)
+		vm->stop_at = vm->t0 + vm->b->timeout_s;
+	return 0;
+}
 
-	while (!eof) {
-		struct pollfd pf[2] = { { out[0], POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
-		double now = now_s(), next = 0;
-		int timeout = -1;
+static void request_stop(struct vm *vm, double now)
+{
+	if (!vm->stopping) {
+		vm->stopping = true;
+		vm->cad_at = now;
+		vm->kill_at = now + STOP_GRACE_S;
+	} else if (!vm->hard_kill_at) {
+		msg("killing the VM");
+		vm->cad_at = vm->kill_at = 0;
+		kill(vm->pid, SIGTERM);
+		vm->hard_kill_at = now + KILL_GRACE_S;
+	}
+}
+
+/* What is due now: the timeout, Ctrl-Alt-Del, the kills, the silence. */
+static void vm_timers(struct vm *vm, double now)
+{
+	if (vm->stop_at && now >= vm->stop_at) {
+		vm->stop_at = 0;
+		vm->timed_out = true;
+		msg("timeout (%u s): stopping the VM", vm->b->timeout_s);
+		if (!vm->stopping)
+			request_stop(vm, now);
+	}
+	/* Ctrl-Alt-Del only once the program (or systemd) runs: earlier
+	 * nobody in the guest would act on it. Repeated, in case the first
+	 * one came before systemd was ready for it. */
+	if (vm->cad_at && now >= vm->cad_at && vm->con.program_started) {
+		if (send_ctrl_alt_del(vm->qmp) == 0) {
+			vm->cad_at = now + CAD_RETRY_S;
+		} else {
+			msg("cannot reach QEMU's monitor: killing the VM");
+			vm->cad_at = vm->kill_at = 0;
+			kill(vm->pid, SIGTERM);
+			vm->hard_kill_at = now + KILL_GRACE_S;
+		}
+	}
+	if (vm->kill_at && now >= vm->kill_at) {
+		vm->kill_at = vm->cad_at = 0;
+		msg("the VM did not stop within %d s: killing it", STOP_GRACE_S);
+		kill(vm->pid, SIGTERM);
+		vm->hard_kill_at = now + KILL_GRACE_S;
+	}
+	if (vm->hard_kill_at && now >= vm->hard_kill_at) {
+		vm->hard_kill_at = 0;
+		kill(vm->pid, SIGKILL);
+	}
+	if (!vm->silence_warned && !vm->con.bytes && now >= vm->t0 + SILENCE_S) {
+		vm->silence_warned = true;
+		msg("console empty for %d s: the kernel did not start (is the accelerator right? "
+			"TCG is the default; HYPEMAN_ACCEL=kvm needs /dev/kvm)", SILENCE_S);
+	}
+}
+
+/* Milliseconds until the next timer, or -1. */
+static int next_timeout(const struct vm *vm, double now)
+{
+	double t[5] = { vm->stop_at, vm->con.program_started ? vm->cad_at : 0, vm->kill_at,
+		vm->hard_kill_at, vm->silence_warned ? 0 : vm->t0 + SILENCE_S };
+	double next = 0;
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		if (t[i] && (!next || t[i] < next))
+			next = t[i];
+	if (!next)
+		return -1;
+	return next > now ? (int)((next - now) * 1000) + 1 : 0;
+}
+
+/* The program (or systemd) has just started: say what runs and how to stop it. */
+static void announce(struct vm *vm)
+{
+	bool systemd = !strcmp(vm->con.mode, "systemd");
+	const char *what = systemd ? "systemd" : vm->b->program ? vm->b->program : "the program";
+
+	vm->announced = true;
+	if (vm->b->interactive)
+		progress("%s is running (%s mode); this terminal is its console, Ctrl-A x quits QEMU",
+			what, systemd ? "systemd" : "exec");
+	else if (systemd)
+		progress("systemd is running as PID 1 in the VM. Ctrl-C stops it cleanly "
+			"(systemd shuts down and reboots, which ends the VM); for a console, run with -i");
+	else
+		progress("%s is running in the VM (exec mode). Ctrl-C stops it (the program gets "
+			"SIGTERM); for a console, run with -i", what);
+}
+
+static void vm_watch(struct vm *vm)
+{
+	char buf[65536];
+
+	for (;;) {
+		struct pollfd pf[2] = { { vm->out_fd, POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
+		double now = now_s();
 		unsigned char c;
+		ssize_t r;
 
-		if (stop_at && now >= stop_at) {
-			stop_at = 0;
-			timed_out = true;
-			msg("timeout (%u s): stopping the VM", b->timeout_s);
-			if (!stopping) {
-				stopping = true;
-				cad_at = now;
-				kill_at = now + STOP_GRACE_S;
-			}
-		}
-		/* Ctrl-Alt-Del only once the program (or systemd) runs: earlier
-		 * nobody in the guest would act on it. Repeated, in case the
-		 * first one came before systemd was ready for it. */
-		if (cad_at && now >= cad_at && s.started) {
-			if (send_ctrl_alt_del(qmp) == 0) {
-				cad_at = now + CAD_RETRY_S;
-			} else {
-				msg("cannot reach QEMU's monitor: killing the VM");
-				cad_at = 0;
-				kill_at = 0;
-				kill(pid, SIGTERM);
-				hard_kill_at = now + KILL_GRACE_S;
-			}
-		}
-		if (kill_at && now >= kill_at) {
-			kill_at = 0;
-			cad_at = 0;
-			msg("the VM did not stop within %d s: killing it", STOP_GRACE_S);
-			kill(pid, SIGTERM);
-			hard_kill_at = now + KILL_GRACE_S;
-		}
-		if (hard_kill_at && now >= hard_kill_at) {
-			hard_kill_at = 0;
-			kill(pid, SIGKILL);
-		}
-		next = stop_at;
-		if (cad_at && s.started && (!next || cad_at < next))
-			next = cad_at;
-		if (kill_at && (!next || kill_at < next))
-			next = kill_at;
-		if (hard_kill_at && (!next || hard_kill_at < next))
-			next = hard_kill_at;
-		if (next)
-			timeout = next > now ? (int)((next - now) * 1000) + 1 : 0;
-		rc = poll(pf, 2, timeout);
-		if (rc < 0 && errno != EINTR) {
+		vm_timers(vm, now);
+		if (poll(pf, 2, next_timeout(vm, now)) < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
 			break;
 		}
-		if (rc <= 0)
-			continue;
-		if (pf[1].revents & POLLIN) {
+		if (pf[1].revents & POLLIN)
 			while (read(sig_pipe[0], &c, 1) == 1) {
-				if (!stopping) {
+				if (!vm->stopping)
 					msg("stopping the VM (again to kill it)");
-					stopping = true;
-					cad_at = now_s();
-					kill_at = cad_at + STOP_GRACE_S;
-				} else if (!hard_kill_at) {
-					msg("killing the VM");
-					cad_at = 0;
-					kill_at = 0;
-					kill(pid, SIGTERM);
-					hard_kill_at = now_s() + KILL_GRACE_S;
-				}
+				request_stop(vm, now_s());
 			}
-		}
-		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(out[0], buf, sizeof(buf));
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(vm->out_fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;	/* the console closed: QEMU is ending */
+		console_feed(&vm->con, buf, (size_t)r);
+		if (vm->con.program_started && !vm->announced)
+			announce(vm);
+	}
+	console_end(&vm->con);
+}
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				eof = true;
-				break;
-			}
-			if (stdout_ok && write_all(1, buf, r))
-				stdout_ok = false;	/* e.g. a closed pipe: keep scanning */
-			scan_bytes(&s, buf, r);
-		}
+/* How systemd mode ended, in words. */
+static const char *systemd_end(const struct vm *vm)
+{
+	switch (vm->con.kernel_end) {
+	case END_REBOOT:
+		return vm->stopping ? "systemd rebooted on the stop request; the VM is gone"
+			: "the guest rebooted (QEMU runs with -no-reboot); the VM is gone";
+	case END_POWEROFF:
+		return vm->stopping ? "systemd powered the VM off on the stop request"
+			: "the guest powered the VM off";
+	case END_HALT:
+		return "the guest halted; the VM is gone";
+	default:
+		return "the VM stopped";
 	}
-	if (s.len) {
-		s.line[s.len] = 0;
-		scan_line(&s, s.line);
-	}
-	close(out[0]);
-	if (in[1] >= 0)
-		close(in[1]);
-	/* The console is closed: QEMU is ending (or killed, see above). */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+}
+
+/* Reaps QEMU, says what happened, returns the exit status. */
+static int vm_outcome(struct vm *vm)
+{
+	const struct console *c = &vm->con;
+	bool systemd = c->mode[0] ? !strcmp(c->mode, "systemd") : vm->b->systemd;
+	bool qemu_ok;
+	double secs;
+
+	while (waitpid(vm->pid, &vm->status, 0) < 0 && errno == EINTR)
 		;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
-	close(sig_pipe[0]);
-	close(sig_pipe[1]);
-	unlink(qmp);
-	if (agent)
-		unlink(agent);
-	free(qmp);
-	free(agent);
-	strv_free(&argv);
-
-	{
-		bool systemd = s.mode[0] ? !strcmp(s.mode, "systemd") : b->systemd;
-		bool qemu_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		double secs = now_s() - t0;
-
-		if (s.have_exit && !systemd) {
-			progress("the VM stopped after %.1f s; the program's status: %ld (\"%s\")",
-				secs, s.exit_code, s.exit_message);
-			return s.exit_code < 0 || s.exit_code > 255 ? 1 : (int)s.exit_code;
-		}
-		if (s.panicked) {
-			msg("the guest kernel panicked (see the console above)");
-			return 1;
-		}
-		if (!qemu_ok) {
-			if (WIFSIGNALED(status))
-				msg("QEMU was killed by signal %d after %.1f s", WTERMSIG(status), secs);
-			else
-				msg("QEMU exited with status %d after %.1f s", WEXITSTATUS(status), secs);
-			return timed_out ? 124 : 1;
-		}
-		if (systemd) {
-			progress("the VM powered off after %.1f s", secs);
-			return 0;
-		}
-		msg("the VM stopped after %.1f s without a HYPEMAN-EXIT marker%s", secs,
-			s.started ? "" : " (the program never started; see the console above)");
-		return timed_out ? 124 : 1;
+	secs = now_s() - vm->t0;
+	qemu_ok = WIFEXITED(vm->status) && WEXITSTATUS(vm->status) == 0;
+	if (vm->b->timings)
+		console_timings(c, vm->b->host_s);
+	if (c->have_exit && !systemd) {
+		progress("the program exited: status %ld (\"%s\"); the VM powered off after %.1f s",
+			c->exit_code, c->exit_message, secs);
+		return c->exit_code < 0 || c->exit_code > 255 ? 1 : (int)c->exit_code;
 	}
+	if (c->panicked) {
+		msg("the guest kernel panicked after %.1f s (see the console above)", secs);
+		return 1;
+	}
+	if (!qemu_ok) {
+		if (WIFSIGNALED(vm->status))
+			msg("QEMU was killed by signal %d after %.1f s", WTERMSIG(vm->status), secs);
+		else
+			msg("QEMU exited with status %d after %.1f s", WEXITSTATUS(vm->status), secs);
+		return vm->timed_out ? 124 : 1;
+	}
+	if (systemd) {
+		progress("%s (after %.1f s)", systemd_end(vm), secs);
+		return 0;
+	}
+	msg("the VM stopped after %.1f s without a HYPEMAN-EXIT marker%s", secs,
+		c->program_started ? "" : " (the program never started; see the console above)");
+	return vm->timed_out ? 124 : 1;
+}
+
+static void vm_cleanup(struct vm *vm)
+{
+	size_t i;
+
+	for (i = 0; i < 3 && vm->t0; i++)
+		sigaction(caught[i], &vm->old[i], NULL);
+	if (vm->out_fd >= 0)
+		close(vm->out_fd);
+	if (vm->in_fd >= 0)
+		close(vm->in_fd);
+	if (vm->log_fd >= 0)
+		close(vm->log_fd);
+	for (i = 0; i < 2; i++)
+		if (sig_pipe[i] >= 0) {
+			close(sig_pipe[i]);
+			sig_pipe[i] = -1;
+		}
+	if (vm->qmp)
+		unlink(vm->qmp);
+	if (vm->agent)
+		unlink(vm->agent);
+	free(vm->qmp);
+	free(vm->agent);
+	strv_free(&vm->argv);
+}
+
+int qemu_run(const struct boot *b)
+{
+	struct vm vm;
+	int status = 1;
+
+	if (vm_prepare(&vm, b) == 0 && vm_spawn(&vm) == 0) {
+		vm_watch(&vm);
+		status = vm_outcome(&vm);
+	}
+	vm_cleanup(&vm);
+	return status;
 }

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-#include "hypeman.h"
+#include "run.h"
 
-bool hm_quiet;
+bool hr_quiet;
 
 static void vmsg(const char *fmt, va_list ap)
 {
@@ -29,7 +30,7 @@ void progress(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (hm_quiet)
+	if (hr_quiet)
 		return;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
@@ -51,7 +52,7 @@ static void oom(void)
 	exit(1);
 }
 
-void *xmalloc(size_t n)
+void *hr_malloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
@@ -60,7 +61,16 @@ void *xmalloc(size_t n)
 	return p;
 }
 
-void *xrealloc(void *p, size_t n)
+void *hr_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *hr_realloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
@@ -68,7 +78,7 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-char *xstrdup(const char *s)
+char *hr_strdup(const char *s)
 {
 	char *p = strdup(s);
 
@@ -77,7 +87,16 @@ char *xstrdup(const char *s)
 	return p;
 }
 
-char *xasprintf(const char *fmt, ...)
+char *hr_strndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+char *hr_asprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -95,9 +114,9 @@ void strv_push(struct strv *s, const char *str)
 {
 	if (s->n + 1 >= s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+		s->v = hr_realloc(s->v, s->cap * sizeof(*s->v));
 	}
-	s->v[s->n++] = xstrdup(str);
+	s->v[s->n++] = hr_strdup(str);
 	s->v[s->n] = NULL;
 }
 
@@ -139,46 +158,63 @@ double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int read_file(const char *path, size_t max, char **out, size_t *len)
+bool parse_size(const char *s, uint64_t *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0, cap = 0;
-	char *buf = NULL;
-	ssize_t r;
+	unsigned long long v;
+	uint64_t unit = 1;
+	char *end;
 
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		if (n + 1 >= cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			free(buf);
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += r;
-		if (n > max) {
-			free(buf);
-			close(fd);
-			errno = EFBIG;
-			return -1;
-		}
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	switch (*end) {
+	case 0: break;
+	case 'k': case 'K': unit = KiB; end++; break;
+	case 'm': case 'M': unit = MiB; end++; break;
+	case 'g': case 'G': unit = GiB; end++; break;
+	case 't': case 'T': unit = 1024 * GiB; end++; break;
+	default: return false;
 	}
-	close(fd);
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	return 0;
+	if (*end == 'i' && end[1] == 'B')	/* "4GiB" */
+		end += 2;
+	else if (*end == 'B' && unit > 1)	/* "4GB": still binary */
+		end++;
+	if (*end || v > UINT64_MAX / unit)
+		return false;
+	*out = v * unit;
+	return true;
+}
+
+uint64_t free_space(const char *path)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv))
+		return UINT64_MAX;	/* unknown: the write will tell */
+	return (uint64_t)sv.f_bfree * sv.f_frsize;
+}
+
+const char *printable(const char *s, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; *s && n + 5 < outlen; s++) {
+		unsigned char c = *s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += snprintf(out + n, outlen - n, "\\x%02x", c);
+		else
+			out[n++] = c;
+	}
+	if (*s && n + 4 <= outlen) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = 0;
+	return out;
 }
 
 int write_all(int fd, const void *buf, size_t n)
@@ -286,7 +322,7 @@ int remove_at(int dirfd, const char *name)
 
 int remove_tree(const char *path)
 {
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *dir = hr_strdup(path), *slash = strrchr(dir, '/');
 	const char *name;
 	int fd, rc;
 
@@ -366,7 +402,7 @@ static void usage_at(int dirfd, struct usage *u)
 				continue;
 			if (u->n == u->cap) {
 				u->cap = u->cap ? u->cap * 2 : 64;
-				u->seen = xrealloc(u->seen, u->cap * sizeof(*u->seen));
+				u->seen = hr_realloc(u->seen, u->cap * sizeof(*u->seen));
 			}
 			u->seen[u->n++] = (struct seen){ st.st_dev, st.st_ino };
 		}

@@ -1,7 +1,9 @@
-"""Read and unpack OCI image layouts (stdlib only), for hypeman-init's tests.
+"""Read, unpack and write OCI image layouts (stdlib only), for hypeman-init's tests.
 
 read_image(layout_dir, tag)          -> the image's run config and verified layer paths
 unpack_rootfs(layout_dir, dest, tag) -> apply the layers in order onto dest (as root)
+write_layout(layout_dir, layers, config, tag) -> a layout made of the given layers
+  (members made with D, F, L, H, node; tar_bytes() and compress() for raw layers)
 
 Every blob read is checked against its sha256/sha512 digest (and size); a
 mismatch raises OCIError naming the digest.  Layer application follows the OCI
@@ -16,6 +18,7 @@ import bz2
 import errno
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -27,7 +30,8 @@ import stat
 import tarfile
 import zlib
 
-__all__ = ["OCIError", "read_image", "unpack_rootfs"]
+__all__ = ["OCIError", "read_image", "unpack_rootfs", "write_layout", "write_index",
+           "write_blob", "tar_bytes", "compress", "D", "F", "L", "H", "node"]
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -427,3 +431,149 @@ def unpack_rootfs(layout_dir, dest_dir, tag="latest"):
     is_root = os.geteuid() == 0
     for desc, path, diff_id in zip(layers, paths, diff_ids):
         _apply_layer(root, path, desc, diff_id, is_root)
+
+
+# ---------------------------------------------------------------- writing layouts
+
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MTIME = 1700000000
+_SUFFIX = {None: "", "gzip": "+gzip", "zstd": "+zstd", "xz": "", "bzip2": ""}
+
+
+def _member(name, kind, data=None, mode=0o644, uid=0, gid=0, mtime=MTIME, target="",
+            dev=(0, 0), xattrs=None):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.mode, ti.uid, ti.gid, ti.mtime = kind, mode, uid, gid, mtime
+    ti.linkname = target
+    ti.devmajor, ti.devminor = dev
+    if xattrs:
+        ti.pax_headers = {"SCHILY.xattr." + k: (v.decode("utf-8", "surrogateescape")
+                                                if isinstance(v, bytes) else v)
+                          for k, v in xattrs.items()}
+    if data is not None:
+        data = data.encode() if isinstance(data, str) else data
+    return ti, data
+
+
+def D(name, mode=0o755, **kw):
+    """A directory member."""
+    return _member(name, tarfile.DIRTYPE, None, mode, **kw)
+
+
+def F(name, data=b"", mode=0o644, **kw):
+    """A regular file member."""
+    return _member(name, tarfile.REGTYPE, data, mode, **kw)
+
+
+def L(name, target, **kw):
+    """A symlink member."""
+    return _member(name, tarfile.SYMTYPE, None, 0o777, target=target, **kw)
+
+
+def H(name, target, **kw):
+    """A hard link member (target: a member name)."""
+    return _member(name, tarfile.LNKTYPE, None, 0o644, target=target, **kw)
+
+
+def node(name, kind, mode=0o600, dev=(0, 0), **kw):
+    """A device or FIFO member: kind is "chr", "blk" or "fifo"."""
+    t = {"chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE, "fifo": tarfile.FIFOTYPE}[kind]
+    return _member(name, t, None, mode, dev=dev, **kw)
+
+
+def tar_bytes(members, eof=True):
+    """A PAX tar of members ((TarInfo, data) pairs). eof=False leaves out the
+    two zero blocks that end an archive, as umoci 0.4.7 writes layers."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in members:
+            if data is not None:
+                ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+        end = buf.tell()
+    raw = buf.getvalue()
+    return raw if eof else raw[:end]
+
+
+def compress(raw, how):
+    """raw compressed with how: None, "gzip", "zstd", "xz" or "bzip2"."""
+    if how is None:
+        return raw
+    if how == "gzip":
+        return gzip.compress(raw, mtime=0)
+    if how == "xz":
+        return lzma.compress(raw)
+    if how == "bzip2":
+        return bz2.compress(raw)
+    if how == "zstd":
+        import subprocess
+        return subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE,
+                              check=True).stdout
+    raise ValueError(how)
+
+
+def write_blob(layout, data, media_type=None):
+    """Stores data under blobs/sha256; its descriptor."""
+    digest = hashlib.sha256(data).hexdigest()
+    d = os.path.join(layout, "blobs", "sha256")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, digest), "wb") as f:
+        f.write(data)
+    desc = {"digest": "sha256:" + digest, "size": len(data)}
+    if media_type:
+        desc["mediaType"] = media_type
+    return desc
+
+
+def write_index(layout, manifests):
+    """index.json (and oci-layout) listing the manifest descriptors."""
+    os.makedirs(layout, exist_ok=True)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": manifests}, f)
+
+
+def write_image(layout, layers, config=None, arch="amd64"):
+    """Layer, config and manifest blobs; the manifest's descriptor (not in
+    index.json). layers: each a list of members (plain tar), (members, how),
+    or bytes (a blob stored as it is, as a plain tar layer)."""
+    descs, diff_ids = [], []
+    for layer in layers:
+        if isinstance(layer, bytes):
+            blob = raw = layer
+            how = None
+        else:
+            members, how = layer if isinstance(layer, tuple) else (layer, None)
+            raw = tar_bytes(members)
+            blob = compress(raw, how)
+        descs.append(write_blob(layout, blob, MEDIA_LAYER + _SUFFIX[how]))
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    cfg = {"architecture": arch, "os": "linux",
+           "config": config if config is not None else {},
+           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    cdesc = write_blob(layout, json.dumps(cfg).encode(), MEDIA_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST, "config": cdesc,
+                "layers": descs}
+    mdesc = write_blob(layout, json.dumps(manifest).encode(), MEDIA_MANIFEST)
+    return {"manifest": mdesc, "config": cdesc, "layers": descs}
+
+
+def write_layout(layout, layers, config=None, tag="latest"):
+    """An OCI image layout with one manifest, tagged tag (None: untagged).
+    Returns {"manifest", "config", "layers"}: the descriptors."""
+    os.makedirs(layout, exist_ok=True)
+    descs = write_image(layout, layers, config)
+    mdesc = dict(descs["manifest"])
+    if tag:
+        mdesc["annotations"] = {REF_NAME: tag}
+    write_index(layout, [mdesc])
+    return descs
+
+
+def blob_path(layout, desc):
+    """The file of a descriptor's blob."""
+    return os.path.join(layout, "blobs", "sha256", desc["digest"].split(":", 1)[1])

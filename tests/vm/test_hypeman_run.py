@@ -11,124 +11,50 @@ owners.
 
 import glob
 import gzip
-import hashlib
-import io
 import json
 import os
 import re
-import select
 import shutil
 import signal
-import subprocess
 import sys
-import tarfile
+import subprocess
 import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import disks  # noqa: E402
+from lib import disks, hostrun, oci  # noqa: E402
+from lib.hostrun import Console, imgs, run  # noqa: E402
+from lib.oci import D, F, L  # noqa: E402
 from lib.vm import timeout_scale  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = hostrun.REPO
 BUSYBOX = "/bin/busybox"
 CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 SYSTEMD_IMAGE = os.path.join(CACHE, "images", "systemd-oci")
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-MEDIA_TAR = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_TGZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
 
 
-# ---------------------------------------------------------------- fixtures
-
 @pytest.fixture(scope="session")
 def hypeman(tmp_path_factory):
     """Path of the hypeman binary, built from host/ into a temp dir."""
-    if os.environ.get("HYPEMAN_BIN"):
-        return os.environ["HYPEMAN_BIN"]
-    out = tmp_path_factory.mktemp("hypeman-bin")
-    p = subprocess.run(["make", "-C", os.path.join(REPO, "host"), "OUT=%s" % out],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert p.returncode == 0, "make -C host failed:\n" + p.stdout
-    return str(out / "hypeman")
+    return hostrun.binary(tmp_path_factory)
 
 
-def run(hypeman, args, kernel=None, initrd=None, timeout=300, env=None):
-    """hypeman run ARGS -> CompletedProcess (text)."""
-    argv = [hypeman, "run"]
-    if kernel:
-        argv += ["--kernel", kernel]
-    if initrd:
-        argv += ["--initrd", initrd]
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, errors="replace", env=e,
-                          timeout=timeout * timeout_scale())
+def members(entries):
+    """(name, kind, data or target, mode) tuples -> tar members."""
+    make = {"dir": lambda n, d, m: D(n, m), "file": lambda n, d, m: F(n, d, m),
+            "symlink": lambda n, d, m: L(n, d)}
+    return [make[k](n, d, m) if isinstance(n, str) else (n, k) for n, k, d, m in
+            [e if len(e) == 4 else (e[0], e[1], None, None) for e in entries]]
 
 
-# ---------------------------------------------------------------- OCI images
-
-def _tar(entries, compress):
-    """entries: [(name, kind, data_or_target, mode)], kind in file/dir/symlink."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, data, mode in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mtime = 1700000000
-            ti.mode = mode
-            if kind == "dir":
-                ti.type = tarfile.DIRTYPE
-                t.addfile(ti)
-            elif kind == "symlink":
-                ti.type = tarfile.SYMTYPE
-                ti.linkname = data
-                t.addfile(ti)
-            else:
-                data = data.encode() if isinstance(data, str) else data
-                ti.size = len(data)
-                t.addfile(ti, io.BytesIO(data))
-    raw = buf.getvalue()
-    return (gzip.compress(raw, mtime=0) if compress else raw), raw
-
-
-def _blob(layout, data):
-    d = hashlib.sha256(data).hexdigest()
-    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
-    with open(os.path.join(layout, "blobs", "sha256", d), "wb") as f:
-        f.write(data)
-    return {"digest": "sha256:" + d, "size": len(data)}
-
-
-def make_layout(layout, layers, config, tag="latest", raw_layers=None):
-    """An OCI image layout: layers is a list of (entries, gzip?) or raw bytes."""
-    os.makedirs(layout, exist_ok=True)
-    descs, diff_ids = [], []
-    for layer in layers:
-        if isinstance(layer, bytes):
-            data, raw, media = layer, layer, MEDIA_TAR
-        else:
-            entries, compress = layer
-            data, raw = _tar(entries, compress)
-            media = MEDIA_TGZ if compress else MEDIA_TAR
-        descs.append(dict(_blob(layout, data), mediaType=media))
-        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-    cfg = {"architecture": "amd64", "os": "linux", "config": config,
-           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    cdesc = dict(_blob(layout, json.dumps(cfg).encode()), mediaType=MEDIA_CONFIG)
-    manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST, "config": cdesc,
-                "layers": descs}
-    mdesc = dict(_blob(layout, json.dumps(manifest).encode()), mediaType=MEDIA_MANIFEST)
-    if tag:
-        mdesc["annotations"] = {"org.opencontainers.image.ref.name": tag}
-    with open(os.path.join(layout, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [mdesc]}, f)
-    with open(os.path.join(layout, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    return {"layers": descs, "config": cdesc, "manifest": mdesc}
+def make_layout(layout, layers, config, tag="latest"):
+    """layers: (entries, gzip?) pairs or raw blobs; the descriptors."""
+    return oci.write_layout(layout, [l if isinstance(l, bytes) else
+                                     (members(l[0]), "gzip" if l[1] else None)
+                                     for l in layers], config, tag)
 
 
 def busybox_entries():
@@ -139,11 +65,10 @@ def busybox_entries():
         bb = f.read()
     names = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
                            text=True).stdout.split()
-    ents = [(d, "dir", None, 0o755) for d in
-            ("bin", "etc", "proc", "sys", "dev", "run", "root", "var")]
-    ents.append(("tmp", "dir", None, 0o1777))
-    ents.append(("bin/busybox", "file", bb, 0o755))
-    ents += [("bin/" + n, "symlink", "busybox", 0o777) for n in names if n != "busybox"]
+    ents = [D(d) for d in ("bin", "etc", "proc", "sys", "dev", "run", "root", "var")]
+    ents.append(D("tmp", 0o1777))
+    ents.append(F("bin/busybox", bb, 0o755))
+    ents += [L("bin/" + n, "busybox") for n in names if n != "busybox"]
     return ents
 
 
@@ -154,33 +79,31 @@ def whiteout_image(layout, cmd=CMD, env=("PATH=/bin", "FOO=image", "KEEP=1")):
     """The two-layer exec image: layer 2 whites out /etc/a.txt and makes
     /dir opaque (old.txt hidden, new.txt added)."""
     layer1 = busybox_entries() + [
-        ("etc/a.txt", "file", "a\n", 0o644),
-        ("dir", "dir", None, 0o755),
-        ("dir/old.txt", "file", "old\n", 0o644),
+        F("etc/a.txt", "a\n"),
+        D("dir"),
+        F("dir/old.txt", "old\n"),
     ]
     layer2 = [
-        ("etc", "dir", None, 0o755),
-        ("etc/.wh.a.txt", "file", "", 0o644),
-        ("dir", "dir", None, 0o755),
-        ("dir/.wh..wh..opq", "file", "", 0o644),
-        ("dir/new.txt", "file", "new\n", 0o644),
+        D("etc"),
+        F("etc/.wh.a.txt", ""),
+        D("dir"),
+        F("dir/.wh..wh..opq", ""),
+        F("dir/new.txt", "new\n"),
     ]
     return make_layout(layout, [(layer1, True), (layer2, False)],
                        {"Cmd": list(cmd), "Env": list(env)})
-
-
-def imgs(workdir):
-    return sorted(glob.glob(os.path.join(str(workdir), "*.img")))
 
 
 # ---------------------------------------------------------------- exec mode
 
 @pytest.mark.vm
 def test_exec_image_with_whiteouts(hypeman, kernel, initrd, tmp_path):
+    """Also the output for people: the init's log shown readably (raw JSON in
+    WORK/init.log), what runs and how to stop it, what happened, --timings."""
     layout = str(tmp_path / "image")
     whiteout_image(layout)
     work = tmp_path / "work"
-    p = run(hypeman, ["--keep", str(work), "--env", "FOO=cli", layout],
+    p = run(hypeman, ["--keep", str(work), "--timings", "--env", "FOO=cli", layout],
             kernel=kernel[0], initrd=initrd)
     out = p.stdout
     assert p.returncode == 5, "rc %d\n--- stderr\n%s\n--- console\n%s" % (
@@ -207,7 +130,23 @@ def test_exec_image_with_whiteouts(hypeman, kernel, initrd, tmp_path):
     assert cfg["network_enabled"] is False and cfg["volume_mounts"] == []
     # Progress lines on stderr.
     assert "hypeman: applying layer 2/2" in p.stderr
-    assert "hypeman: making rootfs disk" in p.stderr
+    assert "hypeman: making the rootfs disk" in p.stderr
+    # The init's log: readable on the console, raw in the run's log file.
+    assert not re.search(r'^\{"time"', out, re.M), out[-3000:]
+    assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} INFO  overlay: .*\(\d+ ms\)$", out, re.M), out
+    log = [json.loads(l) for l in (work / "init.log").read_text().splitlines()]
+    assert {"time", "level", "phase", "msg", "uptime_ms"} <= set(log[0])
+    phases = {l["phase"]: l["dur_ms"] for l in log if "dur_ms" in l}
+    assert {"mount", "overlay", "config", "switch"} <= set(phases), phases
+    # What runs, how to stop it, what happened.
+    assert "/bin/sh is running in the VM (exec mode). Ctrl-C stops it" in p.stderr
+    assert "for a console, run with -i" in p.stderr
+    assert 'the program exited: status 5 ("exit code 5"); the VM powered off' in p.stderr
+    # --timings: the host steps and the init's phases, as the log has them.
+    assert re.search(r"hypeman:   apply the layers +\d+ ms", p.stderr), p.stderr
+    for name, ms in phases.items():
+        assert re.search(r"hypeman:   %s +%d ms" % (name, ms), p.stderr), (name, p.stderr)
+    assert re.search(r"hypeman:   init -> program start +\d+ ms", p.stderr), p.stderr
 
 
 @pytest.mark.vm
@@ -254,6 +193,44 @@ def test_quiet_volumes_network_and_command(hypeman, kernel, initrd, tmp_path):
     # rw reached the disk; the overlay volume's lower disk is untouched.
     assert disks.read_file_from_ext4(rw, "/new.txt") == b"written\n"
     assert disks.read_file_from_ext4(ov, "/hello.txt") == b"from the host\n"
+
+
+@pytest.mark.vm
+def test_defaults_boot(hypeman, kernel, initrd, tmp_path):
+    """No --kernel, no --initrd: the cached kernel, and the initrd named after
+    its release next to the binary (what build.sh --kernel-modules writes)."""
+    bindir = tmp_path / "out"
+    bindir.mkdir()
+    shutil.copy(hypeman, bindir / "hypeman")
+    shutil.copy(initrd, bindir / ("initrd-" + kernel[2]))
+    (bindir / "initrd").write_bytes(b"the plain initrd would not boot this kernel")
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    p = run(str(bindir / "hypeman"), [layout], cwd="/",
+            unset=("HYPEMAN_KERNEL", "HYPEMAN_INITRD"))
+    assert p.returncode == 5, "rc %d\n%s\n%s" % (p.returncode, p.stderr, p.stdout[-3000:])
+    assert "booting %s with %s" % (kernel[0], bindir / ("initrd-" + kernel[2])) in p.stderr, \
+        p.stderr
+
+
+def test_initrd_without_the_kernels_modules_caught_before_boot(hypeman, kernel, tmp_path):
+    """The plain initrd with Debian's kernel (virtio_blk and ext4 are modules
+    there): refused before anything is built or booted, with the command
+    that makes the right initrd."""
+    plain = os.environ.get("HYPEMAN_PLAIN_INITRD") or os.path.join(REPO, "out", "initrd")
+    if not os.path.exists(plain):
+        pytest.skip("plain initrd not built: %s" % plain)
+    layout = str(tmp_path / "image")
+    whiteout_image(layout)
+    work = tmp_path / "work"
+    p = run(hypeman, ["--keep", str(work), layout], kernel=kernel[0], initrd=plain)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "%s has no kernel modules for %s" % (plain, kernel[2]) in p.stderr, p.stderr
+    assert "virtio_blk" in p.stderr and "ext4" in p.stderr
+    assert "build.sh --kernel-modules %s\n" % os.path.realpath(kernel[1]) in p.stderr, p.stderr
+    assert "out/initrd-%s" % kernel[2] in p.stderr
+    assert "booting" not in p.stderr and "reading image" not in p.stderr
+    assert imgs(work) == []
 
 
 @pytest.mark.vm
@@ -376,8 +353,53 @@ def test_layer_not_a_tar(hypeman, tmp_path):
     layout2 = str(tmp_path / "image2")
     make_layout(layout2, [gzip.compress(b"plain text, gzipped\n" * 50)], {"Cmd": ["/x"]})
     p = run(hypeman, ["--no-boot", "--keep", str(work), layout2])
-    assert p.returncode == 1 and "not a valid tar archive" in p.stderr, p.stderr
+    assert p.returncode == 1, p.stderr
+    assert "not a tar archive (gzip data holds no tar header)" in p.stderr, p.stderr
     assert imgs(work) == []
+
+
+def test_errors_say_what_happened(hypeman, tmp_path):
+    """Raw tool errors come out as what happened and what to do."""
+    work = tmp_path / "work"
+    # config.json over the 1 MiB the init accepts: said before any boot.
+    lay = str(tmp_path / "big-env")
+    oci.write_layout(lay, [[F("x", "x")]], {"Cmd": ["/x"], "Env": ["BIG=" + "x" * (1 << 20)]})
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1, p.stderr
+    assert "config.json would be 1.0 MB, over the 1 MiB the init accepts" in p.stderr, p.stderr
+    assert "config.img" not in imgs(work)
+    # A layer cut inside a file's data (its digest matches what is there).
+    lay = str(tmp_path / "truncated")
+    descs = oci.write_layout(lay, [oci.tar_bytes([F("data", os.urandom(10000))])[:3000]],
+                             {"Cmd": ["/x"]})
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1, p.stderr
+    assert "layer 1/1 (%s) is truncated" % descs["layers"][0]["digest"] in p.stderr, p.stderr
+    # Kernels that are not there, or not kernels.
+    p = run(hypeman, ["--kernel", "/nonexistent/vmlinuz", lay])
+    assert p.returncode == 2, p.stderr
+    assert "kernel /nonexistent/vmlinuz: No such file or directory" in p.stderr, p.stderr
+    p = run(hypeman, ["--kernel", "/etc/hostname", lay])
+    assert p.returncode == 2, p.stderr
+    assert "kernel /etc/hostname: not an x86 Linux kernel image" in p.stderr, p.stderr
+
+
+def test_progress_of_a_long_step(hypeman, tmp_path):
+    """A step that lasts over 2 s shows its progress every 2 s (lines, when
+    stderr is not a terminal). The tool is held 2.5 s on the line that starts
+    a layer (its second stderr line), so that the step does last that long."""
+    lay = str(tmp_path / "image")
+    oci.write_layout(lay, [[F("big", os.urandom(4 << 20))]], {"Cmd": ["/x"]})
+    g = hostrun.Gated([hypeman, "run", "--no-boot", lay], "hypeman: reading image %s\n" % lay)
+    try:
+        g.wait_blocked()
+        time.sleep(2.5)			# the step's length, not a wait for an event
+        rc, err = g.release()
+    finally:
+        g.kill()
+    assert rc == 0, err
+    assert re.search(r"^hypeman: layer 1/1: +\d+% \([\d.]+ [kM]B of 4.2 MB\), \d s$", err, re.M), err
+    assert re.search(r"^hypeman: applied layer 1/1: 1 entries in [2-9]\.\d s$", err, re.M), err
 
 
 def test_dotdot_member_refused(hypeman, tmp_path):
@@ -387,7 +409,7 @@ def test_dotdot_member_refused(hypeman, tmp_path):
                 {"Cmd": ["/x"]})
     work = tmp_path / "work"
     p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1 and "refusing member" in p.stderr and ".." in p.stderr, p.stderr
+    assert p.returncode == 1 and "refusing entry" in p.stderr and ".." in p.stderr, p.stderr
     assert not os.path.exists(tmp_path / "escape.txt")
     assert not os.path.exists(work / "escape.txt")
     assert imgs(work) == []
@@ -395,7 +417,8 @@ def test_dotdot_member_refused(hypeman, tmp_path):
 
 def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
     """Symlinks of a lower layer (absolute, or climbing with ..) are resolved
-    as in a chroot: a later layer's files and whiteouts never reach the host."""
+    as in a chroot: a later layer's files and whiteouts never reach the host.
+    The tree is the one `umoci unpack` makes."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim.txt").write_text("host file\n")
@@ -429,31 +452,19 @@ def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
     assert os.path.islink(root / "esc") and os.path.islink(root / "up")
     assert os.path.islink(root / "bin")
     assert (root / "usr" / "bin" / "tool").read_text() == "tool"
-    # A dangling symlink is replaced by the directory the layer implies.
-    assert not os.path.islink(root / "dang") and (root / "dang" / "f.txt").exists()
+    # A dangling symlink is followed too: its target is made, inside the root.
+    assert os.path.islink(root / "dang")
+    assert (root / "nonexistent-hypeman-test" / "f.txt").read_text() == "x"
     assert len(imgs(work)) == 3
+    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
+    ours, theirs = hostrun.tree(str(root), mtimes=False), hostrun.tree(ref, mtimes=False)
+    assert ours == theirs, hostrun.diff(ours, theirs)
 
 
-def _tree(root):
-    """{path: (type, mode, uid, gid, size, link, mtime or None for dirs)}"""
-    res = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            link = os.readlink(p) if os.path.islink(p) else None
-            isdir = os.path.isdir(p) and not link
-            res[os.path.relpath(p, root)] = (
-                st.st_mode >> 12, st.st_mode & 0o7777, st.st_uid, st.st_gid,
-                0 if isdir else st.st_size, link, None if isdir else int(st.st_mtime))
-    return res
-
-
-def test_layers_match_reference_unpacker(hypeman, tmp_path):
+def test_layers_match_umoci(hypeman, tmp_path):
     """Three layers exercising the merge (file <-> dir, a listed directory
     over a symlink, whiteouts of directories, opaque directories, metadata
-    of listed vs implied directories) against tests/lib/oci.py."""
-    from lib import oci
+    of listed vs implied directories) against `umoci unpack`."""
     l1 = [("a", "dir", None, 0o755), ("a/f1", "file", "1", 0o644),
           ("a/sub", "dir", None, 0o700), ("a/sub/deep", "file", "d", 0o600),
           ("b", "file", "b", 0o644), ("c", "dir", None, 0o755), ("c/x", "file", "x", 0o644),
@@ -474,12 +485,12 @@ def test_layers_match_reference_unpacker(hypeman, tmp_path):
           ("e/.wh..wh..opq", "file", "", 0o644)]
     layout = str(tmp_path / "image")
     make_layout(layout, [(l1, True), (l2, False), (l3, True)], {"Cmd": ["/x"]})
-    oci.unpack_rootfs(layout, str(tmp_path / "ref"))
+    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
     work = tmp_path / "work"
     p = run(hypeman, ["-q", "--no-boot", "--keep", str(work), layout])
     assert p.returncode == 0, p.stderr
-    ours, ref = _tree(str(work / "rootfs")), _tree(str(tmp_path / "ref"))
-    assert ours == ref
+    ours, ref = hostrun.tree(str(work / "rootfs")), hostrun.tree(ref)
+    assert ours == ref, hostrun.diff(ours, ref)
     assert ours["a"][1] == 0o777 and ours["a/sub"][1] == 0o700 and ours["m"][1] == 0o701
     assert "e" in ours and "e/keep" not in ours and "m/old" not in ours
     assert (work / "rootfs" / "a" / "f1").read_text() == "re-added"
@@ -511,49 +522,6 @@ def _systemd_image():
     return SYSTEMD_IMAGE
 
 
-class Console:
-    """hypeman run in the background, its stdout read as it comes."""
-
-    def __init__(self, argv, env):
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env, start_new_session=True)
-        self.text = ""
-
-    def wait_for(self, pattern, timeout):
-        deadline = time.monotonic() + timeout * timeout_scale()
-        rx = re.compile(pattern)
-        while not rx.search(self.text):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 1.0))
-            if r:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
-                if not chunk:
-                    return rx.search(self.text)
-                self.text += chunk.decode(errors="replace")
-        return rx.search(self.text)
-
-    def finish(self, timeout):
-        """Wait for the exit (killing the group after timeout); returns rc."""
-        try:
-            rest, err = self.p.communicate(timeout=timeout * timeout_scale())
-        except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            rest, err = self.p.communicate()
-            self.text += rest.decode(errors="replace")
-            self.stderr = err.decode(errors="replace")
-            return None
-        self.text += rest.decode(errors="replace")
-        self.stderr = err.decode(errors="replace")
-        return self.p.returncode
-
-    def kill(self):
-        if self.p.poll() is None:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            self.p.communicate()
-
-
 @pytest.mark.vm
 def test_systemd_image_auto_detection(hypeman, kernel, initrd, tmp_path):
     image = _systemd_image()
@@ -579,6 +547,11 @@ def test_systemd_image_auto_detection(hypeman, kernel, initrd, tmp_path):
     assert "stopping the VM" in c.stderr
     assert "systemd mode" in c.stderr and "init_mode systemd" in c.stderr
     assert "HYPEMAN-EXIT" not in c.text
+    # What runs, how to stop it; then what really happened.
+    assert "systemd is running as PID 1 in the VM. Ctrl-C stops it cleanly" in c.stderr
+    assert "reboot: Restarting system" in c.text
+    assert "systemd rebooted on the stop request; the VM is gone" in c.stderr, c.stderr
+    assert "powered off" not in c.stderr
     assert not glob.glob(str(tmp_path / "hypeman-run.*")), "work dir left behind"
     print("systemd banner after %.1f s; stderr:\n%s" % (booted, c.stderr))
 

@@ -3,14 +3,10 @@
 Run: /usr/bin/python3 -m pytest tests/vm/test_oci.py   (as root: uid/gid, mknod)
 """
 
-import gzip
-import hashlib
-import io
 import json
 import os
 import stat
 import sys
-import tarfile
 
 import pytest
 
@@ -24,79 +20,19 @@ SYSTEMD_IMAGE = os.path.join(os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman
 
 # ------------------------------------------------------------ layout builder
 
-def _tar(members, compress):
-    """members: list of (TarInfo, bytes or None)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for ti, data in members:
-            if data is not None:
-                ti.size = len(data)
-            t.addfile(ti, io.BytesIO(data) if data is not None else None)
-    raw = buf.getvalue()
-    return (gzip.compress(raw) if compress else raw), raw
-
-
-def _ti(name, kind=tarfile.REGTYPE, mode=0o644, uid=0, gid=0, linkname="", dev=(0, 0)):
-    ti = tarfile.TarInfo(name)
-    ti.type = kind
-    ti.mode = mode
-    ti.uid, ti.gid = uid, gid
-    ti.linkname = linkname
-    ti.devmajor, ti.devminor = dev
-    ti.mtime = 1700000000
-    return ti
-
-
-def D(name, mode=0o755):
-    return (_ti(name, tarfile.DIRTYPE, mode), None)
-
-
-def F(name, data=b"", mode=0o644, uid=0, gid=0):
-    return (_ti(name, mode=mode, uid=uid, gid=gid), data)
-
-
-def L(name, target):
-    return (_ti(name, tarfile.SYMTYPE, 0o777, linkname=target), None)
-
-
-def H(name, target):
-    return (_ti(name, tarfile.LNKTYPE, linkname=target), None)
+D, F, L, H = oci.D, oci.F, oci.L, oci.H
 
 
 def _blob(layout, data):
-    digest = hashlib.sha256(data).hexdigest()
-    d = os.path.join(layout, "blobs", "sha256")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, digest), "wb") as f:
-        f.write(data)
-    return "sha256:" + digest
+    return oci.write_blob(layout, data)["digest"]
 
 
 def make_layout(layout, layers, config=None, tag="latest"):
     """layers: list of (members, compress). Returns dict of digests."""
-    os.makedirs(layout, exist_ok=True)
-    with open(os.path.join(layout, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    ldescs, diff_ids = [], []
-    for members, compress in layers:
-        blob, raw = _tar(members, compress)
-        mt = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else "")
-        ldescs.append({"mediaType": mt, "digest": _blob(layout, blob), "size": len(blob)})
-        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-    cfg = {"architecture": "amd64", "os": "linux",
-           "config": config if config is not None else {},
-           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    cblob = json.dumps(cfg).encode()
-    cdesc = {"mediaType": "application/vnd.oci.image.config.v1+json",
-             "digest": _blob(layout, cblob), "size": len(cblob)}
-    mblob = json.dumps({"schemaVersion": 2, "config": cdesc, "layers": ldescs}).encode()
-    mdesc = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
-             "digest": _blob(layout, mblob), "size": len(mblob),
-             "annotations": {"org.opencontainers.image.ref.name": tag}}
-    with open(os.path.join(layout, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [mdesc]}, f)
-    return {"manifest": mdesc["digest"], "config": cdesc["digest"],
-            "layers": [d["digest"] for d in ldescs]}
+    d = oci.write_layout(layout, [(m, "gzip" if c else None) for m, c in layers],
+                         config if config is not None else {}, tag)
+    return {"manifest": d["manifest"]["digest"], "config": d["config"]["digest"],
+            "layers": [l["digest"] for l in d["layers"]]}
 
 
 def _blobfile(layout, digest):
@@ -112,8 +48,8 @@ LAYER1 = [
     L("bin", "usr/bin"),
     L("etc/evil", "/tmp/oci-test-outside-should-not-be-written"),
     L("up", "../../../../.."),
-    D("dev/"), (_ti("dev/null", tarfile.CHRTYPE, 0o666, dev=(1, 3)), None),
-    (_ti("dev/fifo", tarfile.FIFOTYPE, 0o600), None),
+    D("dev/"), oci.node("dev/null", "chr", 0o666, dev=(1, 3)),
+    oci.node("dev/fifo", "fifo", 0o600),
     D("tmp/", 0o1777),
 ]
 

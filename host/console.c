@@ -1,0 +1,258 @@
+/*
+ * hypeman run: the guest's serial console, as QEMU hands it to us.
+ *
+ * Bytes go to our stdout as they come (prompts without a newline too),
+ * except lines that start with '{': those are held until complete, and
+ * when one is the init's JSON log line (SPEC "Log") it is shown for
+ * people ("10:15:30.123 INFO  overlay: mounted ... (12 ms)") while the
+ * raw JSON goes to the run's log file. Whole lines are also scanned for
+ * the markers (SPEC "Markers"), a kernel panic, and how the kernel ended
+ * (power off, reboot, halt), and the phases' dur_ms are kept for
+ * --timings.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "json.h"
+#include "console.h"
+
+void console_init(struct console *c, int log_fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_fd = log_fd;
+	c->stdout_ok = true;
+	c->color = isatty(1);
+	c->first_uptime = c->prog_uptime = c->last_uptime = -1;
+}
+
+static void out(struct console *c, const char *s, size_t n)
+{
+	if (c->stdout_ok && n && write_all(1, s, n))
+		c->stdout_ok = false;	/* e.g. a closed pipe: keep scanning */
+}
+
+/* The fields of a log line, read with the guest's own JSON reader. */
+struct logline {
+	char *time, *level, *phase, *msg, *error;
+	long long uptime_ms, dur_ms;
+};
+
+static void logline_free(struct logline *l)
+{
+	free(l->time);
+	free(l->level);
+	free(l->phase);
+	free(l->msg);
+	free(l->error);
+}
+
+static int read_field(struct hm_json *j, const char *key, void *ctx)
+{
+	struct logline *l = ctx;
+	char **s = !strcmp(key, "time") ? &l->time : !strcmp(key, "level") ? &l->level
+		: !strcmp(key, "phase") ? &l->phase : !strcmp(key, "msg") ? &l->msg
+		: !strcmp(key, "error") ? &l->error : NULL;
+	long long *num = !strcmp(key, "uptime_ms") ? &l->uptime_ms
+		: !strcmp(key, "dur_ms") ? &l->dur_ms : NULL;
+	const char *lit;
+	size_t len;
+	long v;
+
+	if (s && hm_json_peek(j) == HM_JSON_STRING) {
+		free(*s);
+		*s = NULL;
+		return hm_json_string(j, s);
+	}
+	if (num && hm_json_peek(j) == HM_JSON_NUMBER) {
+		if (hm_json_number(j, &lit, &len) || hm_json_to_long(lit, len, &v))
+			return -1;
+		*num = v;
+		return 0;
+	}
+	return hm_json_skip(j);
+}
+
+/* 0 when line is a log line of the init (level, phase and msg present). */
+static int parse_log(const char *line, size_t n, struct logline *l)
+{
+	struct hm_json j;
+
+	memset(l, 0, sizeof(*l));
+	l->uptime_ms = l->dur_ms = -1;
+	hm_json_init(&j, line, n);
+	if (json_object(&j, "a log line", false, read_field, l) || hm_json_end(&j)
+	 || !l->level || !l->phase || !l->msg)
+		return -1;
+	return 0;
+}
+
+static void note_timing(struct console *c, const struct logline *l)
+{
+	if (l->uptime_ms >= 0) {
+		if (c->first_uptime < 0)
+			c->first_uptime = l->uptime_ms;
+		c->last_uptime = l->uptime_ms;
+	}
+	if (l->dur_ms >= 0 && c->n_phases < MAX_PHASES) {
+		snprintf(c->phases[c->n_phases].name, sizeof(c->phases[0].name), "%s", l->phase);
+		c->phases[c->n_phases++].dur_ms = l->dur_ms;
+	}
+}
+
+/* "2026-11-26T10:15:30.123Z INFO overlay ..." as one line for people. */
+static void show_log(struct console *c, const struct logline *l)
+{
+	const char *t = l->time && strlen(l->time) >= 23 ? l->time + 11 : "";
+	bool err = !strcmp(l->level, "ERROR"), warn = !strcmp(l->level, "WARN");
+	char *line, dur[32] = "";
+
+	if (l->dur_ms >= 0)
+		snprintf(dur, sizeof(dur), " (%lld ms)", l->dur_ms);
+	line = hr_asprintf("%.12s %s%-5s%s %s: %s%s%s%s\n", t,
+		c->color && (err || warn) ? (err ? "\033[1;31m" : "\033[33m") : "",
+		l->level, c->color && (err || warn) ? "\033[0m" : "", l->phase, l->msg,
+		l->error ? ": " : "", l->error ? l->error : "", dur);
+	out(c, line, strlen(line));
+	free(line);
+}
+
+/* A complete line that started with '{' (without its newline). */
+static void held_line(struct console *c, const char *line, size_t n)
+{
+	struct logline l;
+
+	if (parse_log(line, n, &l) == 0) {
+		show_log(c, &l);
+		note_timing(c, &l);
+		if (c->log_fd >= 0 && (write_all(c->log_fd, line, n) || write_all(c->log_fd, "\n", 1)))
+			c->log_fd = -1;	/* a full disk must not stop the console */
+	} else {
+		out(c, line, n);
+		out(c, "\r\n", 2);
+	}
+	logline_free(&l);
+}
+
+static void scan_line(struct console *c, const char *line)
+{
+	const char *p;
+	char *end;
+
+	if ((p = strstr(line, "HYPEMAN-EXIT code="))) {
+		long code = strtol(p + 18, &end, 10);
+
+		/* The last marker wins: the init prints the real one after
+		 * the program has exited. */
+		if (end != p + 18) {
+			c->have_exit = true;
+			c->exit_code = code;
+			c->exit_message[0] = 0;
+			if ((p = strstr(end, "message=\"")))
+				sscanf(p + 9, "%255[^\"]", c->exit_message);
+		}
+	}
+	if ((p = strstr(line, "HYPEMAN-PROGRAM-START ")) && (p = strstr(p, "mode="))) {
+		sscanf(p + 5, "%15[a-z]", c->mode);
+		c->program_started = true;
+		c->prog_uptime = c->last_uptime;
+	}
+	if (strstr(line, "Kernel panic - not syncing"))
+		c->panicked = true;
+	if (strstr(line, "reboot: Restarting system"))
+		c->kernel_end = END_REBOOT;
+	else if (strstr(line, "reboot: Power down"))
+		c->kernel_end = END_POWEROFF;
+	else if (strstr(line, "reboot: System halted"))
+		c->kernel_end = END_HALT;
+}
+
+static void end_line(struct console *c)
+{
+	while (c->len && c->line[c->len - 1] == '\r')
+		c->len--;
+	c->line[c->len] = 0;
+	if (c->held)
+		held_line(c, c->line, c->len);
+	scan_line(c, c->line);
+	c->len = 0;
+	c->held = false;
+	c->in_line = false;
+}
+
+void console_feed(struct console *c, const char *buf, size_t n)
+{
+	size_t i, run = 0;	/* buf[run..i) is passed through as it is */
+
+	c->bytes += n;
+	for (i = 0; i < n; i++) {
+		char ch = buf[i];
+
+		if (!c->in_line) {
+			c->in_line = true;
+			c->held = ch == '{';
+			if (c->held) {
+				out(c, buf + run, i - run);
+				run = i + 1;
+			}
+		}
+		if (ch == '\n') {
+			if (!c->held)
+				out(c, buf + run, i + 1 - run);
+			run = i + 1;
+			end_line(c);
+			continue;
+		}
+		if (c->held)
+			run = i + 1;
+		if (c->len < sizeof(c->line) - 1) {
+			c->line[c->len++] = ch ? ch : ' ';
+		} else if (c->held) {	/* too long for a log line: show it raw */
+			out(c, c->line, c->len);
+			c->held = false;
+			run = i;
+		}
+	}
+	if (!c->held)
+		out(c, buf + run, n - run);
+}
+
+void console_end(struct console *c)
+{
+	if (c->in_line) {
+		if (c->held)
+			out(c, c->line, c->len);
+		c->held = false;
+		end_line(c);
+	}
+}
+
+void host_timings(const double host_s[HOST_STEPS])
+{
+	static const char *const steps[HOST_STEPS] = { "read the image", "apply the layers",
+		"make the rootfs disk", "make the other disks" };
+	size_t i;
+
+	fprintf(stderr, "hypeman: host steps:\n");
+	for (i = 0; i < HOST_STEPS; i++)
+		fprintf(stderr, "hypeman:   %-24s %6.0f ms\n", steps[i], host_s[i] * 1000);
+}
+
+void console_timings(const struct console *c, const double host_s[HOST_STEPS])
+{
+	size_t i;
+
+	host_timings(host_s);
+	if (c->first_uptime < 0) {
+		msg("--timings: the init wrote no log line");
+		return;
+	}
+	fprintf(stderr, "hypeman: guest boot (from the init's log, guest clock):\n");
+	fprintf(stderr, "hypeman:   %-24s %6lld ms\n", "kernel start -> init", c->first_uptime);
+	for (i = 0; i < c->n_phases; i++)
+		fprintf(stderr, "hypeman:   %-24s %6lld ms\n", c->phases[i].name, c->phases[i].dur_ms);
+	if (c->prog_uptime >= 0)
+		fprintf(stderr, "hypeman:   %-24s %6lld ms\n", "init -> program start",
+			c->prog_uptime - c->first_uptime);
+}

@@ -1,0 +1,263 @@
+/*
+ * hypeman run: boot an OCI image in a QEMU microVM with hypeman-init.
+ *
+ *   hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]
+ *
+ * The command line; run.c has the steps. Exit status: the program's (exec
+ * mode), 0 when the VM ends cleanly (systemd mode), 2 for usage errors
+ * and missing boot files, 1 for any other error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "run.h"
+
+static const char usage_text[] =
+"usage: hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]\n"
+"\n"
+"Boot the OCI image layout IMAGE (a directory, optionally DIR:TAG) in a QEMU\n"
+"microVM with hypeman-init as PID 1. COMMAND replaces the image's Cmd.\n"
+"\n"
+"  --init-mode=MODE        auto (default: detect from the command), exec, systemd\n"
+"  -e, --env K=V           set an environment variable (repeatable; wins over the image)\n"
+"  -v, --volume DISK:PATH[:ro|:rw|:overlay]\n"
+"                          attach the disk image DISK (ext4) at PATH (repeatable)\n"
+"  --network               QEMU user networking (restrict=on), guest 10.0.2.15/24\n"
+"  --kernel FILE           kernel (default: $HYPEMAN_KERNEL, else the newest kernel in\n"
+"                          $HYPEMAN_CACHE/kernel, default /var/cache/hypeman-init)\n"
+"  --initrd FILE           initrd with hypeman-init (default: $HYPEMAN_INITRD, else\n"
+"                          initrd-<kernel release>, else initrd, next to this binary)\n"
+"  --keep DIR              make the disks in DIR (0700) and keep them (default: a\n"
+"                          temporary directory under $TMPDIR or /var/tmp, removed)\n"
+"  --log FILE              the init's JSON log lines (default: init.log in the work\n"
+"                          directory)\n"
+"  --rootfs-fs=FS          erofs (default when mkfs.erofs exists) or ext4\n"
+"  --memory MB             guest memory (default 1024)\n"
+"  --cpus N                guest CPUs (default 1)\n"
+"  --timeout SECONDS       stop the VM after SECONDS (exit 124 if it must be killed)\n"
+"  --no-agent              do not start the guest agent (skip_guest_agent)\n"
+"  --append ARGS           more kernel command line\n"
+"  --no-boot               make the disks, then stop (with --keep: to inspect them)\n"
+"  --max-size SIZE         refuse images unpacking to more than SIZE (default 4G;\n"
+"                          sparse files count at their full size)\n"
+"  --max-entries N         refuse images with more than N entries (default 1000000)\n"
+"  --max-json SIZE         refuse JSON documents over SIZE (default 4M)\n"
+"  --timings               print the host steps' and the guest's boot phase times\n"
+"  -i, --interactive       console input from the terminal, rescue shell on errors\n"
+"                          (Ctrl-A x quits QEMU)\n"
+"  -q, --quiet             no progress lines\n"
+"  -h, --help              this text\n"
+"\n"
+"Environment: HYPEMAN_ACCEL (tcg, default, or kvm), HYPEMAN_QEMU (the QEMU binary),\n"
+"HYPEMAN_CACHE (absolute; default /var/cache/hypeman-init).\n";
+
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "hypeman: %s\n(see hypeman run --help)\n", line);
+	return 2;
+}
+
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+enum { OPT_INIT_MODE = 256, OPT_NETWORK, OPT_KERNEL, OPT_INITRD, OPT_KEEP, OPT_ROOTFS_FS,
+	OPT_MEMORY, OPT_CPUS, OPT_TIMEOUT, OPT_NO_AGENT, OPT_APPEND, OPT_NO_BOOT, OPT_LOG,
+	OPT_TIMINGS, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_JSON };
+
+static const struct option longopts[] = {
+	{ "init-mode", required_argument, NULL, OPT_INIT_MODE },
+	{ "env", required_argument, NULL, 'e' },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "network", no_argument, NULL, OPT_NETWORK },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "rootfs-fs", required_argument, NULL, OPT_ROOTFS_FS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "no-boot", no_argument, NULL, OPT_NO_BOOT },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
+	{ "max-json", required_argument, NULL, OPT_MAX_JSON },
+	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int opt_env(struct opts *o, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq)
+		return usage_error("--env '%s': want KEY=VALUE", kv);
+	if (eq == kv)
+		return usage_error("--env '%s': empty variable name", kv);
+	if (!utf8_valid(kv))
+		return usage_error("--env: '%.*s' is not valid UTF-8", (int)(eq - kv), kv);
+	strv_push(&o->env, kv);
+	return -1;
+}
+
+static int opt_size(const char *name, const char *arg, uint64_t *out)
+{
+	if (!parse_size(arg, out) || *out == 0)
+		return usage_error("--%s '%s': want a size such as 512M or 8G", name, arg);
+	return -1;
+}
+
+/* One option; -1 to go on, else the exit status. */
+static int option(struct opts *o, int c, const char *arg, char **argv)
+{
+	unsigned n;
+
+	switch (c) {
+	case OPT_INIT_MODE:
+		if (strcmp(arg, "auto") && strcmp(arg, "exec") && strcmp(arg, "systemd"))
+			return usage_error("unknown --init-mode '%s' (want auto, exec or systemd)", arg);
+		o->init_mode = arg;
+		return -1;
+	case 'e': return opt_env(o, arg);
+	case 'v': strv_push(&o->volume_specs, arg); return -1;
+	case OPT_NETWORK: o->network = true; return -1;
+	case OPT_KERNEL: o->kernel = arg; return -1;
+	case OPT_INITRD: o->initrd = arg; return -1;
+	case OPT_KEEP: o->keep = arg; return -1;
+	case OPT_LOG: o->log = arg; return -1;
+	case OPT_ROOTFS_FS:
+		if (strcmp(arg, "erofs") && strcmp(arg, "ext4"))
+			return usage_error("unknown --rootfs-fs '%s' (want erofs or ext4)", arg);
+		o->rootfs_fs = arg;
+		return -1;
+	case OPT_MEMORY:
+		return parse_uint(arg, 64, 1 << 20, &o->memory) ? -1
+			: usage_error("--memory '%s': want MiB, 64 or more", arg);
+	case OPT_CPUS:
+		return parse_uint(arg, 1, 255, &o->cpus) ? -1 : usage_error("--cpus '%s': want 1..255", arg);
+	case OPT_TIMEOUT:
+		return parse_uint(arg, 1, 1000000, &o->timeout) ? -1
+			: usage_error("--timeout '%s': want seconds (1 or more)", arg);
+	case OPT_MAX_SIZE: return opt_size("max-size", arg, &o->limits.max_size);
+	case OPT_MAX_JSON: return opt_size("max-json", arg, &o->limits.max_json);
+	case OPT_MAX_ENTRIES:
+		if (!parse_uint(arg, 1, 4000000000U, &n))
+			return usage_error("--max-entries '%s': want a count, 1 or more", arg);
+		o->limits.max_entries = n;
+		return -1;
+	case OPT_TIMINGS: o->timings = true; return -1;
+	case OPT_NO_AGENT: o->no_agent = true; return -1;
+	case OPT_APPEND: o->append = arg; return -1;
+	case OPT_NO_BOOT: o->no_boot = true; return -1;
+	case 'i': o->interactive = true; return -1;
+	case 'q': hr_quiet = true; return -1;
+	case 'h': fputs(usage_text, stdout); return 0;
+	case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
+	}
+	if (optopt)
+		return usage_error("unknown option '-%c'", optopt);
+	return usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+/* -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	int c, r;
+
+	o->memory = 1024;
+	o->cpus = 1;
+	o->limits = (struct limits){ DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_JSON };
+	opterr = 0;
+	/* "+": options stop at IMAGE; the rest is the command. */
+	while ((c = getopt_long(argc, argv, "+:e:v:iqh", longopts, NULL)) != -1)
+		if ((r = option(o, c, optarg, argv)) >= 0)
+			return r;
+	if (optind >= argc)
+		return usage_error("no IMAGE given");
+	o->image = argv[optind++];
+	o->command = optind < argc ? argv + optind : NULL;
+	return -1;
+}
+
+/* Programs (mke2fs, mkfs.erofs, QEMU) are found in PATH's absolute
+ * directories only: an entry like "." would run files from the cwd. */
+static void absolute_path_only(void)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *clean;
+	size_t n = 0;
+
+	if (!path || !path[0]) {
+		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		return;
+	}
+	copy = hr_strdup(path);
+	clean = hr_calloc(strlen(path) + 1, 1);
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+		if (dir[0] == '/')
+			n += sprintf(clean + n, "%s%s", n ? ":" : "", dir);
+	setenv("PATH", n ? clean : "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+	free(copy);
+	free(clean);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct rlimit rl;
+	int status;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "run")) {
+		fprintf(stderr, "hypeman: unknown command '%s' (the command is: hypeman run)\n", argv[1]);
+		return 2;
+	}
+	status = parse_args(argc - 1, argv + 1, &o);
+	if (status >= 0)
+		return status;
+	/* Image names are bytes; UTF-8 ones pass libarchive unchanged. */
+	setlocale(LC_CTYPE, "C.UTF-8");
+	umask(022);
+	absolute_path_only();
+	/* Deep image trees are walked with one descriptor per level. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	install_signal_handlers();
+	status = run(&o);
+	strv_free(&o.env);
+	strv_free(&o.volume_specs);
+	return status;
+}

@@ -1,0 +1,401 @@
+/*
+ * hypeman run: the steps, in the order README.md gives them. run() reads
+ * like boot() in applets/hypeman_init.c: one call per step.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "detect.h"
+#include "run.h"
+
+#define OVERLAY_SIZE GiB		/* sparse; holds the writable layer */
+#define CONFIG_DISK_SIZE (16 * MiB)
+#define CONFIG_MAX MiB			/* what the init accepts (SPEC: config.json) */
+#define MAX_DEVICES 26			/* /dev/vda .. /dev/vdz */
+
+struct run {
+	const struct opts *o;
+	struct boot_files bf;
+	struct image img;
+	struct run_config rc;
+	enum hm_mode mode;
+	struct volume *vols;
+	size_t nvol;
+	struct disk disks[MAX_DEVICES];
+	size_t ndisks;
+	char *work, *rootfs, *cfgdir, *rootfs_img, *overlay_img, *config_img, *sockdir;
+	bool made_work, made_sockdir;
+	double host_s[HOST_STEPS];	/* image, layers, rootfs disk, other disks */
+};
+
+/* ---- before any work ---------------------------------------------------- */
+
+/* The volumes, the kernel and initrd, root: all checked before any work. */
+static int check_inputs(struct run *r)
+{
+	char why[512];
+	size_t i;
+	int rc;
+
+	r->nvol = r->o->volume_specs.n;
+	r->vols = hr_calloc(r->nvol, sizeof(*r->vols));
+	for (i = 0; i < r->nvol; i++)
+		if (parse_volume(r->o->volume_specs.v[i], &r->vols[i], why, sizeof(why)))
+			return usage_error("%s", why);
+	if (!r->o->no_boot
+	 && (rc = find_boot_files(&target_x86_64, r->o->kernel, r->o->initrd, &r->bf)))
+		return rc;
+	if (geteuid() != 0) {
+		msg("hypeman run must run as root (image layers are extracted with their owners)");
+		return 1;
+	}
+	return 0;
+}
+
+/* "DIR" or "DIR:TAG", where TAG may be a full reference ("DIR:docker.io/x:1.0"):
+ * DIR is the longest prefix before a ':' that is a directory. */
+static void split_image(const char *arg, char **dir, char **tag)
+{
+	const char *colon;
+	struct stat st;
+
+	*tag = NULL;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*dir = hr_strdup(arg);
+		return;
+	}
+	for (colon = strrchr(arg, ':'); colon; colon = memrchr(arg, ':', colon - arg)) {
+		char *d = hr_strndup(arg, colon - arg);
+
+		if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && colon[1]) {
+			*dir = d;
+			*tag = hr_strdup(colon + 1);
+			return;
+		}
+		free(d);
+	}
+	colon = strrchr(arg, ':');
+	if (!colon || strchr(colon, '/')) {
+		*dir = hr_strdup(arg);
+	} else {	/* no such directory: named so in the error */
+		*dir = hr_strndup(arg, colon - arg);
+		*tag = colon[1] ? hr_strdup(colon + 1) : NULL;
+	}
+}
+
+/* ---- 1. the image -------------------------------------------------------- */
+
+static void merge_env(struct run *r)
+{
+	const struct strv *lists[2] = { &r->img.env, &r->o->env };
+	size_t i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < lists[k]->n; i++) {
+			char *kv = hr_strdup(lists[k]->v[i]), *eq = strchr(kv, '=');
+
+			if (eq)
+				*eq = 0;
+			env_set(&r->rc, kv, eq ? eq + 1 : "");
+			free(kv);
+		}
+}
+
+static int read_image(struct run *r)
+{
+	char *dir, *tag;
+	double t = now_s();
+	int rc;
+
+	split_image(r->o->image, &dir, &tag);
+	progress("reading image %s%s%s", dir, tag ? ":" : "", tag ? tag : "");
+	rc = oci_load(dir, tag, &target_x86_64, r->o->limits.max_json, &r->img);
+	free(dir);
+	free(tag);
+	if (rc)
+		return 1;
+	r->rc.entrypoint = strv_array(&r->img.entrypoint);
+	r->rc.cmd = r->o->command ? r->o->command : strv_array(&r->img.cmd);
+	r->rc.workdir = r->img.workdir;
+	merge_env(r);
+	if (hm_resolve_mode(r->o->init_mode, r->rc.entrypoint, r->rc.cmd, &r->mode))
+		return usage_error("unknown --init-mode '%s'", r->o->init_mode);
+	r->rc.init_mode = hm_mode_name(r->mode);
+	r->rc.network = r->o->network;
+	r->rc.skip_guest_agent = r->o->no_agent;
+	r->rc.volumes = r->vols;
+	r->rc.n_volumes = r->nvol;
+	r->host_s[0] = now_s() - t;
+	return 0;
+}
+
+/* ---- the work directory ------------------------------------------------ */
+
+/* --keep DIR: ours (0700, root's). Other users must not reach the image's
+ * set-id files and device nodes in DIR/rootfs. */
+static int keep_dir(struct run *r)
+{
+	const char *k = r->o->keep;
+	struct stat st;
+
+	if (mkdir(k, 0700) && errno != EEXIST) {
+		msg("--keep %s: %s", k, strerror(errno));
+		return 1;
+	}
+	r->work = realpath(k, NULL);
+	if (!r->work || stat(r->work, &st) || !S_ISDIR(st.st_mode)) {
+		msg("--keep %s: %s", k, r->work ? "not a directory" : strerror(errno));
+		return 1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		msg("--keep %s: %s: refusing it (other users could change what is built there); "
+			"use a new directory", k, st.st_uid != geteuid() ? "owned by another user"
+			: "writable by other users");
+		return 2;
+	}
+	if ((st.st_mode & 077) && chmod(r->work, 0700) == 0)
+		progress("--keep %s: made it 0700 (it will hold the image's set-id files and "
+			"device nodes)", k);
+	return 0;
+}
+
+static int temp_dir(struct run *r)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	r->work = hr_asprintf("%s/hypeman-run.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/var/tmp");
+	if (!mkdtemp(r->work)) {	/* 0700 */
+		msg("cannot make a work directory %s: %s", r->work, strerror(errno));
+		return 1;
+	}
+	r->made_work = true;
+	return 0;
+}
+
+static int make_work_dir(struct run *r)
+{
+	int rc = r->o->keep ? keep_dir(r) : temp_dir(r);
+
+	if (rc)
+		return rc;
+	r->rootfs = hr_asprintf("%s/rootfs", r->work);
+	r->cfgdir = hr_asprintf("%s/config", r->work);
+	r->rootfs_img = hr_asprintf("%s/rootfs.img", r->work);
+	r->overlay_img = hr_asprintf("%s/overlay.img", r->work);
+	r->config_img = hr_asprintf("%s/config.img", r->work);
+	remove_tree(r->rootfs);
+	remove_tree(r->cfgdir);
+	unlink(r->rootfs_img);
+	if (mkdir(r->rootfs, 0700) || mkdir(r->cfgdir, 0700)) {
+		msg("%s: %s", r->work, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- 2, 3. the layers, 4. the rootfs disk ------------------------------------ */
+
+static int unpack(struct run *r)
+{
+	double t = now_s();
+
+	if (unpack_layers(&r->img, r->rootfs, &r->o->limits)) {
+		remove_tree(r->rootfs);	/* nothing unverified stays behind */
+		return 1;
+	}
+	r->host_s[1] = now_s() - t;
+	return 0;
+}
+
+static int rootfs_disk(struct run *r)
+{
+	const char *fs;
+	struct stat st;
+	char sz[32];
+	double t = now_s();
+
+	if (make_rootfs_disk(r->rootfs, r->rootfs_img, r->o->rootfs_fs, &fs))
+		return 1;
+	stat(r->rootfs_img, &st);
+	progress("made the rootfs disk %s (%s, %s) in %.1f s", r->rootfs_img, fs,
+		human_size((uint64_t)st.st_size, sz), now_s() - t);
+	if (!r->o->keep)
+		remove_tree(r->rootfs);	/* the disk has it now; free the space early */
+	r->disks[r->ndisks++] = (struct disk){ r->rootfs_img, true };
+	r->host_s[2] = now_s() - t;
+	return 0;
+}
+
+/* ---- 5. the other disks and config.json -------------------------------- */
+
+static int add_disk(struct run *r, const char *path, bool readonly, char dev[16])
+{
+	if (r->ndisks >= MAX_DEVICES) {
+		msg("too many volumes (the devices end at /dev/vdz)");
+		return 1;
+	}
+	if (dev)
+		snprintf(dev, 16, "/dev/vd%c", 'a' + (int)r->ndisks);
+	r->disks[r->ndisks++] = (struct disk){ path, readonly };
+	return 0;
+}
+
+static int other_disks(struct run *r)
+{
+	double t = now_s();
+	size_t i;
+
+	if (make_empty_ext4(r->overlay_img, OVERLAY_SIZE, "overlay")
+	 || add_disk(r, r->overlay_img, false, NULL) || add_disk(r, r->config_img, false, NULL))
+		return 1;
+	for (i = 0; i < r->nvol; i++) {
+		struct volume *v = &r->vols[i];
+
+		if (add_disk(r, v->disk, strcmp(v->mode, "rw") != 0, v->device))
+			return 1;
+		if (strcmp(v->mode, "overlay"))
+			continue;
+		v->overlay_img = hr_asprintf("%s/volume%zu-overlay.img", r->work, i + 1);
+		if (make_empty_ext4(v->overlay_img, OVERLAY_SIZE, "voloverlay")
+		 || add_disk(r, v->overlay_img, false, v->overlay_device))
+			return 1;
+	}
+	r->host_s[3] = now_s() - t;
+	return 0;
+}
+
+static int write_config(struct run *r)
+{
+	char *json = config_json(&r->rc), *path = hr_asprintf("%s/config.json", r->cfgdir), sz[32];
+	size_t len = strlen(json);
+	double t = now_s();
+	int fd, rc = 1;
+
+	if (len > CONFIG_MAX) {
+		msg("config.json would be %s, over the 1 MiB the init accepts: the image's Env, "
+			"--env or the command is too large", human_size(len, sz));
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, json, len) || close(fd)) {
+		msg("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (make_ext4_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
+		goto out;
+	progress("made the overlay and config disks (init_mode %s)", r->rc.init_mode);
+	r->host_s[3] += now_s() - t;
+	rc = 0;
+out:
+	free(json);
+	free(path);
+	return rc;
+}
+
+/* ---- 6. boot --------------------------------------------------------------- */
+
+static int boot_vm(struct run *r)
+{
+	struct boot b = { 0 };
+	char *log = r->o->log ? hr_strdup(r->o->log) : hr_asprintf("%s/init.log", r->work);
+	int status;
+
+	if (r->o->no_boot) {
+		progress("--no-boot: not booting%s%s", r->o->keep ? "; the disks are in " : "",
+			r->o->keep ? r->work : "");
+		if (r->o->timings)
+			host_timings(r->host_s);
+		free(log);
+		return 0;
+	}
+	/* Unix sockets need a short path. */
+	r->sockdir = strlen(r->work) < 80 ? hr_strdup(r->work) : hr_strdup("/tmp/hypeman-sock.XXXXXX");
+	if (strlen(r->work) >= 80 && !(r->made_sockdir = mkdtemp(r->sockdir) != NULL)) {
+		msg("cannot make a socket directory: %s", strerror(errno));
+		free(log);
+		return 1;
+	}
+	b = (struct boot){ .target = &target_x86_64, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
+		.append_extra = r->o->append, .disks = r->disks, .n_disks = r->ndisks,
+		.network = r->o->network, .interactive = r->o->interactive,
+		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,
+		.mem_mb = r->o->memory, .cpus = r->o->cpus, .timeout_s = r->o->timeout,
+		.sockdir = r->sockdir, .agent_port = !r->o->no_agent, .log_path = log,
+		.program = r->rc.entrypoint[0] ? r->rc.entrypoint[0] : r->rc.cmd[0] };
+	memcpy(b.host_s, r->host_s, sizeof(b.host_s));
+	status = qemu_run(&b);
+	if (r->o->keep)
+		progress("kept the disks and the init's log in %s", r->work);
+	else if (r->o->log)
+		progress("the init's log: %s", log);
+	free(log);
+	return status;
+}
+
+/* ---- the end ----------------------------------------------------------------- */
+
+static void run_free(struct run *r)
+{
+	size_t i;
+
+	if (r->made_work)
+		remove_tree(r->work);
+	if (r->made_sockdir)
+		remove_tree(r->sockdir);
+	oci_free(&r->img);
+	boot_files_free(&r->bf);
+	strv_free(&r->rc.env_keys);
+	strv_free(&r->rc.env_values);
+	for (i = 0; i < r->nvol; i++)
+		free_volume(&r->vols[i]);
+	free(r->vols);
+	free(r->work);
+	free(r->rootfs);
+	free(r->cfgdir);
+	free(r->rootfs_img);
+	free(r->overlay_img);
+	free(r->config_img);
+	free(r->sockdir);
+}
+
+/* A step's status; an interrupt between steps ends the run (128+N). */
+static int step(struct run *r, int (*fn)(struct run *))
+{
+	int status = fn(r);
+
+	if (hr_interrupted && (status == 0 || status == 1)) {
+		msg("interrupted");
+		return 128 + hr_interrupted;
+	}
+	return status;
+}
+
+int run(const struct opts *o)
+{
+	struct run r = { .o = o };
+	int status;
+
+	status = step(&r, check_inputs);	/* volumes, kernel and initrd, root */
+	if (!status)
+		status = step(&r, read_image);	/* 1. index.json, manifest, config */
+	if (!status)
+		status = step(&r, make_work_dir);
+	if (!status)
+		status = step(&r, unpack);	/* 2, 3. the layers, one verified pass each */
+	if (!status)
+		status = step(&r, rootfs_disk);	/* 4. */
+	if (!status)
+		status = step(&r, other_disks);	/* 5. overlay and volume disks */
+	if (!status)
+		status = step(&r, write_config);	/* 5. config.json on its disk */
+	if (!status)
+		status = boot_vm(&r);		/* 6. the program's status */
+	run_free(&r);
+	return status;
+}

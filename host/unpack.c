@@ -1,0 +1,209 @@
+/*
+ * hypeman run: applying the layers, lowest first, in one pass per layer.
+ *
+ * libarchive reads the blob through blob_read() (blob.c), so every byte is
+ * hashed as it is decompressed and its entries placed (tree.c). The layer
+ * counts only if its digest and size match at the end; otherwise, or on
+ * any error, the run fails naming the blob and the caller throws the
+ * whole tree away: no disk is ever made from unverified bytes.
+ *
+ * Limits are checked on each header, before anything is written: the
+ * total of the entries' sizes (a sparse file at its full size), the
+ * number of entries, and the free space of the work directory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include "run.h"
+
+#define READ_CHUNK (1 << 20)
+
+struct reader {
+	struct blob blob;
+	struct meter meter;
+	char *buf;
+};
+
+struct totals {
+	const struct limits *lim;
+	const char *root;	/* for the free-space check */
+	uint64_t size, entries;
+	uint64_t free_left;	/* free space at the last check, minus writes since */
+};
+
+static la_ssize_t read_cb(struct archive *a, void *arg, const void **out)
+{
+	struct reader *r = arg;
+	ssize_t n = blob_read(&r->blob, r->buf, READ_CHUNK);
+
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", errno == EFBIG
+			? "the blob grew while being read" : strerror(errno));
+		return -1;
+	}
+	if (hr_interrupted) {
+		archive_set_error(a, EINTR, "interrupted");
+		return -1;
+	}
+	meter_tick(&r->meter, r->blob.got, r->blob.size);
+	*out = r->buf;
+	return n;
+}
+
+void layer_error(const char *what, struct archive *a)
+{
+	const char *e = archive_error_string(a);
+
+	if (hr_interrupted)
+		return;
+	if (!e)
+		e = "unknown error";
+	if (strstr(e, "Unrecognized archive format") || strstr(e, "Missing type keyword"))
+		msg("%s: not a tar archive (%s data holds no tar header)", what,
+			archive_filter_count(a) > 1 ? archive_filter_name(a, 0) : "the");
+	else if (strstr(e, "runcated"))
+		msg("%s is truncated: the data ends inside an entry (%s)", what, e);
+	else if (strstr(e, "Damaged") || strstr(e, "checksum"))
+		msg("%s is damaged: %s", what, e);
+	else if (strstr(e, "grew while"))
+		msg("%s: %s: refusing the image", what, e);
+	else
+		msg("%s: reading the layer: %s", what, e);
+}
+
+static struct archive *open_archive(struct reader *r, const char *what)
+{
+	struct archive *a = archive_read_new();
+
+	/* Built in (libarchive would otherwise run an external program). */
+	if (!a || archive_read_support_filter_gzip(a) || archive_read_support_filter_zstd(a)
+	 || archive_read_support_filter_xz(a) || archive_read_support_filter_bzip2(a)
+	 || archive_read_support_format_tar(a) || archive_read_support_format_empty(a)) {
+		msg("%s: this libarchive cannot read gzip, zstd, xz and bzip2 by itself: %s", what,
+			a ? archive_error_string(a) : "out of memory");
+		archive_read_free(a);
+		return NULL;
+	}
+	if (archive_read_open2(a, r, NULL, read_cb, NULL, NULL) != ARCHIVE_OK) {
+		layer_error(what, a);
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* The limits, before the entry is written. */
+static int check_limits(struct totals *tt, struct archive_entry *e, const char *what)
+{
+	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
+		? (uint64_t)archive_entry_size(e) : 0;
+	char a[32], b[32], c[32], name[300];
+
+	printable(archive_entry_pathname(e) ? archive_entry_pathname(e) : "?", name, sizeof(name));
+	if (++tt->entries > tt->lim->max_entries) {
+		msg("%s: more than %llu entries in the image (at %s): refusing it "
+			"(--max-entries raises the limit)", what,
+			(unsigned long long)tt->lim->max_entries, name);
+		return -1;
+	}
+	tt->size += size;
+	if (tt->size > tt->lim->max_size) {
+		msg("%s: %s (%s) brings the unpacked image to %s, over the %s limit: refusing it "
+			"(--max-size raises the limit)", what, name, human_size(size, a),
+			human_size(tt->size, b), human_size(tt->lim->max_size, c));
+		return -1;
+	}
+	if (size > tt->free_left) {	/* look again, then decide */
+		tt->free_left = free_space(tt->root);
+		if (size > tt->free_left) {
+			msg("%s: %s needs %s, and %s has only %s free: refusing to fill it", what,
+				name, human_size(size, a), tt->root, human_size(tt->free_left, b));
+			return -1;
+		}
+	}
+	tt->free_left -= size;
+	return 0;
+}
+
+/* The entries of one layer. 0, or -1 after a message. */
+static int read_entries(struct archive *a, struct tree *t, struct totals *tt,
+		const char *what, size_t *n)
+{
+	struct archive_entry *e;
+	la_int64_t before = 0;
+	int r;
+
+	for (;;) {
+		before = archive_filter_bytes(a, 0);
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			layer_error(what, a);
+			return -1;
+		}
+		if (r == ARCHIVE_WARN && archive_error_string(a))
+			msg("warning: %s: %s", what, archive_error_string(a));
+		if (hr_interrupted || check_limits(tt, e, what) || tree_entry(t, a, e))
+			return -1;
+		(*n)++;
+	}
+	/* GNU and BSD tar end with two zero blocks; umoci 0.4.7 writes none. */
+	if (*n && archive_filter_bytes(a, 0) == before)
+		msg("warning: %s has no end-of-archive blocks (as umoci 0.4.7 writes layers): "
+			"taking it as complete", what);
+	return 0;
+}
+
+static int unpack_layer(const struct image *img, size_t i, struct tree *t, struct totals *tt)
+{
+	const struct layer *ly = &img->layers[i];
+	struct reader r = { .buf = hr_malloc(READ_CHUNK) };
+	struct archive *a = NULL;
+	char what[128], which[32], sz[32];	/* "layer 2/3 (sha256:...)", "layer 2/3" */
+	size_t n = 0;
+	int rc = -1;
+
+	snprintf(which, sizeof(which), "layer %zu/%zu", i + 1, img->n_layers);
+	snprintf(what, sizeof(what), "%s (%s)", which, ly->digest);
+	meter_start(&r.meter, "%s", which);	/* the step has begun: its line counts */
+	progress("applying %s (%s, %s)", which, ly->digest, human_size(ly->size, sz));
+	tree_layer(t, what);
+	if (blob_open(&r.blob, img->dir, ly->digest, ly->size, which))
+		goto out;
+	if (!(a = open_archive(&r, what)) || read_entries(a, t, tt, what, &n))
+		goto out;
+	tree_layer_end(t);
+	if (blob_finish(&r.blob))
+		goto out;
+	progress("applied %s: %zu entries in %.1f s", which, n, meter_end(&r.meter));
+	rc = 0;
+out:
+	if (rc)
+		meter_end(&r.meter);
+	archive_read_free(a);
+	blob_close(&r.blob);
+	free(r.buf);
+	return rc;
+}
+
+int unpack_layers(const struct image *img, const char *root, const struct limits *lim)
+{
+	struct totals tt = { .lim = lim, .root = root };
+	struct tree *t = tree_open(root);
+	size_t i;
+	int rc = 0;
+
+	if (!t)
+		return -1;
+	for (i = 0; i < img->n_layers && rc == 0; i++)
+		rc = unpack_layer(img, i, t, &tt);
+	if (rc == 0)
+		rc = tree_finish(t);
+	tree_close(t);
+	return rc;
+}
