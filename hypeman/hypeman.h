@@ -132,6 +132,10 @@ int hm_wait_for(const char *phase, const char *what, const char *path, mode_t ty
 /* mount(2) with the failure logged (phase, source, target, type). */
 int hm_mount(const char *phase, const char *src, const char *target,
 		const char *type, unsigned long flags, const char *data) FAST_FUNC;
+/* mount(2) of the ext4 disk DEV, a failure logged as "WHAT DEV: ...
+ * expected an ext4 filesystem" (WHAT: "overlay disk", "config disk"). */
+int hm_mount_disk(const char *phase, const char *what, const char *dev,
+		const char *target, unsigned long flags, const char *data) FAST_FUNC;
 /* mkdir -p for initramfs paths (ours, trusted). */
 int hm_mkdir(const char *phase, const char *path, mode_t mode) FAST_FUNC;
 
