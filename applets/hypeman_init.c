@@ -50,6 +50,8 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_load_modules();
 	/* virtio_console may have brought hvc0, the preferred console */
 	hm_console_open();
+	/* A stop request during boot ends it at the next stop point. */
+	hm_stop_point(b, "before the disks were mounted");
 
 	if (hm_mount_overlay(b) != 0)
 		hm_fatal(b, "overlay", "no root filesystem");
@@ -61,6 +63,7 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_install_agent(b);
 	if (hm_switch_root(b) != 0)
 		hm_fatal(b, "switch", "switch root failed");
+	hm_stop_point(b, "during boot");
 
 	if (b->mode == HM_MODE_SYSTEMD)
 		hm_run_systemd(b);

@@ -12,6 +12,7 @@
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += exec_mode.o
 
 #include "libbb.h"
+#include <sys/signalfd.h>
 #include "hypeman.h"
 #include "confine.h"
 #include "exit_status.h"
@@ -62,14 +63,25 @@ static char **agent_env(char **env)
 	return e;
 }
 
-/* Waits, bounded, for the agent's byte on FD; logs the outcome. */
+/* Waits, bounded, for the agent's byte on FD or a stop request (left
+ * pending for hm_stop_point); logs the outcome. */
 static void await_agent(int fd, pid_t pid)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int rc = safe_poll(&pfd, 1, AGENT_READY_TIMEOUT_MS);
-	int n = -1;
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	sigset_t stop;
+	int rc, n = -1;
 	char c;
 
+	hm_stop_sigset(&stop);
+	/* readable while a stop signal is pending; poll skips fd -1 */
+	pfd[1].fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	rc = safe_poll(pfd, 2, AGENT_READY_TIMEOUT_MS);
+	if (pfd[1].fd >= 0)
+		close(pfd[1].fd);
+	if (rc > 0 && !pfd[0].revents) {
+		hm_phase_end("agent-start", "stop requested before the guest agent (pid %d) was ready", (int)pid);
+		return;
+	}
 	if (rc > 0)
 		n = read(fd, &c, 1);
 	if (n == 1) {
@@ -247,6 +259,7 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 		hm_fatal(b, "exec", "nothing to exec: entrypoint and cmd are both empty");
 	if (!b->cfg.skip_guest_agent)
 		agent = start_agent(env);
+	hm_stop_point(b, "before the program started");
 
 	hm_phase_begin("exec");
 	make_workdir(b, workdir);

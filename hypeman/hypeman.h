@@ -114,6 +114,13 @@ int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c: switch
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
 
+/* ---- stop.c: stop requests before the program ---- */
+/* SIGTERM and SIGINT (Ctrl-Alt-Del): the signals that ask for a stop. */
+void hm_stop_sigset(sigset_t *set) FAST_FUNC;
+/* When a stop request is pending, log it (WHERE: "after the modules"...)
+ * and shut down; else return at once. */
+void hm_stop_point(struct hm_boot *b, const char *where) FAST_FUNC;
+
 /* ---- image_files.c ---- */
 /* Create or replace PATH in the image (confined), failures and replaced
  * symlinks logged under PHASE. 0 or -1. */

@@ -432,6 +432,11 @@ def logs(vm, phase=None, level=None):
             and (level is None or l.get("level") == level)]
 
 
+def log_lines_with(vm, text):
+    """The log objects whose msg contains TEXT."""
+    return [l for l in vm.log_lines() if text in l.get("msg", "")]
+
+
 def log_summary(vm):
     return "\n".join("%s %s %s %s" % (l.get("uptime_ms"), l.get("level"), l.get("phase"),
                                       l.get("msg")) for l in vm.log_lines())
