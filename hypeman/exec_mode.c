@@ -20,12 +20,15 @@
 #define AGENT_READY_TIMEOUT_MS 10000
 
 /* Child side: never returns. stdin /dev/null, stdout/stderr the console,
- * READY_FD (when >= 0) as HM_AGENT_READY_FD. */
-static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd)
+ * READY_FD (when >= 0) as HM_AGENT_READY_FD, in the cgroup of CGROUP_FD
+ * (when >= 0). */
+static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd,
+		int cgroup_fd)
 {
 	int fd;
 
 	die_func = NULL;
+	hm_join_program_cgroup(cgroup_fd);
 	setsid();
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
@@ -117,7 +120,7 @@ static pid_t start_agent(char **env)
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		exec_child(argv, e, "/", pipefd[1]);
+		exec_child(argv, e, "/", pipefd[1], -1);
 	}
 	free(e);
 	close(pipefd[1]);
@@ -252,6 +255,7 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 	const char *workdir = b->cfg.workdir ? b->cfg.workdir : "/";
 	char **argv = hm_build_argv(&b->cfg), **env = hm_build_env(&b->cfg);
 	pid_t prog, agent = -1;
+	int cgroup_fd;
 
 	if (!argv || !env)
 		bb_die_memory_exhausted();
@@ -263,10 +267,13 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 
 	hm_phase_begin("exec");
 	make_workdir(b, workdir);
+	cgroup_fd = hm_program_cgroup(b->cmdline.pids_max);
 	hm_phase_end("exec", "starting %s (workdir %s)", argv[0], workdir);
 	prog = fork();
 	if (prog == 0)
-		exec_child(argv, env, workdir, -1);
+		exec_child(argv, env, workdir, -1, cgroup_fd);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	if (prog < 0)
 		hm_fatal(b, "exec", "fork for the program failed: %s", strerror(errno));
 	report_exit(supervise(prog, agent, b->cmdline.grace_s));

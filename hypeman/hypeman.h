@@ -121,6 +121,13 @@ void hm_stop_sigset(sigset_t *set) FAST_FUNC;
  * and shut down; else return at once. */
 void hm_stop_point(struct hm_boot *b, const char *where) FAST_FUNC;
 
+/* ---- pids_limit.c: hypeman.pids_max ---- */
+/* The program's cgroup with pids.max PIDS_MAX (0: none): its
+ * cgroup.procs open for writing, or -1 (no limit, or an ERROR logged). */
+int hm_program_cgroup(unsigned pids_max) FAST_FUNC;
+/* Child side: move the caller into that cgroup (PROCS_FD < 0: nothing). */
+void hm_join_program_cgroup(int procs_fd) FAST_FUNC;
+
 /* ---- image_files.c ---- */
 /* Create or replace PATH in the image (confined), failures and replaced
  * symlinks logged under PHASE. 0 or -1. */

@@ -348,6 +348,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	mkdir("/data", 0755);
+	signal(SIGTERM, SIG_IGN);	/* inherited: no window before the daemons ignore it */
 	for (i = 0; i < 5; i++) {
 		pid_t c = fork();
 		if (c == 0) {
@@ -355,7 +356,6 @@ int main(void)
 			if (fork() == 0) {
 				char path[32];
 				int fd;
-				signal(SIGTERM, SIG_IGN);
 				snprintf(path, sizeof(path), "/data/daemon-%d", i);
 				fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 				for (;;) {
