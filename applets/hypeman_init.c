@@ -33,7 +33,8 @@
 //usage:#define hypeman_init_full_usage "\n\n"
 //usage:       "PID 1 of a hypeman microVM (run by the kernel as /init).\n"
 //usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
-//usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10)"
+//usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10),\n"
+//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program)"
 
 #include "libbb.h"
 #include <sys/reboot.h>
