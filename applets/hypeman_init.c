@@ -35,7 +35,8 @@
 //usage:#define hypeman_init_full_usage "\n\n"
 //usage:       "PID 1 of a hypeman microVM (run by the kernel as /init).\n"
 //usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
-//usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10)"
+//usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10),\n"
+//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program)"
 
 #include "libbb.h"
 #include <sys/reboot.h>
@@ -52,6 +53,8 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_load_modules();
 	/* virtio_console may have brought hvc0, the preferred console */
 	hm_console_open();
+	/* A stop request during boot ends it at the next stop point. */
+	hm_stop_point(b, "before the disks were mounted");
 
 	if (hm_mount_overlay(b) != 0)
 		hm_fatal(b, "overlay", "no root filesystem");
@@ -66,6 +69,7 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_prepare_headers(b);
 	if (hm_switch_root(b) != 0)
 		hm_fatal(b, "switch", "switch root failed");
+	hm_stop_point(b, "during boot");
 	/* the headers' worker, off the boot path */
 	hm_start_headers(b);
 

@@ -18,8 +18,8 @@ static bool is(const char *s, size_t len, const char *name)
 	return strlen(name) == len && memcmp(s, name, len) == 0;
 }
 
-/* Decimal seconds, 0..HM_GRACE_MAX_S; -1 for anything else. */
-static long seconds(const char *s, size_t len)
+/* A decimal number 0..MAX; -1 for anything else. */
+static long number(const char *s, size_t len, long max)
 {
 	long v = 0;
 	size_t i;
@@ -30,7 +30,7 @@ static long seconds(const char *s, size_t len)
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
 		v = v * 10 + (s[i] - '0');
-		if (v > HM_GRACE_MAX_S)
+		if (v > max)
 			return -1;
 	}
 	return v;
@@ -49,11 +49,17 @@ static void option(const char *word, size_t len, struct hm_cmdline *c,
 		if (eq && is(val, vlen, "0"))
 			c->rescue = false;
 	} else if (is(word, klen, "hypeman.grace")) {
-		v = seconds(val, vlen);
+		v = number(val, vlen, HM_GRACE_MAX_S);
 		if (v >= 0)
 			c->grace_s = v;
 		else if (bad)
 			bad(word, (int)len, "0.." STR(HM_GRACE_MAX_S) " seconds");
+	} else if (is(word, klen, "hypeman.pids_max")) {
+		v = number(val, vlen, HM_PIDS_MAX_MAX);
+		if (v > 0)
+			c->pids_max = v;
+		else if (bad)
+			bad(word, (int)len, "1.." STR(HM_PIDS_MAX_MAX) " processes");
 	}
 }
 

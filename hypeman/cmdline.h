@@ -3,6 +3,9 @@
  *   hypeman.rescue=0   no rescue shell on a fatal error: power off at once
  *   hypeman.grace=N    seconds between SIGTERM and SIGKILL at shutdown,
  *                      0..HM_GRACE_MAX_S
+ *   hypeman.pids_max=N at most N processes and threads in the exec-mode
+ *                      program's cgroup (pids.max), 1..HM_PIDS_MAX_MAX;
+ *                      default: no limit
  */
 #ifndef HM_CMDLINE_H
 #define HM_CMDLINE_H 1
@@ -11,10 +14,12 @@
 
 #define HM_GRACE_DEFAULT_S 10
 #define HM_GRACE_MAX_S     3600
+#define HM_PIDS_MAX_MAX    4194304  /* the kernel's PID_MAX_LIMIT */
 
 struct hm_cmdline {
 	bool rescue;		/* default true */
 	unsigned grace_s;	/* default HM_GRACE_DEFAULT_S */
+	unsigned pids_max;	/* 0 (the default): no limit */
 };
 
 /*

@@ -73,7 +73,7 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 	hm_phase_begin("config");
 	if (hm_wait_for("config", "config disk", HM_DEV_CONFIG, S_IFBLK)
 	 || hm_mkdir("config", HM_CONFIG_MNT, 0755)
-	 || hm_mount("config", HM_DEV_CONFIG, HM_CONFIG_MNT, "ext4",
+	 || hm_mount_disk("config", "config disk", HM_DEV_CONFIG, HM_CONFIG_MNT,
 			MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "noload"))
 		return -1;
 	text = read_capped(HM_CONFIG_FILE, &len);

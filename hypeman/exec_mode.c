@@ -12,6 +12,7 @@
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += exec_mode.o
 
 #include "libbb.h"
+#include <sys/signalfd.h>
 #include "hypeman.h"
 #include "confine.h"
 #include "exit_status.h"
@@ -19,12 +20,15 @@
 #define AGENT_READY_TIMEOUT_MS 10000
 
 /* Child side: never returns. stdin /dev/null, stdout/stderr the console,
- * READY_FD (when >= 0) as HM_AGENT_READY_FD. */
-static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd)
+ * READY_FD (when >= 0) as HM_AGENT_READY_FD, in the cgroup of CGROUP_FD
+ * (when >= 0). */
+static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd,
+		int cgroup_fd)
 {
 	int fd;
 
 	die_func = NULL;
+	hm_join_program_cgroup(cgroup_fd);
 	setsid();
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
@@ -62,14 +66,25 @@ static char **agent_env(char **env)
 	return e;
 }
 
-/* Waits, bounded, for the agent's byte on FD; logs the outcome. */
+/* Waits, bounded, for the agent's byte on FD or a stop request (left
+ * pending for hm_stop_point); logs the outcome. */
 static void await_agent(int fd, pid_t pid)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int rc = safe_poll(&pfd, 1, AGENT_READY_TIMEOUT_MS);
-	int n = -1;
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	sigset_t stop;
+	int rc, n = -1;
 	char c;
 
+	hm_stop_sigset(&stop);
+	/* readable while a stop signal is pending; poll skips fd -1 */
+	pfd[1].fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	rc = safe_poll(pfd, 2, AGENT_READY_TIMEOUT_MS);
+	if (pfd[1].fd >= 0)
+		close(pfd[1].fd);
+	if (rc > 0 && !pfd[0].revents) {
+		hm_phase_end("agent-start", "stop requested before the guest agent (pid %d) was ready", (int)pid);
+		return;
+	}
 	if (rc > 0)
 		n = read(fd, &c, 1);
 	if (n == 1) {
@@ -105,7 +120,7 @@ static pid_t start_agent(char **env)
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		exec_child(argv, e, "/", pipefd[1]);
+		exec_child(argv, e, "/", pipefd[1], -1);
 	}
 	free(e);
 	close(pipefd[1]);
@@ -240,6 +255,7 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 	const char *workdir = b->cfg.workdir ? b->cfg.workdir : "/";
 	char **argv = hm_build_argv(&b->cfg), **env = hm_build_env(&b->cfg);
 	pid_t prog, agent = -1;
+	int cgroup_fd;
 
 	if (!argv || !env)
 		bb_die_memory_exhausted();
@@ -247,13 +263,17 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 		hm_fatal(b, "exec", "nothing to exec: entrypoint and cmd are both empty");
 	if (!b->cfg.skip_guest_agent)
 		agent = start_agent(env);
+	hm_stop_point(b, "before the program started");
 
 	hm_phase_begin("exec");
 	make_workdir(b, workdir);
+	cgroup_fd = hm_program_cgroup(b->cmdline.pids_max);
 	hm_phase_end("exec", "starting %s (workdir %s)", argv[0], workdir);
 	prog = fork();
 	if (prog == 0)
-		exec_child(argv, env, workdir, -1);
+		exec_child(argv, env, workdir, -1, cgroup_fd);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	if (prog < 0)
 		hm_fatal(b, "exec", "fork for the program failed: %s", strerror(errno));
 	report_exit(supervise(prog, agent, b->cmdline.grace_s));

@@ -125,6 +125,20 @@ void hm_start_headers(struct hm_boot *b) FAST_FUNC;     /* headers.c: headers (a
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
 
+/* ---- stop.c: stop requests before the program ---- */
+/* SIGTERM and SIGINT (Ctrl-Alt-Del): the signals that ask for a stop. */
+void hm_stop_sigset(sigset_t *set) FAST_FUNC;
+/* When a stop request is pending, log it (WHERE: "after the modules"...)
+ * and shut down; else return at once. */
+void hm_stop_point(struct hm_boot *b, const char *where) FAST_FUNC;
+
+/* ---- pids_limit.c: hypeman.pids_max ---- */
+/* The program's cgroup with pids.max PIDS_MAX (0: none): its
+ * cgroup.procs open for writing, or -1 (no limit, or an ERROR logged). */
+int hm_program_cgroup(unsigned pids_max) FAST_FUNC;
+/* Child side: move the caller into that cgroup (PROCS_FD < 0: nothing). */
+void hm_join_program_cgroup(int procs_fd) FAST_FUNC;
+
 /* ---- image_files.c ---- */
 /* Create or replace PATH in the image (confined), failures and replaced
  * symlinks logged under PHASE. 0 or -1. */
@@ -143,6 +157,10 @@ int hm_wait_for(const char *phase, const char *what, const char *path, mode_t ty
 /* mount(2) with the failure logged (phase, source, target, type). */
 int hm_mount(const char *phase, const char *src, const char *target,
 		const char *type, unsigned long flags, const char *data) FAST_FUNC;
+/* mount(2) of the ext4 disk DEV, a failure logged as "WHAT DEV: ...
+ * expected an ext4 filesystem" (WHAT: "overlay disk", "config disk"). */
+int hm_mount_disk(const char *phase, const char *what, const char *dev,
+		const char *target, unsigned long flags, const char *data) FAST_FUNC;
 /* mkdir -p for initramfs paths (ours, trusted). */
 int hm_mkdir(const char *phase, const char *path, mode_t mode) FAST_FUNC;
 

@@ -45,12 +45,33 @@ bool FAST_FUNC hm_time_left(unsigned long long deadline_ms, struct timespec *lef
 	return true;
 }
 
+/*
+ * A program that opens the console as its controlling tty hangs it up
+ * for every open file when it exits (the kernel's session-leader exit):
+ * our writes then fail with EIO, and a fresh open works again.
+ */
+static void console_writev(struct iovec *iov, int n)
+{
+	int fd;
+
+	if (writev(STDOUT_FILENO, iov, n) >= 0 || errno != EIO)
+		return;
+	fd = open(hm_console_path(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	writev(STDOUT_FILENO, iov, n);
+}
+
 static void emit(enum hm_level level, const char *phase, const char *error,
 		long long dur_ms, const char *fmt, va_list ap)
 {
 	char line[HM_LOGLINE_MAX];
 	char msg[HM_LOGLINE_MAX / 2];
 	struct hm_logline l;
+	struct iovec iov;
 	int saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -61,7 +82,9 @@ static void emit(enum hm_level level, const char *phase, const char *error,
 	l.error = error;
 	l.uptime_ms = hm_uptime_ms();
 	l.dur_ms = dur_ms;
-	full_write(STDOUT_FILENO, line, hm_logline_format(line, sizeof(line), &l));
+	iov.iov_base = line;
+	iov.iov_len = hm_logline_format(line, sizeof(line), &l);
+	console_writev(&iov, 1);
 	errno = saved_errno;
 }
 
@@ -110,7 +133,7 @@ void FAST_FUNC hm_console_line(const char *line)
 	iov[0].iov_len = strlen(line);
 	iov[1].iov_base = (void *)"\n";
 	iov[1].iov_len = 1;
-	writev(STDOUT_FILENO, iov, 2);
+	console_writev(iov, 2);
 }
 
 void FAST_FUNC hm_program_start_marker(const char *mode)

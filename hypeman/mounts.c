@@ -18,6 +18,16 @@ int FAST_FUNC hm_mount(const char *phase, const char *src, const char *target,
 	return -1;
 }
 
+int FAST_FUNC hm_mount_disk(const char *phase, const char *what, const char *dev,
+		const char *target, unsigned long flags, const char *data)
+{
+	if (mount(dev, target, "ext4", flags, data) == 0)
+		return 0;
+	hm_log_errno(HM_ERROR, phase, errno, "%s %s: mount on %s failed: expected an ext4 filesystem%s",
+		what, dev, target, (flags & MS_RDONLY) ? "" : " (writable)");
+	return -1;
+}
+
 int FAST_FUNC hm_mkdir(const char *phase, const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];

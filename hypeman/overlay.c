@@ -26,15 +26,15 @@ int FAST_FUNC hm_mount_overlay(struct hm_boot *b)
 		fstype = "ext4";
 		if (mount(HM_DEV_ROOTFS, HM_LOWER, "ext4", MS_RDONLY, "noload") != 0) {
 			hm_log_errno(HM_ERROR, "overlay", errno,
-				"mount %s on %s failed as erofs (%s) and as ext4",
-				HM_DEV_ROOTFS, HM_LOWER, strerror(erofs_err));
+				"image disk %s: mount on %s failed as erofs (%s) and as ext4: "
+				"expected an erofs or ext4 filesystem", HM_DEV_ROOTFS, HM_LOWER, strerror(erofs_err));
 			return -1;
 		}
 	}
 	hm_log(HM_INFO, "overlay", "mounted rootfs from %s (%s, read-only)", HM_DEV_ROOTFS, fstype);
 	hm_stage_mount(b, HM_LOWER, "lower");
 
-	if (hm_mount("overlay", HM_DEV_OVERLAY, HM_OVERLAY, "ext4", MS_NOATIME, NULL))
+	if (hm_mount_disk("overlay", "overlay disk", HM_DEV_OVERLAY, HM_OVERLAY, MS_NOATIME, NULL))
 		return -1;
 	hm_stage_mount(b, HM_OVERLAY, "overlay");
 	if (hm_mkdir("overlay", HM_OVERLAY "/upper", 0755)

@@ -7,10 +7,15 @@
 
 #include "libbb.h"
 #include <sys/reboot.h>
+#include <sys/statfs.h>
 #include "hypeman.h"
 
-/* Reap until no child is left or the deadline passes; 1 when none left. */
-static int reap_all_until(unsigned long long deadline_ms)
+/*
+ * Reap until no child is left or the deadline passes; 1 when none left.
+ * *REAPED counts. RESEND (0: none) is sent to everything again at each
+ * wake-up: a fork bomb makes children faster than one kill(-1) reaches.
+ */
+static int reap_all_until(unsigned long long deadline_ms, int resend, unsigned *reaped)
 {
 	sigset_t chld;
 	struct timespec ts;
@@ -20,11 +25,13 @@ static int reap_all_until(unsigned long long deadline_ms)
 	for (;;) {
 		pid_t r;
 		while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
-			continue;
+			(*reaped)++;
 		if (r < 0 && errno == ECHILD)
 			return 1;
 		if (!hm_time_left(deadline_ms, &ts))
 			return 0;
+		if (resend)
+			kill(-1, resend);
 		/* SIGCHLD is blocked in PID 1: wait for it, bounded */
 		sigtimedwait(&chld, NULL, &ts);
 	}
@@ -33,6 +40,7 @@ static int reap_all_until(unsigned long long deadline_ms)
 void FAST_FUNC hm_shutdown(unsigned grace_s)
 {
 	sigset_t chld;
+	unsigned reaped = 0, killed = 0;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -41,19 +49,22 @@ void FAST_FUNC hm_shutdown(unsigned grace_s)
 	hm_log(HM_INFO, "shutdown", "sending SIGTERM to all processes, grace period %us", grace_s);
 	kill(-1, SIGTERM);
 	kill(-1, SIGCONT);
-	if (!reap_all_until(hm_uptime_ms() + grace_s * 1000ULL)) {
+	if (!reap_all_until(hm_uptime_ms() + grace_s * 1000ULL, 0, &reaped)) {
 		hm_log(HM_WARN, "shutdown", "processes left after %us, sending SIGKILL", grace_s);
 		kill(-1, SIGKILL);
 		/* bounded: a process stuck in the kernel must not hang the VM */
-		if (!reap_all_until(hm_uptime_ms() + 5000))
+		if (!reap_all_until(hm_uptime_ms() + 5000, SIGKILL, &killed))
 			hm_log(HM_WARN, "shutdown", "processes still alive after SIGKILL");
 	}
+	hm_log(HM_INFO, "shutdown", "reaped %u processes (%u after SIGKILL)", reaped + killed, killed);
 	hm_poweroff("shutdown");
 }
 
 struct mnt {
 	char *target;
 	char *fstype;
+	char *source;
+	bool ro;
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */
@@ -103,6 +114,10 @@ static int read_mounts(struct mnt **out)
 		unescape(fields[4]);
 		v[n].target = xstrdup(fields[4]);
 		v[n].fstype = xstrdup(sep);
+		sep = strtok_r(NULL, " ", &save);
+		v[n].source = xstrdup(sep ? sep : "none");
+		unescape(v[n].source);
+		v[n].ro = is_prefixed_with(fields[5], "ro") && (fields[5][2] == ',' || !fields[5][2]);
 		n++;
 	}
 	fclose(f);
@@ -115,6 +130,7 @@ static void free_mounts(struct mnt *v, int n)
 	while (--n >= 0) {
 		free(v[n].target);
 		free(v[n].fstype);
+		free(v[n].source);
 	}
 	free(v);
 }
@@ -150,10 +166,33 @@ static int remount_ro(const char *target)
 	return mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY, NULL);
 }
 
+/* A writable disk with no block left for unprivileged writes (ext4 keeps
+ * a reserve for root) is named: the program's last writes to it may have
+ * failed with ENOSPC. */
+static void warn_full_disks(void)
+{
+	struct statfs sfs;
+	struct mnt *v;
+	int n, i;
+
+	n = read_mounts(&v);
+	for (i = 0; i < n; i++) {
+		if (v[i].ro || in_memory(&v[i]) || !is_prefixed_with(v[i].source, "/dev/"))
+			continue;
+		if (statfs(v[i].target, &sfs) == 0 && sfs.f_blocks && sfs.f_bavail == 0)
+			hm_log(HM_WARN, "shutdown", "disk %s (%s on %s) is full: %llu of %llu blocks free, "
+				"none left for writes", v[i].source, v[i].fstype, v[i].target,
+				(unsigned long long)sfs.f_bfree, (unsigned long long)sfs.f_blocks);
+	}
+	free_mounts(v, n);
+}
+
 static void unmount_all(void)
 {
 	struct mnt *v;
 	int n, i, pass, progress;
+
+	warn_full_disks();
 
 	/* Children before parents; a busy one may become free once another
 	 * is gone, so go round while something changes. */

@@ -148,6 +148,9 @@ void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 		bb_die_memory_exhausted();
 
 	hm_phase_end("systemd", "handing PID 1 to %s", argv[0]);
+	/* Later requests are systemd's; one in the few syscalls before it
+	 * sets up its handlers is dropped by the kernel (PID 1, SIG_DFL). */
+	hm_stop_point(b, "before systemd started");
 	close_fds_from(3);
 	hm_reset_signals();
 	hm_program_start_marker("systemd");

@@ -24,7 +24,8 @@ static int mount_on_fd(const char *src, int fd, const char *shown, const char *t
 	sprintf(target, "/proc/self/fd/%d", fd);
 	if (mount(src, target, type, flags, data) == 0)
 		return 0;
-	hm_log_errno(HM_ERROR, "volumes", errno, "mount %s on %s (type %s) failed", src, shown, type);
+	hm_log_errno(HM_ERROR, "volumes", errno, "mount %s on %s (type %s) failed%s", src, shown, type,
+		strcmp(type, "ext4") == 0 ? ": expected an ext4 filesystem" : "");
 	return -1;
 }
 
@@ -38,11 +39,11 @@ static int mount_overlay_volume(struct hm_boot *b, int idx, const struct hm_volu
 	sprintf(upper, STAGE_DIR "/%d/upper", idx);
 	if (hm_wait_for("volumes", "overlay device", v->overlay_device, S_IFBLK)
 	 || hm_mkdir("volumes", lower, 0755) || hm_mkdir("volumes", upper, 0755)
-	 || hm_mount("volumes", v->device, lower, "ext4", MS_RDONLY, "noload"))
+	 || hm_mount_disk("volumes", "volume", v->device, lower, MS_RDONLY, "noload"))
 		return -1;
 	sprintf(name, "volume%d-lower", idx);
 	hm_stage_mount(b, lower, name);
-	if (hm_mount("volumes", v->overlay_device, upper, "ext4", MS_NOATIME, NULL))
+	if (hm_mount_disk("volumes", "overlay volume's upper disk", v->overlay_device, upper, MS_NOATIME, NULL))
 		return -1;
 	sprintf(name, "volume%d-upper", idx);
 	hm_stage_mount(b, upper, name);

@@ -8,6 +8,7 @@ No loop mounts, no root needed for the images themselves:
   read_file_from_ext4(img, path)         debugfs cat (None when missing)
   readlink_ext4(img, path), ls_ext4(img, dir), stat_ext4(img, path)
   e2fsck_clean(img)                      e2fsck -fn + journal needs_recovery
+  sha256(img)                            of the whole image (was it written?)
   fs_info(img)                           dumpe2fs -h as a dict
 
 Reading uses debugfs, which opens the image read-only and does NOT replay
@@ -16,6 +17,7 @@ cleanly) is invisible here. Pair such reads with e2fsck_clean().
 Images are sparse raw files; don't read them while a VM writes to them.
 """
 
+import hashlib
 import json
 import os
 import posixpath
@@ -241,3 +243,12 @@ def e2fsck_clean(img):
         text.rstrip(), p.returncode, recovery, state)
     clean = p.returncode == 0 and not recovery and state == "clean"
     return clean, report
+
+
+def sha256(img):
+    """Hex sha256 of the whole image file."""
+    h = hashlib.sha256()
+    with open(img, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

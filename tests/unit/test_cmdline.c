@@ -19,7 +19,7 @@ static void bad(const char *word, int len, const char *wanted)
 /* Parses TEXT over the defaults; the bad words land in bad_words. */
 static struct hm_cmdline parse(const char *text)
 {
-	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S };
+	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S, 0 };
 
 	bad_words[0] = '\0';
 	hm_cmdline_parse(text, &c, bad);
@@ -83,10 +83,32 @@ static void test_bad_values(void)
 	CHECK_INT(c.grace_s, 4);
 }
 
+static void test_pids_max(void)
+{
+	struct hm_cmdline c;
+
+	c = parse("console=ttyS0");
+	CHECK_INT(c.pids_max, 0);
+	c = parse("hypeman.pids_max=200 hypeman.grace=2");
+	CHECK_INT(c.pids_max, 200);
+	CHECK_INT(c.grace_s, 2);
+	c = parse("hypeman.pids_max=1 hypeman.pids_max=4194304");
+	CHECK_INT(c.pids_max, 4194304);
+	CHECK_STR(bad_words, "");
+	/* 0 is not a limit, and nothing over the kernel's PID_MAX_LIMIT */
+	c = parse("hypeman.pids_max=64 hypeman.pids_max=0 hypeman.pids_max=4194305 "
+		"hypeman.pids_max=max hypeman.pids_max= hypeman.pids_maxx=3");
+	CHECK_INT(c.pids_max, 64);
+	CHECK_STR(bad_words, "hypeman.pids_max=0 hypeman.pids_max=4194305 "
+		"hypeman.pids_max=max hypeman.pids_max=");
+	CHECK_STR(bad_wanted, "1..4194304 processes");
+}
+
 int main(void)
 {
 	test_defaults_kept();
 	test_options();
 	test_bad_values();
+	test_pids_max();
 	return check_done();
 }

@@ -13,7 +13,6 @@ Run: /usr/bin/python3 -m pytest tests/vm/test_pipeline.py -q
 """
 
 import gzip
-import hashlib
 import os
 import re
 import stat
@@ -107,14 +106,6 @@ def mount_at(mounts, path):
     return found[-1] if found else None
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def initrd_member(path, name):
     """Contents of NAME (e.g. "usr/local/bin/guest-agent") in a gzip or
     plain newc initrd (the last copy wins, as in the kernel), or None."""
@@ -184,7 +175,7 @@ def _normal_boot(tmp_path_factory, kernel, initrd):
     g = make_guest(tmp, {"cmd": SLEEP}, files={"/srv/image-only.txt": "image file\n"})
     o = Observed()
     o.guest, o.initrd = g, initrd
-    o.vda_sha_before = sha256(g.vda)
+    o.vda_sha_before = disks.sha256(g.vda)
     vm = o.vm = VM(tmp / "vm", initrd, disks=g.disks, kernel=kernel[0])
     vm.start()
     try:
@@ -201,7 +192,7 @@ def _normal_boot(tmp_path_factory, kernel, initrd):
         stop_guest(vm)
     finally:
         vm.kill()
-    o.vda_sha_after = sha256(g.vda)
+    o.vda_sha_after = disks.sha256(g.vda)
     return o
 
 
@@ -318,7 +309,7 @@ def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
     vde = disks.empty_ext4(vol / "vde.img", 16)
     vdf = disks.ext4_from_dir(vol / "vdf.img", base_src, 16)
     vdg = disks.empty_ext4(vol / "vdg.img", 16)
-    before = {p: sha256(p) for p in (vdd, vdf)}
+    before = {p: disks.sha256(p) for p in (vdd, vdf)}
     g = make_guest(tmp_path, {"cmd": SLEEP, "volume_mounts": [
         {"device": "/dev/vdd", "path": "/data/ro", "mode": "ro"},
         {"device": "/dev/vde", "path": "/data/rw", "mode": "rw"},
@@ -346,7 +337,7 @@ def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
     assert_disk_clean(vde)
     assert_disk_clean(vdg)
     for p, h in before.items():
-        assert sha256(p) == h, "%s (read-only / overlay base) was written" % p
+        assert disks.sha256(p) == h, "%s (read-only / overlay base) was written" % p
     assert read_disk(vdd, "/new.txt") is None
 
 
