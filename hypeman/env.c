@@ -76,14 +76,27 @@ const char *hm_env_get(char *const *env, const char *key)
 	return NULL;
 }
 
-void hm_execvpe(char **argv, char **env)
+/* After execve(PATH) failed: remember PATH in FOUND when it exists though
+ * execve said ENOENT (the first such candidate only). */
+static void note_existing(const char *path, char *found, size_t len)
+{
+	int err = errno;
+
+	if (err == ENOENT && !found[0] && access(path, F_OK) == 0)
+		snprintf(found, len, "%s", path);
+	errno = err;
+}
+
+void hm_execvpe(char **argv, char **env, char *found, size_t len)
 {
 	const char *path = hm_env_get(env, "PATH"), *p, *end;
 	char buf[PATH_MAX];
 	bool denied = false;
 
+	found[0] = '\0';
 	if (strchr(argv[0], '/')) {
 		execve(argv[0], argv, env);
+		note_existing(argv[0], found, len);
 		return;
 	}
 	if (!path)
@@ -98,6 +111,7 @@ void hm_execvpe(char **argv, char **env)
 		execve(buf, argv, env);
 		if (errno == EACCES)
 			denied = true;
+		note_existing(buf, found, len);
 		if (*end == '\0')
 			break;
 	}

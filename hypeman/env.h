@@ -34,9 +34,11 @@ const char *hm_env_get(char *const *env, const char *key);
  * ENV has none) for a name without '/'; an empty PATH element is the
  * current directory. Returns only on failure: errno EACCES when some
  * candidate was not executable, else ENOENT (or execve's errno for a
- * name with '/').
+ * name with '/'). FOUND (LEN bytes) gets the first candidate that exists
+ * although execve said ENOENT (its interpreter is missing: interp.h),
+ * else "".
  */
-void hm_execvpe(char **argv, char **env);
+void hm_execvpe(char **argv, char **env, char *found, size_t len);
 
 /* Child side before exec: default dispositions, empty signal mask. */
 void hm_reset_signals(void);

@@ -16,6 +16,7 @@
 #include "hypeman.h"
 #include "confine.h"
 #include "exit_status.h"
+#include "interp.h"
 
 #define AGENT_READY_TIMEOUT_MS 10000
 
@@ -25,7 +26,8 @@
 static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd,
 		int cgroup_fd)
 {
-	int fd;
+	char found[PATH_MAX], why[PATH_MAX + 80];
+	int fd, err;
 
 	die_func = NULL;
 	hm_join_program_cgroup(cgroup_fd);
@@ -44,9 +46,14 @@ static void NORETURN exec_child(char **argv, char **env, const char *workdir, in
 	hm_reset_signals();
 	if (ready_fd < 0)
 		hm_program_start_marker("exec");
-	hm_execvpe(argv, env);
-	hm_log_errno(HM_ERROR, "exec", errno, "cannot execute %s", argv[0]);
-	_exit(errno == EACCES ? 126 : 127);
+	hm_execvpe(argv, env, found, sizeof(found));
+	err = errno;
+	/* ENOENT for a file that exists: name what is really missing */
+	if (found[0] && hm_explain_enoent(found, why, sizeof(why)))
+		hm_log_errno(HM_ERROR, "exec", err, "cannot execute %s: %s", found, why);
+	else
+		hm_log_errno(HM_ERROR, "exec", err, "cannot execute %s", argv[0]);
+	_exit(err == EACCES ? 126 : 127);
 }
 
 /* The program's env plus the readiness variables (SPEC: Exec mode). */

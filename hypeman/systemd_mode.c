@@ -11,6 +11,7 @@
 #include "hypeman.h"
 #include "confine.h"
 #include "envfile.h"
+#include "interp.h"
 
 #define UNIT_DIR   "/etc/systemd/system"
 #define UNIT_NAME  "hypeman-agent.service"
@@ -128,7 +129,8 @@ static bool executable_in_image(const char *path)
 void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 {
 	static char *default_argv[] = { (char *)"/sbin/init", NULL };
-	char **argv, **env;
+	char **argv, **env, why[PATH_MAX + 80];
+	int err;
 
 	hm_phase_begin("systemd");
 	argv = hm_build_argv(&b->cfg);
@@ -155,5 +157,9 @@ void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 	hm_reset_signals();
 	hm_program_start_marker("systemd");
 	execve(argv[0], argv, env);
-	hm_fatal(b, "systemd", "exec %s failed: %s", argv[0], strerror(errno));
+	err = errno;
+	/* ENOENT for a file checked above: name what is really missing */
+	if (err == ENOENT && hm_explain_enoent(argv[0], why, sizeof(why)))
+		hm_fatal(b, "systemd", "exec %s failed: %s: %s", argv[0], strerror(err), why);
+	hm_fatal(b, "systemd", "exec %s failed: %s", argv[0], strerror(err));
 }

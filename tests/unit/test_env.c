@@ -113,22 +113,44 @@ static void put_file(const char *name, const char *text, mode_t mode)
 }
 
 /* hm_execvpe(NAME, PATH=path_var) in a child whose cwd is CWD: its exit
- * status, or 200 + errno when hm_execvpe returned. */
-static int run_child(const char *name, const char *path_var, const char *cwd)
+ * status, or 200 + errno when hm_execvpe returned (then FOUND, when not
+ * NULL, gets what hm_execvpe reported through a pipe). */
+static int run_child_found(const char *name, const char *path_var, const char *cwd,
+		char *found, size_t len)
 {
 	char *argv[] = { (char *)name, NULL };
 	char *env[] = { (char *)path_var, NULL };
-	int st = -1;
-	pid_t pid = fork();
+	int st = -1, p[2];
+	pid_t pid;
 
+	if (pipe(p) != 0)
+		return -1;
+	pid = fork();
 	if (pid == 0) {
+		char got[256];
+
+		close(p[0]);
 		if (cwd && chdir(cwd) != 0)
 			_exit(199);
-		hm_execvpe(argv, path_var ? env : env + 1);
-		_exit(200 + (errno < 55 ? errno : 55));
+		hm_execvpe(argv, path_var ? env : env + 1, got, sizeof(got));
+		st = errno;
+		if (write(p[1], got, strlen(got)) < 0)
+			_exit(198);
+		_exit(200 + (st < 55 ? st : 55));
 	}
+	close(p[1]);
+	if (found) {
+		ssize_t n = read(p[0], found, len - 1);
+		found[n > 0 ? n : 0] = '\0';
+	}
+	close(p[0]);
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_child(const char *name, const char *path_var, const char *cwd)
+{
+	return run_child_found(name, path_var, cwd, NULL, 0);
 }
 
 static void test_execvpe(void)
@@ -156,6 +178,20 @@ static void test_execvpe(void)
 	CHECK_INT(run_child("here", path, dir), 44);
 	CHECK_INT(run_child("here", "PATH=::/nonexistent", dir), 44);
 	CHECK_INT(run_child("here", "PATH=/nonexistent", dir), 200 + ENOENT);
+	/* a candidate that exists but whose #! interpreter does not: ENOENT,
+	 * and hm_execvpe names it (the first such one) */
+	put_file("b/noint", "#!/nonexistent/interpreter\n", 0755);
+	put_file("a/noint", "#!/nonexistent/other\n", 0755);
+	snprintf(path, sizeof(path), "PATH=/nonexistent:%s/a:%s/b", dir, dir);
+	{
+		char found[256], want[512];
+
+		CHECK_INT(run_child_found("noint", path, NULL, found, sizeof(found)), 200 + ENOENT);
+		snprintf(want, sizeof(want), "%s/a/noint", dir);
+		CHECK_STR(found, want);
+		CHECK_INT(run_child_found("missing", path, NULL, found, sizeof(found)), 200 + ENOENT);
+		CHECK_STR(found, "");
+	}
 	/* a name with '/' is not looked up */
 	CHECK_INT(run_child("./here", "PATH=/nonexistent", dir), 44);
 	CHECK_INT(run_child("b/prog", "PATH=/nonexistent", dir), 42);

@@ -12,6 +12,7 @@ import calendar
 import datetime
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -506,6 +507,37 @@ def test_exit_code(vm_factory, tmp_path, progs, cmd, files, code, message, runs)
     if runs:
         assert "EXITWITH-RUNNING %s" % cmd[1] in clean_lines(vm)
         assert "EXITWITH-STILL-ALIVE" not in vm.console_text
+
+
+MISSING_INTERPRETER_CASES = [
+    # id, cmd, files: the program exists, what it needs to start does not
+    ("script", ["hello.sh"],
+     {"/usr/local/bin/hello.sh": ("#!/bin/bash -e\necho HELLO\n", 0o755)},
+     "/usr/local/bin/hello.sh: its interpreter /bin/bash (its #! line) is not in the image"),
+    ("elf", ["/dyn"], None,
+     "/dyn: its ELF interpreter (dynamic loader) /lib/hm-no-such-loader.so.1 is not in the image"),
+]
+
+
+@pytest.mark.parametrize("cmd,files,why", [c[1:] for c in MISSING_INTERPRETER_CASES],
+                         ids=[c[0] for c in MISSING_INTERPRETER_CASES])
+def test_missing_interpreter_named(vm_factory, tmp_path, progs, cmd, files, why):
+    """A program that exists but whose interpreter (#! line, or an ELF's
+    dynamic loader) does not: the ERROR names the missing interpreter, not
+    the program; the code stays 127 ("command not found")."""
+    if files is None:
+        dyn = tmp_path / "dyn"
+        subprocess.run(["gcc", "-x", "c", "-o", str(dyn), "-",
+                        "-Wl,--dynamic-linker=/lib/hm-no-such-loader.so.1"],
+                       input=b"int main(void){return 0;}\n", check=True)
+        files = {"/dyn": (dyn.read_bytes(), 0o755)}
+    vm, _ = boot(vm_factory, tmp_path, progs, cmd=cmd, install={}, files=files, busybox=True)
+    vm.wait_for("HYPEMAN-EXIT")
+    assert_clean_poweroff(vm)
+    check_exit_line(vm, 127, "command not found")
+    errors = [o for o in vm.log_lines() if o.get("phase") == "exec" and o.get("level") == "ERROR"]
+    assert [o["msg"] for o in errors] == ["cannot execute " + why], errors
+    assert errors[0]["error"] == "No such file or directory"
 
 
 def test_orphans_reaped(vm_factory, tmp_path, progs):
