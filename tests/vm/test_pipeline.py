@@ -10,7 +10,8 @@ SIGTERM to PID 1 (what the host's agent does), so init's exit path runs
 (forward, HYPEMAN-EXIT, unmount, power off) before the disks are read.
 
 The smoke test (the normal boot's tests: overlay, config, agent, the boot
-log; volumes; network) runs for each architecture (multiarch).
+log; volumes; network) and the hostile image (openat2 RESOLVE_IN_ROOT: its
+syscall number comes from libc) run for each architecture (multiarch).
 
 Run: /usr/bin/python3 -m pytest tests/vm/test_pipeline.py -q
 """
@@ -446,7 +447,8 @@ def test_initramfs_gone_after_switch(vm_factory, tmp_path, initrd):
 
 # ---- hostile image -----------------------------------------------------------------------
 
-def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path, arch):
     """An image with /opt -> "/" and /etc/resolv.conf -> "/init", and a
     config volume path "/data/../../escape": the agent lands inside the
     image (/hypeman/guest-agent, through /opt -> /) and runs; resolv.conf
@@ -463,7 +465,7 @@ def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
         {"device": "/dev/vde", "path": "/data/ok", "mode": "rw"}]),
         files={"/init": init_marker},
         symlinks={"/opt": "/", "/etc/resolv.conf": "/init"},
-        volumes=[vdd, vde])
+        volumes=[vdd, vde], arch=arch)
     vm = boot_for_agent(vm_factory, g, net=True)   # the agent answers
 
     assert gsh(vm, "readlink /opt").strip() == "/"
