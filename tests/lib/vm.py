@@ -72,8 +72,12 @@ class VMError(AssertionError):
 class Disk:
     """A disk with options; a plain path in VM(disks=...) is Disk(path)."""
 
-    def __init__(self, path, readonly=False, serial=None):
+    def __init__(self, path, readonly=False, serial=None, cache=None):
+        """cache: QEMU's drive cache mode; "unsafe" ignores the guest's
+        flushes (for scratch disks whose content only matters after a
+        clean power-off)."""
         self.path, self.readonly, self.serial = str(path), readonly, serial
+        self.cache = cache
 
 
 def _set_pdeathsig():
@@ -163,6 +167,8 @@ class VM:
             drive = "file=%s,if=none,id=d%d,format=raw" % (d.path, i)
             if d.readonly:
                 drive += ",readonly=on"
+            if d.cache:
+                drive += ",cache=" + d.cache
             dev = "virtio-blk-pci,drive=d%d,addr=0x%x" % (i, DISK_SLOT0 + i)
             if d.serial:
                 dev += ",serial=%s" % d.serial
