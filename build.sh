@@ -222,6 +222,11 @@ build_busybox() {
 	inc=$(musl_kernel_headers)
 	[ "$arch" = "$host_arch" ] || cross=$triplet-   # strip, ar, ...
 	configure_busybox "$inc"
+	# The banner's date (SOURCE_DATE_EPOCH, in autoconf.h) is no CONFIG_
+	# symbol, so kbuild's fixdep does not rebuild messages.o when it
+	# changes: an incremental build after a new commit would keep the old
+	# date and differ from a build from scratch.
+	rm -f "$bbdir/libbb/messages.o"
 	log "compiling busybox ($arch)"
 	make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc busybox >/dev/null
 	mkdir -p "$out"
