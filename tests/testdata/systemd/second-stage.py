@@ -26,11 +26,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from lib import disks, vm as vmm  # noqa: E402
 
 # The tar stream excludes the mounts (proc, sys, dev, run, the disks init
-# moved under /run): --one-file-system stays on the overlay root. Its exit
+# moved under /run): --one-file-system stays on the overlay root; and
+# lost+found, which comes from the ext4 disk, not the image. Its exit
 # status 1 means a file changed while it was read: only the directories
 # that debootstrap's exit unmounts (/proc, /sys) do that here.
 SCRIPT = ("/debootstrap/debootstrap --second-stage || exit; "
-          "tar --one-file-system --numeric-owner --xattrs --acls -cf /dev/vdd -C / .; "
+          "tar --one-file-system --numeric-owner --xattrs --acls --exclude=./lost+found "
+          "-cf /dev/vdd -C / .; "
           "[ $? -le 1 ] && echo SECOND-STAGE-TAR-DONE")
 # dpkg syncs every file it unpacks; the disks are scratch until the clean
 # power-off, so neither dpkg nor QEMU need to flush.
