@@ -167,7 +167,7 @@ musl_cc() {
 		dpkg -x "$tmp/musl-dev_${MUSL_DEBIAN_VERSION}_$debarch.deb" "$tmp/root"
 		touch "$tmp/.hypeman-ready"
 		rm -rf "$dir"
-		mv "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"  # lost a race: same content
+		mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"  # lost a race: same content
 	fi
 	mkdir -p "$out"
 	sed "s@/usr/\(include\|lib\)/$mtriplet@$dir/root/usr/\1/$mtriplet@g" \
