@@ -53,6 +53,12 @@ else
     [ -f "$INITRD" ] || { echo "make-image: no initrd $INITRD for the $ARCH second stage (tests/run builds it)" >&2; exit 1; }
 fi
 
+# One build per OUTDIR at a time: a second make-image.sh waits here, then
+# finds the image built (tests/run builds the arm64 one in the background
+# while its tests may already ask for it).
+mkdir -p "$(dirname "$OUT")"
+exec 9> "$OUT.lock"
+flock 9
 if [ -f "$OUT/index.json" ] && [ -f "$OUT/oci-layout" ] && [ "${FORCE:-0}" != 1 ]; then
     echo "make-image: $OUT already built"
     exit 0

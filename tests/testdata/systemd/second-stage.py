@@ -70,7 +70,7 @@ def main():
             f.truncate((size * 3 + 512) << 20)
         disk_list = [vmm.Disk(p, cache="unsafe") for p in (vda, vdb, vdc, out)]
         v = vmm.VM(os.path.join(tmp, "vm"), args.initrd, disks=disk_list,
-                   arch=args.arch, mem_mb=1024, smp=2, agent_socket=False,
+                   arch=args.arch, mem_mb=1024, smp=1, agent_socket=False,
                    timeout=TIMEOUT)
         v.start()
         try:
