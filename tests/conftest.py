@@ -1,9 +1,9 @@
 """pytest fixtures for VM tests (run with /usr/bin/python3 -m pytest).
 
-  arch        (session) the guest architecture: the host's, or for a test
+  arch        (session) the guest architecture, a parameter of every test
+              that uses it: the host's (id test_x[x86_64]), or for a test
               marked @pytest.mark.multiarch each of $HYPEMAN_ARCHES in turn
-              (default "x86_64,aarch64": the test runs once per architecture,
-              ids test_x[x86_64], test_x[aarch64])
+              (default "x86_64,aarch64": ids test_x[x86_64], test_x[aarch64])
   kernel      (session) (vmlinuz, modules_dir, release) of Debian's kernel
               for arch
   initrd      path of the init under test for arch: out/initrd-test, or
@@ -46,8 +46,15 @@ def selected_arches():
 
 
 def pytest_generate_tests(metafunc):
-    if "arch" in metafunc.fixturenames and metafunc.definition.get_closest_marker("multiarch"):
-        metafunc.parametrize("arch", selected_arches(), scope="session")
+    # Every test that depends on arch gets it as a parameter, the host's
+    # alone for a test not marked multiarch: session fixtures built on arch
+    # (kernel, initrd) are then cached per value. (A plain fixture for some
+    # tests and a parameter for others would let a test without the
+    # parameter pick up the other architecture's kernel.)
+    if "arch" in metafunc.fixturenames:
+        multi = metafunc.definition.get_closest_marker("multiarch")
+        metafunc.parametrize("arch", selected_arches() if multi else [_arch.host()],
+                             scope="session")
 
 
 @pytest.fixture(scope="session")
