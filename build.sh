@@ -1,13 +1,17 @@
 #!/bin/bash
 # Build the hypeman-init busybox (static, musl) and the initrd cpio.
 #
-#   ./build.sh [--agent FILE] [--kernel-modules DIR] [--gpu-driver DIR]
-#              [--kernel-headers DIR] [--output FILE] [--busybox-only]
+#   ./build.sh [--arch x86_64|aarch64] [--agent FILE] [--kernel-modules DIR]
+#              [--gpu-driver DIR] [--kernel-headers DIR] [--output FILE]
+#              [--busybox-only]
 #
 # Run as root on Debian bookworm: it installs its own build dependencies with
 # apt-get, fetches busybox from Debian's source package (pinned, sha256
 # checked, cached in $HYPEMAN_CACHE, default /var/cache/hypeman-init), builds
 # it with our applet, and writes out/busybox and out/initrd (gzip, cpio newc).
+# --arch (default: the host's) cross-builds for the other architecture into
+# out/<arch>/ with Debian's cross gcc and that architecture's musl-dev
+# package (fetched with foreign-apt.sh, pinned, unpacked into the cache).
 # Two runs on one commit give a byte-identical initrd.
 set -euo pipefail
 
@@ -20,6 +24,8 @@ BB_DEBIAN_VERSION=1:1.35.0-4+deb12u1
 BB_ORIG=busybox_${BB_VERSION}.orig.tar.bz2
 BB_ORIG_SHA256=faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694
 BB_DEBIAN_TAR=busybox_${BB_VERSION}-4+deb12u1.debian.tar.xz
+# musl for a cross build: Debian's musl-dev of the target architecture
+MUSL_DEBIAN_VERSION=1.2.3-1
 
 # The modules our init loads at boot; build.sh adds what they depend on.
 BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
@@ -27,10 +33,18 @@ BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay
 # one of the initrd's images (--gpu-driver, --kernel-headers).
 IMAGE_MODULES=
 
-agent= kmods= output= busybox_only= gpu_driver= kheaders=
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+host_arch=$(uname -m)
+agent= kmods= output= busybox_only= gpu_driver= kheaders= arch=$host_arch
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch)
+		case ${2:-} in
+		x86_64|amd64) arch=x86_64 ;;
+		aarch64|arm64) arch=aarch64 ;;
+		*) echo "build.sh: --arch: x86_64 or aarch64, not '${2:-}'" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
 	--agent) agent=$(realpath "${2:?--agent needs a FILE}"); shift 2 ;;
 	--kernel-modules) kmods=$(realpath "${2:?--kernel-modules needs a DIR}"); shift 2 ;;
 	--gpu-driver) gpu_driver=$(realpath "${2:?--gpu-driver needs a DIR}"); shift 2 ;;
@@ -45,9 +59,17 @@ done
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
 [ -z "$gpu_driver" ] || [ -d "$gpu_driver" ] || { echo "build.sh: --gpu-driver: no directory $gpu_driver" >&2; exit 1; }
 [ -z "$kheaders" ] || [ -d "$kheaders" ] || { echo "build.sh: --kernel-headers: no directory $kheaders" >&2; exit 1; }
+# Another architecture's build (and its busybox tree) lives in out/<arch>/.
+[ "$arch" = "$host_arch" ] || out=$out/$arch
 # An initrd with modules is named after their kernel release: hypeman run
-# finds out/initrd-<release> for that kernel by itself.
+# finds out/[<arch>/]initrd-<release> for that kernel by itself.
 [ -n "$output" ] || output=$out/initrd${kmods:+-$(basename "$kmods")}
+# The target's names: GNU triplet of Debian's cross tools, Debian's arch.
+triplet=$arch-linux-gnu
+case $arch in x86_64) debarch=amd64 ;; aarch64) debarch=arm64 ;; esac
+# ARM virtual machines have no PS/2 keyboard: Ctrl-Alt-Del (SPEC: a stop
+# request) arrives through a virtio keyboard, which needs virtio_input.
+[ "$arch" != aarch64 ] || BOOT_MODULES="$BOOT_MODULES virtio_input"
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 
@@ -62,6 +84,12 @@ need_pkgs() {
 	[ -e /usr/include/linux/version.h ] || missing="$missing linux-libc-dev"
 	if [ -n "$gpu_driver$kheaders" ]; then
 		command -v mksquashfs >/dev/null 2>&1 || missing="$missing squashfs-tools"
+	fi
+	if [ "$arch" != "$host_arch" ]; then
+		command -v "$triplet-gcc" >/dev/null 2>&1 || missing="$missing gcc-${triplet//_/-}"
+		[ -e "/usr/$triplet/include/linux/version.h" ] ||
+			missing="$missing linux-libc-dev-$debarch-cross"
+		command -v flock >/dev/null 2>&1 || missing="$missing util-linux"
 	fi
 	if [ -n "$missing" ]; then
 		log "installing:$missing"
@@ -132,15 +160,50 @@ prepare_tree() {
 	done
 }
 
+# --- the compiler ------------------------------------------------------------
+# Native: Debian's musl-gcc. Cross: $out/musl-gcc, a wrapper of the same kind
+# around Debian's cross gcc and the target's musl-dev package, unpacked once
+# into $cache/musl-<debarch>/ (its specs file's paths moved there). Tests use
+# that wrapper for their static guest programs too.
+musl_cc() {
+	if [ "$arch" = "$host_arch" ]; then
+		echo musl-gcc
+		return
+	fi
+	local dir=$cache/musl-$debarch tmp mtriplet=$arch-linux-musl
+	if [ ! -f "$dir/.hypeman-ready" ]; then
+		log "fetching musl-dev $MUSL_DEBIAN_VERSION ($debarch) from Debian"
+		mkdir -p "$cache"
+		tmp=$(mktemp -d "$cache/.musl-$debarch.XXXXXX")
+		(cd "$tmp" && "$top/foreign-apt.sh" "$debarch" apt-get download -qq \
+			"musl-dev=$MUSL_DEBIAN_VERSION" >&2)
+		dpkg -x "$tmp/musl-dev_${MUSL_DEBIAN_VERSION}_$debarch.deb" "$tmp/root"
+		touch "$tmp/.hypeman-ready"
+		rm -rf "$dir"
+		mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"  # lost a race: same content
+	fi
+	mkdir -p "$out"
+	sed "s@/usr/\(include\|lib\)/$mtriplet@$dir/root/usr/\1/$mtriplet@g" \
+		"$dir/root/usr/lib/$mtriplet/musl-gcc.specs" > "$out/musl-gcc.specs"
+	printf '#!/bin/sh\nexec %s "$@" -specs %s\n' "$triplet-gcc" "$out/musl-gcc.specs" > "$out/musl-gcc"
+	chmod 0755 "$out/musl-gcc"
+	echo "$out/musl-gcc"
+}
+
 # Debian's musl-gcc hides the kernel headers busybox needs; give them back
-# without the glibc headers around them.
+# without the glibc headers around them (the cross packages keep the
+# target's in /usr/<triplet>/include).
 musl_kernel_headers() {
-	local inc=$out/build/musl-kernel-headers
+	local inc=$out/build/musl-kernel-headers src=/usr/include asm=/usr/include/$triplet/asm
+	if [ "$arch" != "$host_arch" ]; then
+		src=/usr/$triplet/include
+		asm=$src/asm
+	fi
 	mkdir -p "$inc"
-	ln -sfn /usr/include/linux "$inc/linux"
-	ln -sfn /usr/include/x86_64-linux-gnu/asm "$inc/asm"
-	ln -sfn /usr/include/asm-generic "$inc/asm-generic"
-	ln -sfn /usr/include/mtd "$inc/mtd"
+	ln -sfn "$src/linux" "$inc/linux"
+	ln -sfn "$asm" "$inc/asm"
+	ln -sfn "$src/asm-generic" "$inc/asm-generic"
+	ln -sfn "$src/mtd" "$inc/mtd"
 	echo "$inc"
 }
 
@@ -167,11 +230,18 @@ configure_busybox() {
 }
 
 build_busybox() {
-	local inc
+	local inc cc cross=
+	cc=$(musl_cc)
 	inc=$(musl_kernel_headers)
+	[ "$arch" = "$host_arch" ] || cross=$triplet-   # strip, ar, ...
 	configure_busybox "$inc"
-	log "compiling busybox"
-	make -C "$bbdir" -s -j"$(nproc)" CC=musl-gcc HOSTCC=gcc busybox >/dev/null
+	# The banner's date (SOURCE_DATE_EPOCH, in autoconf.h) is no CONFIG_
+	# symbol, so kbuild's fixdep does not rebuild messages.o when it
+	# changes: an incremental build after a new commit would keep the old
+	# date and differ from a build from scratch.
+	rm -f "$bbdir/libbb/messages.o"
+	log "compiling busybox ($arch)"
+	make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc busybox >/dev/null
 	mkdir -p "$out"
 	cp "$bbdir/busybox" "$out/busybox.new"
 	mv "$out/busybox.new" "$out/busybox"

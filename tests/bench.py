@@ -1,19 +1,23 @@
 #!/usr/bin/python3
 """Boot-time and size benchmark of hypeman-init (not a test: it measures).
 
-    /usr/bin/python3 tests/bench.py [-n RUNS] [--initrd FILE]
+    /usr/bin/python3 tests/bench.py [-n RUNS] [--arch x86_64,aarch64] [--initrd FILE]
     /usr/bin/python3 tests/bench.py --gpu [-n RUNS]
     /usr/bin/python3 tests/bench.py --bundle-options [-n RUNS]
     /usr/bin/python3 tests/bench.py --headers-options [-n RUNS]
 
-Boots a minimal exec-mode image RUNS times (QEMU, Debian's kernel, TCG
-unless HYPEMAN_ACCEL=kvm) and reports, from the init's own JSON log
-(uptime_ms is CLOCK_BOOTTIME in the guest, so host load does not skew the
-in-guest numbers much):
+Boots a minimal exec-mode image RUNS times per architecture (QEMU,
+Debian's kernel for it, TCG unless HYPEMAN_ACCEL=kvm; architectures
+alternate, run by run) and reports, from the init's own JSON log (uptime_ms
+is CLOCK_BOOTTIME in the guest, so host load does not skew the in-guest
+numbers much):
   - kernel start -> first init line, each phase's dur_ms, init start ->
     program start, program exit -> power-off;
   - PID 1's VmRSS while the program runs;
-  - the sizes of out/busybox, out/initrd and the test initrd.
+  - the sizes of busybox, the plain initrd and the test initrd;
+  - with two architectures, the ratio of their medians.
+--arch defaults to the host's; --initrd (one architecture only) defaults to
+its test initrd (out/initrd-test, out/<arch>/initrd-test).
 --gpu compares, alternating runs: the test initrd; the GPU test initrd
 (stand-in bundle + the test kernel's headers) with has_gpu false and
 skip_kernel_headers; with headers (the default); with has_gpu and headers.
@@ -37,26 +41,28 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from lib import images, kernel, vm as vmm  # noqa: E402
+from lib import arch as archs, images, kernel, vm as vmm  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 OUT = os.environ.get("HYPEMAN_OUT", os.path.join(REPO, "out"))
 CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "egress-ca", "gpu", "agent",
           "headers", "switch"]
+KEYS = ["first_line"] + PHASES + ["init_to_program", "exit_to_poweroff", "pid1_rss_kb"]
 
 
 def run_guest(tmp, initrd, vmlinuz, script, config=None, image_files=None,
-              overlay_mb=64, mem_mb=512):
+              overlay_mb=64, mem_mb=512, arch=None):
     """Boots a busybox image that runs SCRIPT; returns the finished VM."""
-    root = images.rootfs(os.path.join(tmp, "root"), files=image_files)
+    arch = arch or archs.host()
+    root = images.rootfs(os.path.join(tmp, "root"), files=image_files, arch=arch)
     cfg = {"cmd": ["/bin/sh", "-c", script], "skip_guest_agent": True}
     cfg.update(config or {})
     extra_mb = sum(len(d) for d in (image_files or {}).values()) // (1 << 20) * 2
     g = images.Guest(os.path.join(tmp, "disks"), root, cfg, overlay_mb=overlay_mb,
                      image_mb=64 + extra_mb)
     v = vmm.VM(os.path.join(tmp, "vm"), initrd, disks=g.disks, kernel=vmlinuz, timeout=300,
-               mem_mb=mem_mb)
+               mem_mb=mem_mb, arch=arch)
     v.start()
     try:
         v.wait_exit(300)
@@ -66,8 +72,8 @@ def run_guest(tmp, initrd, vmlinuz, script, config=None, image_files=None,
     return v
 
 
-def one_boot(tmp, initrd, vmlinuz):
-    v = run_guest(tmp, initrd, vmlinuz, "grep -E '^VmRSS' /proc/1/status")
+def one_boot(tmp, arch, initrd, vmlinuz):
+    v = run_guest(tmp, initrd, vmlinuz, "grep -E '^VmRSS' /proc/1/status", arch=arch)
     lines = v.log_lines()
     r = {"first_line": lines[0]["uptime_ms"]}
     for l in lines:
@@ -222,7 +228,8 @@ def bench_headers_options(n, vmlinuz):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=5)
-    ap.add_argument("--initrd", default=os.path.join(OUT, "initrd-test"))
+    ap.add_argument("--arch", default=archs.host())
+    ap.add_argument("--initrd")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--bundle-options", action="store_true")
     ap.add_argument("--headers-options", action="store_true")
@@ -236,26 +243,50 @@ def main():
         if args.headers_options:
             bench_headers_options(args.n, vmlinuz)
         return
-    vmlinuz = kernel.kernel_tree()[0]
-    runs = []
+    arches = [archs.norm(a) for a in args.arch.split(",")]
+    if args.initrd and len(arches) > 1:
+        ap.error("--initrd goes with one --arch")
+    setup = {}
+    for a in arches:
+        initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test")
+        setup[a] = (initrd, kernel.kernel_tree(arch=a)[0])
+    load0 = os.getloadavg()
+    runs = {a: [] for a in arches}
     for i in range(args.n):
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(one_boot(tmp, args.initrd, vmlinuz))
-        print("run %d: init->program %d ms" % (i + 1, runs[-1]["init_to_program"]), file=sys.stderr)
+        for a in arches:                 # alternate: load hits both alike
+            with tempfile.TemporaryDirectory() as tmp:
+                runs[a].append(one_boot(tmp, a, *setup[a]))
+            print("run %d %s: init->program %d ms" % (i + 1, a, runs[a][-1]["init_to_program"]),
+                  file=sys.stderr)
+    load1 = os.getloadavg()
 
-    print("accelerator: %s, runs: %d (median, min, max in ms)" % (
-        os.environ.get("HYPEMAN_ACCEL", "tcg"), args.n))
-    print("| measure | median | min | max |")
-    print("|---|---|---|---|")
-    keys = ["first_line"] + PHASES + ["init_to_program", "exit_to_poweroff", "pid1_rss_kb"]
-    for k in keys:
-        vals = [r[k] for r in runs if k in r]
-        if vals:
-            print("| %s | %d | %d | %d |" % (k, statistics.median(vals), min(vals), max(vals)))
-    for name in ("busybox", "initrd", "initrd-test"):
-        p = os.path.join(OUT, name)
-        if os.path.exists(p):
-            print("size of out/%s: %d bytes" % (name, os.path.getsize(p)))
+    print("accelerator: %s, runs: %d per architecture (median, min, max in ms); "
+          "load average %.2f at start, %.2f at end" % (
+              os.environ.get("HYPEMAN_ACCEL", "tcg"), args.n, load0[0], load1[0]))
+    head = "| measure |" + "".join(" %s median | min | max |" % a for a in arches)
+    if len(arches) == 2:
+        head += " %s/%s |" % (arches[1], arches[0])
+    print(head)
+    print("|---|" + "---|---|---|" * len(arches) + ("---|" if len(arches) == 2 else ""))
+    for k in KEYS:
+        cells, meds = [], []
+        for a in arches:
+            vals = [r[k] for r in runs[a] if k in r]
+            if not vals:
+                cells.append(" - | - | - |")
+                meds.append(None)
+                continue
+            meds.append(statistics.median(vals))
+            cells.append(" %d | %d | %d |" % (meds[-1], min(vals), max(vals)))
+        row = "| %s |%s" % (k, "".join(cells))
+        if len(arches) == 2:
+            row += (" %.2f |" % (meds[1] / meds[0])) if meds[0] and meds[1] else " - |"
+        print(row)
+    for a in arches:
+        for name in ("busybox", "initrd", "initrd-test"):
+            p = os.path.join(archs.out_dir(a), name)
+            if os.path.exists(p):
+                print("size of %s: %d bytes" % (os.path.relpath(p, archs.REPO), os.path.getsize(p)))
 
 
 if __name__ == "__main__":

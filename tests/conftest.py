@@ -1,11 +1,19 @@
 """pytest fixtures for VM tests (run with /usr/bin/python3 -m pytest).
 
+  arch        (session) the guest architecture, a parameter of every test
+              that uses it: the host's (id test_x[x86_64]), or for a test
+              marked @pytest.mark.multiarch each of $HYPEMAN_ARCHES in turn
+              (default "x86_64,aarch64": ids test_x[x86_64], test_x[aarch64])
   kernel      (session) (vmlinuz, modules_dir, release) of Debian's kernel
-  initrd      path of the init under test: $HYPEMAN_INITRD, default
-              <repo>/out/initrd-test; the test is skipped when it is missing
-  vm_factory  vm_factory(disks=[...], **VM kwargs) -> started VM; every VM
-              is killed at teardown, and a failing test's report gets each
-              VM's console tail. initrd= defaults to the initrd fixture.
+              for arch
+  initrd      path of the init under test for arch: out/initrd-test, or
+              out/<arch>/initrd-test for another architecture than the
+              host's ($HYPEMAN_INITRD overrides the host's); the test is
+              skipped when it is missing
+  vm_factory  vm_factory(disks=[...], **VM kwargs) -> started VM of arch;
+              every VM is killed at teardown, and a failing test's report
+              gets each VM's console tail. initrd= defaults to the initrd
+              fixture.
 
 Tests import the helpers as `from lib import disks, vm` (tests/ is on
 sys.path through this conftest's rootdir-relative import).
@@ -18,6 +26,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from lib import arch as _arch  # noqa: E402
 from lib import kernel as _kernel  # noqa: E402
 from lib.vm import VM  # noqa: E402
 
@@ -26,16 +35,49 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "vm: boots QEMU (slow under TCG)")
+    config.addinivalue_line(
+        "markers", "multiarch: runs once per architecture of $HYPEMAN_ARCHES "
+        "(the arch fixture is parametrized)")
+
+
+def selected_arches():
+    names = os.environ.get("HYPEMAN_ARCHES") or ",".join(_arch.ARCHES)
+    return [_arch.norm(a.strip()) for a in names.split(",") if a.strip()]
+
+
+def pytest_generate_tests(metafunc):
+    # Every test that depends on arch gets it as a parameter, the host's
+    # alone for a test not marked multiarch: session fixtures built on arch
+    # (kernel, initrd) are then cached per value. (A plain fixture for some
+    # tests and a parameter for others would let a test without the
+    # parameter pick up the other architecture's kernel.)
+    if "arch" in metafunc.fixturenames:
+        multi = metafunc.definition.get_closest_marker("multiarch")
+        metafunc.parametrize("arch", selected_arches() if multi else [_arch.host()],
+                             scope="session")
 
 
 @pytest.fixture(scope="session")
-def kernel():
-    return _kernel.kernel_tree()
+def arch():
+    return _arch.host()
 
 
 @pytest.fixture(scope="session")
-def initrd():
-    path = os.environ.get("HYPEMAN_INITRD") or os.path.join(REPO, "out", "initrd-test")
+def kernel(arch):
+    return _kernel.kernel_tree(arch=arch)
+
+
+def arch_file(arch, name, env=None):
+    """out/NAME for the host's architecture ($ENV overrides it), else
+    out/<arch>/NAME."""
+    if arch == _arch.host() and env and os.environ.get(env):
+        return os.environ[env]
+    return os.path.join(_arch.out_dir(arch), name)
+
+
+@pytest.fixture(scope="session")
+def initrd(arch):
+    path = arch_file(arch, "initrd-test", "HYPEMAN_INITRD")
     if not os.path.exists(path):
         pytest.skip("init under test not built: %s missing (build it, or set "
                     "HYPEMAN_INITRD)" % path)
@@ -43,7 +85,7 @@ def initrd():
 
 
 @pytest.fixture
-def vm_factory(request, tmp_path, kernel):
+def vm_factory(request, tmp_path, kernel, arch):
     """Start VMs for one test; all are killed at teardown."""
     vms = []
     request.node._hypeman_vms = vms
@@ -52,6 +94,7 @@ def vm_factory(request, tmp_path, kernel):
         if initrd is None:
             initrd = request.getfixturevalue("initrd")
         kw.setdefault("kernel", kernel[0])
+        kw.setdefault("arch", arch)
         v = VM(tmp_path / ("vm%d" % len(vms)), initrd, disks=disks, **kw)
         vms.append(v)
         if start:

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Build the test guest agent: a static, stripped musl binary.
 # Usage: tests/agent/build.sh [OUTPUT]   (default: out/test-agent under the repo root)
+# MUSL_GCC picks the compiler: another architecture's is the musl-gcc wrapper
+# that `build.sh --arch` writes (out/aarch64/musl-gcc).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -11,8 +13,8 @@ command -v "$CC" >/dev/null 2>&1 || { echo "build.sh: $CC not found (apt-get ins
 mkdir -p "$(dirname "$out")"
 tmp=$out.tmp.$$
 trap 'rm -f "$tmp"' EXIT
-"$CC" -static -Os -Wall -Wextra -Werror -o "$tmp" "$here/test-agent.c"
-strip "$tmp"
+# -s: the linker strips (the host's strip may not know the target)
+"$CC" -static -Os -s -Wall -Wextra -Werror -o "$tmp" "$here/test-agent.c"
 chmod 0755 "$tmp"
 mv -f "$tmp" "$out"
 trap - EXIT

@@ -5,36 +5,79 @@ tests use Debian's static busybox (package busybox-static) as the image's
 userland, so the guest has a shell and tools; tests of images without a
 shell use a static C program built here with musl-gcc.
 
-  rootfs(dirpath, files={}, symlinks={}, busybox=True) -> dirpath
-  static_program(c_source, out_path) -> out_path
+For another architecture than the host's (arch="aarch64"), the busybox is
+Debian's busybox-static of that architecture (fetched with foreign-apt.sh,
+unpacked once into $HYPEMAN_CACHE/busybox-static-<debarch>/), and programs
+are built with the musl-gcc wrapper that `build.sh --arch` leaves in
+out/<arch>/.
+
+  rootfs(dirpath, files={}, symlinks={}, busybox=True, arch=None) -> dirpath
+  static_program(c_source, out_path, arch=None) -> out_path
   Guest(tmp, rootfs_dir, config, volumes=(), fs="ext4") -> the disk paths
       .disks: [vda, vdb, vdc, vdd...] for VM(disks=...)
 """
 
+import fcntl
+import glob
 import os
 import shutil
 import subprocess
+import tempfile
 
+from . import arch as _arch
 from . import disks
 
 BUSYBOX = "/bin/busybox"
 
 
-def rootfs(path, files=None, symlinks=None, busybox=True, dirs=()):
-    """A minimal image tree at PATH: /bin/busybox with its applet links
-    (when busybox), the usual empty directories, FILES {path: str|bytes|
-    (data, mode)} and SYMLINKS {path: target}."""
+def busybox_binary(arch=None):
+    """Path of a static busybox for ARCH: the host's /bin/busybox, or
+    Debian's busybox-static .deb of that architecture, unpacked in the cache."""
+    arch = _arch.norm(arch or _arch.host())
+    if arch == _arch.host():
+        if not os.path.exists(BUSYBOX):
+            raise RuntimeError("%s missing: apt-get install busybox-static" % BUSYBOX)
+        return BUSYBOX
+    cache = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
+    d = os.path.join(cache, "busybox-static-" + _arch.deb(arch))
+    path = os.path.join(d, "bin", "busybox")
+    if os.path.exists(path):
+        return path
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".busybox-static.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            return path
+        tmp = tempfile.mkdtemp(prefix=".busybox-static-", dir=cache)
+        try:
+            subprocess.run([os.path.join(_arch.REPO, "foreign-apt.sh"), _arch.deb(arch),
+                            "apt-get", "download", "-qq", "busybox-static"],
+                           cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["dpkg", "-x"] + glob.glob(os.path.join(tmp, "*.deb"))
+                           + [os.path.join(tmp, "root")], check=True)
+            os.makedirs(d)
+            os.rename(os.path.join(tmp, "root", "bin"), os.path.join(d, "bin"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def rootfs(path, files=None, symlinks=None, busybox=True, dirs=(), arch=None):
+    """A minimal image tree at PATH: /bin/busybox (for ARCH, default the
+    host's) with its applet links (when busybox), the usual empty
+    directories, FILES {path: str|bytes|(data, mode)} and SYMLINKS
+    {path: target}."""
     path = str(path)
     os.makedirs(path, exist_ok=True)
     for d in ("etc", "proc", "sys", "dev", "run", "tmp", "root", "var") + tuple(dirs):
         os.makedirs(os.path.join(path, d.lstrip("/")), exist_ok=True)
     os.chmod(os.path.join(path, "tmp"), 0o1777)
     if busybox:
-        if not os.path.exists(BUSYBOX):
-            raise RuntimeError("%s missing: apt-get install busybox-static" % BUSYBOX)
         os.makedirs(os.path.join(path, "bin"), exist_ok=True)
-        shutil.copy(BUSYBOX, os.path.join(path, "bin", "busybox"))
-        names = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
+        shutil.copy(busybox_binary(arch), os.path.join(path, "bin", "busybox"))
+        # The applet names from the host's busybox-static: Debian builds
+        # that package with one configuration for every architecture.
+        names = subprocess.run([busybox_binary(), "--list"], check=True, capture_output=True,
                                text=True).stdout.split()
         for name in names:
             link = os.path.join(path, "bin", name)
@@ -63,13 +106,24 @@ def rootfs(path, files=None, symlinks=None, busybox=True, dirs=()):
     return path
 
 
-def static_program(source, out_path):
-    """Compile C SOURCE (text) into a static binary at OUT_PATH."""
+def musl_gcc(arch=None):
+    """The musl compiler for ARCH: musl-gcc, or build.sh's cross wrapper."""
+    arch = _arch.norm(arch or _arch.host())
+    if arch == _arch.host():
+        return "musl-gcc"
+    cc = os.path.join(_arch.out_dir(arch), "musl-gcc")
+    if not os.path.exists(cc):
+        raise RuntimeError("%s missing: run ./build.sh --arch %s first" % (cc, arch))
+    return cc
+
+
+def static_program(source, out_path, arch=None):
+    """Compile C SOURCE (text) into a static binary for ARCH at OUT_PATH."""
     out_path = str(out_path)
     src = out_path + ".c"
     with open(src, "w") as f:
         f.write(source)
-    subprocess.run(["musl-gcc", "-static", "-Os", "-o", out_path, src], check=True)
+    subprocess.run([musl_gcc(arch), "-static", "-Os", "-o", out_path, src], check=True)
     return out_path
 
 

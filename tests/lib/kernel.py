@@ -1,13 +1,17 @@
 #!/usr/bin/python3
-"""Debian's current amd64 kernel, unpacked into a cache for QEMU tests.
+"""Debian's current kernel for an architecture, unpacked into a cache for
+QEMU tests.
 
-The kernel package is whatever Debian's metapackage linux-image-amd64
-currently depends on (`apt-cache depends linux-image-amd64`). It is fetched
-with `apt-get download` into $HYPEMAN_CACHE/kernel/ (default
+The kernel package is whatever Debian's metapackage linux-image-amd64 (or
+linux-image-arm64) currently depends on (`apt-cache depends`). It is
+fetched with `apt-get download` into $HYPEMAN_CACHE/kernel/ (default
 /var/cache/hypeman-init/kernel/), unpacked once with `dpkg -x` into
-$HYPEMAN_CACHE/kernel/<pkgname>/ and indexed with `depmod -b`.
+$HYPEMAN_CACHE/kernel/<pkgname>/ and indexed with `depmod -b` (kmod reads
+another architecture's modules as well). The host's own architecture uses
+the machine's apt; another one goes through foreign-apt.sh (a private apt
+configuration in $HYPEMAN_CACHE/apt-<arch>/).
 
-    kernel_tree() -> (vmlinuz, modules_dir, release)
+    kernel_tree(arch=None) -> (vmlinuz, modules_dir, release)
 
 modules_dir is <root>/lib/modules/<release> (modules.dep etc. inside).
 A finished tree is marked by a stamp file, so later calls only check paths.
@@ -18,7 +22,8 @@ CLI: `python3 tests/lib/kernel.py` prints
     VMLINUZ=...
     MODULES_DIR=...
     RELEASE=...
-(shell-sourceable; `--field vmlinuz|modules|release` prints one bare value).
+(shell-sourceable; `--field vmlinuz|modules|release` prints one bare value;
+`--arch aarch64` picks the arm64 kernel, default the host's architecture).
 """
 
 import fcntl
@@ -30,7 +35,11 @@ import subprocess
 import sys
 import tempfile
 
-METAPACKAGE = "linux-image-amd64"
+try:
+    from . import arch as _arch
+except ImportError:         # run as a script
+    import arch as _arch
+
 _STAMP = ".hypeman-kernel-ready"
 
 
@@ -42,16 +51,24 @@ def cache_dir():
     return d
 
 
+def _apt(arch, tool):
+    """argv prefix running apt-get/apt-cache for ARCH's packages."""
+    if _arch.norm(arch) == _arch.host():
+        return [tool]
+    return [os.path.join(_arch.REPO, "foreign-apt.sh"), _arch.deb(arch), tool]
+
+
 def _run(argv, cwd=None):
     return subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
 
 
-def resolve_package():
+def resolve_package(arch=None):
     """Name of the linux-image-<release> package the metapackage depends on,
     or None when apt knows nothing (e.g. `apt-get update` never ran)."""
+    arch = arch or _arch.host()
     try:
-        out = _run(["apt-cache", "depends", METAPACKAGE]).stdout
+        out = _run(_apt(arch, "apt-cache") + ["depends", "linux-image-" + _arch.deb(arch)]).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     for line in out.splitlines():
@@ -77,12 +94,14 @@ def _tree(kdir, pkg):
             os.path.join(root, "lib", "modules", rel), rel)
 
 
-def _cached_packages(kdir):
-    """Packages with a ready tree or a .deb in the cache, newest-looking first."""
+def _cached_packages(kdir, arch):
+    """ARCH's packages with a ready tree or a .deb in the cache,
+    newest-looking first."""
     names = set()
-    for p in glob.glob(os.path.join(kdir, "linux-image-*", _STAMP)):
+    suffix = "-" + _arch.deb(arch)
+    for p in glob.glob(os.path.join(kdir, "linux-image-*" + suffix, _STAMP)):
         names.add(os.path.basename(os.path.dirname(p)))
-    for p in glob.glob(os.path.join(kdir, "linux-image-*.deb")):
+    for p in glob.glob(os.path.join(kdir, "linux-image-*%s_*.deb" % suffix)):
         names.add(os.path.basename(p).split("_")[0])
 
     def key(name):  # natural sort: 6.1.0-56 > 6.1.0-9
@@ -90,17 +109,19 @@ def _cached_packages(kdir):
     return sorted(names, key=key, reverse=True)
 
 
-def kernel_tree(pkg=None):
-    """Return (vmlinuz_path, modules_dir, release), fetching/unpacking if needed."""
+def kernel_tree(pkg=None, arch=None):
+    """Return (vmlinuz_path, modules_dir, release) of ARCH's kernel (default
+    the host's), fetching/unpacking if needed."""
+    arch = arch or _arch.host()
     kdir = cache_dir()
     if pkg is None:
-        pkg = resolve_package()
+        pkg = resolve_package(arch)
     if pkg is None:
-        cached = _cached_packages(kdir)
+        cached = _cached_packages(kdir, arch)
         if not cached:
             raise RuntimeError(
-                "cannot resolve %s (run `apt-get update`) and no kernel is "
-                "cached in %s" % (METAPACKAGE, kdir))
+                "cannot resolve linux-image-%s (run `apt-get update`) and no "
+                "kernel is cached in %s" % (_arch.deb(arch), kdir))
         pkg = cached[0]
     vmlinuz, moddir, rel = _tree(kdir, pkg)
     root = os.path.join(kdir, pkg)
@@ -115,7 +136,7 @@ def kernel_tree(pkg=None):
         deb = _deb_for(kdir, pkg)
         if deb is None:
             try:
-                _run(["apt-get", "download", "-q", pkg], cwd=kdir)
+                _run(_apt(arch, "apt-get") + ["download", "-q", pkg], cwd=kdir)
             except subprocess.CalledProcessError as e:
                 raise RuntimeError("apt-get download %s failed:\n%s%s"
                                    % (pkg, e.stdout, e.stderr)) from None
@@ -210,15 +231,21 @@ def module_closure(moddir, names):
 
 
 def main(argv):
-    vmlinuz, moddir, rel = kernel_tree()
-    vals = {"vmlinuz": vmlinuz, "modules": moddir, "release": rel}
-    if len(argv) == 3 and argv[1] == "--field" and argv[2] in vals:
-        print(vals[argv[2]])
-    elif len(argv) == 1:
-        print("VMLINUZ=%s\nMODULES_DIR=%s\nRELEASE=%s" % (vmlinuz, moddir, rel))
-    else:
-        sys.stderr.write("usage: kernel.py [--field vmlinuz|modules|release]\n")
+    arch = None
+    if len(argv) >= 3 and argv[1] == "--arch":
+        arch = _arch.norm(argv[2])
+        argv = argv[:1] + argv[3:]
+    fields = ("vmlinuz", "modules", "release")
+    if not (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--field" and argv[2] in fields)):
+        sys.stderr.write("usage: kernel.py [--arch x86_64|aarch64] "
+                         "[--field vmlinuz|modules|release]\n")
         return 2
+    vmlinuz, moddir, rel = kernel_tree(arch=arch)
+    vals = dict(zip(fields, (vmlinuz, moddir, rel)))
+    if len(argv) == 3:
+        print(vals[argv[2]])
+    else:
+        print("VMLINUZ=%s\nMODULES_DIR=%s\nRELEASE=%s" % (vmlinuz, moddir, rel))
     return 0
 
 

@@ -1,9 +1,15 @@
 """Read, unpack and write OCI image layouts (stdlib only), for hypeman-init's tests.
 
-read_image(layout_dir, tag)          -> the image's run config and verified layer paths
-unpack_rootfs(layout_dir, dest, tag) -> apply the layers in order onto dest (as root)
+read_image(layout_dir, tag, arch)          -> the image's run config and verified layer paths
+unpack_rootfs(layout_dir, dest, tag, arch) -> apply the layers in order onto dest (as root)
 write_layout(layout_dir, layers, config, tag) -> a layout made of the given layers
   (members made with D, F, L, H, node; tar_bytes() and compress() for raw layers)
+write_multiarch_layout(layout_dir, {arch: rootfs_dir}, config, tag)
+                                           -> a multi-platform layout (an image index
+                                              with one manifest per architecture)
+
+arch ("x86_64"/"aarch64" or "amd64"/"arm64") picks that platform's manifest
+and refuses an image that has none; without it the host's is preferred.
 
 Every blob read is checked against its sha256/sha512 digest (and size); a
 mismatch raises OCIError naming the digest.  Layer application follows the OCI
@@ -31,7 +37,8 @@ import tarfile
 import zlib
 
 __all__ = ["OCIError", "read_image", "unpack_rootfs", "write_layout", "write_index",
-           "write_blob", "tar_bytes", "compress", "D", "F", "L", "H", "node"]
+           "write_blob", "write_multiarch_layout", "tar_bytes", "compress",
+           "D", "F", "L", "H", "node"]
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -98,19 +105,30 @@ def _host_arch():
             "arm64": "arm64"}.get(m, m)
 
 
-def _pick_platform(descs):
-    """Among manifest descriptors, prefer linux/<host arch>, else the first."""
+def _deb_arch(arch):
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+
+
+def _pick_platform(descs, arch=None):
+    """Among manifest descriptors, prefer linux/ARCH (default the host's),
+    else one without a platform; else, when no ARCH was asked for, the
+    first."""
+    want = _deb_arch(arch) if arch else _host_arch()
     for d in descs:
         p = d.get("platform") or {}
-        if p.get("os") == "linux" and p.get("architecture") == _host_arch():
+        if p.get("os") == "linux" and p.get("architecture") == want:
             return d
     for d in descs:
         if not d.get("platform"):
             return d
+    if arch:
+        raise OCIError("no manifest for linux/%s (there are: %s)" % (want, ", ".join(
+            "%s/%s" % ((d.get("platform") or {}).get("os"),
+                       (d.get("platform") or {}).get("architecture")) for d in descs)))
     return descs[0]
 
 
-def _find_manifest(layout_dir, tag):
+def _find_manifest(layout_dir, tag, arch=None):
     try:
         with open(os.path.join(layout_dir, "oci-layout")) as f:
             json.load(f)
@@ -125,19 +143,19 @@ def _find_manifest(layout_dir, tag):
         cands = manifests
     if not cands:
         raise OCIError("%s: no manifest tagged %r" % (layout_dir, tag))
-    desc = _pick_platform(cands)
+    desc = _pick_platform(cands, arch)
     for _ in range(4):                      # nested image indexes (multi-arch)
         if desc.get("mediaType") not in INDEX_TYPES:
             return desc
         sub = _read_json_blob(layout_dir, desc).get("manifests") or []
         if not sub:
             raise OCIError("index %s lists no manifests" % desc.get("digest"))
-        desc = _pick_platform(sub)
+        desc = _pick_platform(sub, arch)
     raise OCIError("%s: image indexes nested too deep" % layout_dir)
 
 
-def _image(layout_dir, tag):
-    mdesc = _find_manifest(layout_dir, tag)
+def _image(layout_dir, tag, arch=None):
+    mdesc = _find_manifest(layout_dir, tag, arch)
     manifest = _read_json_blob(layout_dir, mdesc)
     cdesc = manifest.get("config")
     if not isinstance(cdesc, dict):
@@ -148,13 +166,14 @@ def _image(layout_dir, tag):
     return manifest, config, layers, paths
 
 
-def read_image(layout_dir, tag="latest"):
-    """Return {"entrypoint", "cmd", "env", "workdir", "volumes", "layers"}.
+def read_image(layout_dir, tag="latest", arch=None):
+    """Return {"entrypoint", "cmd", "env", "workdir", "volumes", "layers",
+    "architecture"}.
 
     env is a dict (an entry without "=" maps to ""); layers are blob paths,
     lowest first, each already checked against its digest.
     """
-    _, config, _, paths = _image(layout_dir, tag)
+    _, config, _, paths = _image(layout_dir, tag, arch)
     cfg = config.get("config") or {}
     env = {}
     for kv in cfg.get("Env") or []:
@@ -167,6 +186,7 @@ def read_image(layout_dir, tag="latest"):
         "workdir": cfg.get("WorkingDir") or "",
         "volumes": sorted((cfg.get("Volumes") or {}).keys()),
         "layers": paths,
+        "architecture": config.get("architecture"),
     }
 
 
@@ -413,13 +433,13 @@ def _apply_layer(root, path, desc, diff_id, is_root):
         os.utime(p, (ti.mtime, ti.mtime), follow_symlinks=False)
 
 
-def unpack_rootfs(layout_dir, dest_dir, tag="latest"):
+def unpack_rootfs(layout_dir, dest_dir, tag="latest", arch=None):
     """Apply the image's layers, lowest first, onto dest_dir (created if missing).
 
     Verifies every blob first (nothing is written for a tampered image), and
     each layer's uncompressed content against the config's diff_ids.
     """
-    _, config, layers, paths = _image(layout_dir, tag)
+    _, config, layers, paths = _image(layout_dir, tag, arch)
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     if len(diff_ids) != len(layers):
         diff_ids = [None] * len(layers)
@@ -577,3 +597,53 @@ def write_layout(layout, layers, config=None, tag="latest"):
 def blob_path(layout, desc):
     """The file of a descriptor's blob."""
     return os.path.join(layout, "blobs", "sha256", desc["digest"].split(":", 1)[1])
+
+
+def _dir_layer(rootfs_dir):
+    """(gzip tar of rootfs_dir, its sha256 diff_id): sorted entries, owners
+    and modes as they are, fixed mtimes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for top, dirs, files in os.walk(rootfs_dir):
+            dirs.sort()
+            for name in sorted(dirs) + sorted(files):
+                path = os.path.join(top, name)
+                ti = t.gettarinfo(path, os.path.relpath(path, rootfs_dir))
+                ti.mtime = MTIME
+                ti.uname = ti.gname = ""
+                if ti.isreg():
+                    with open(path, "rb") as f:
+                        t.addfile(ti, f)
+                else:
+                    t.addfile(ti)
+    raw = buf.getvalue()
+    return gzip.compress(raw, mtime=0), "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def write_multiarch_layout(layout_dir, rootfs_by_arch, config, tag="latest"):
+    """An OCI image layout at layout_dir holding one image for several
+    platforms, as `skopeo copy --all` leaves a multi-arch image: index.json
+    points (tagged TAG) to an image index blob, which lists one manifest per
+    architecture with its platform (linux/amd64, linux/arm64). Each image is
+    one gzip layer made from rootfs_by_arch[arch] (a directory), with the
+    run config CONFIG ({"Cmd": [...], "Env": [...], ...}). Returns
+    {arch: manifest descriptor}."""
+    os.makedirs(layout_dir, exist_ok=True)
+    manifests = {}
+    for arch, rootfs_dir in sorted(rootfs_by_arch.items()):
+        layer, diff_id = _dir_layer(rootfs_dir)
+        ldesc = write_blob(layout_dir, layer, MEDIA_LAYER + "+gzip")
+        cfg = {"architecture": _deb_arch(arch), "os": "linux", "config": config,
+               "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+        cdesc = write_blob(layout_dir, json.dumps(cfg).encode(), MEDIA_CONFIG)
+        manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST, "config": cdesc,
+                    "layers": [ldesc]}
+        mdesc = write_blob(layout_dir, json.dumps(manifest).encode(), MEDIA_MANIFEST)
+        mdesc["platform"] = {"architecture": _deb_arch(arch), "os": "linux"}
+        manifests[arch] = mdesc
+    index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX,
+             "manifests": list(manifests.values())}
+    idesc = write_blob(layout_dir, json.dumps(index).encode(), MEDIA_INDEX)
+    idesc["annotations"] = {REF_NAME: tag}
+    write_index(layout_dir, [idesc])
+    return manifests

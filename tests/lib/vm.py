@@ -8,13 +8,22 @@
     vm.log_lines(); vm.markers(); vm.exit_marker()
     vm.kill()                      # always; idempotent
 
-Console: the guest's ttyS0 is QEMU's stdio, so output is captured from the
-first byte; a reader thread appends it to tmpdir/console.log and to
-console_text ("\\r\\n" turned into "\\n"). send_console() types into it.
+Architectures (arch=, default the host's): x86_64 boots
+qemu-system-x86_64 -machine q35; aarch64 boots qemu-system-aarch64
+-machine virt -cpu max,pauth-impdef=on (max's architected pointer
+authentication costs 4x the boot time under TCG; the impdef algorithm keeps
+every feature) with Debian's arm64 kernel (lib.kernel).
+Console: the guest's serial port (ttyS0; the PL011 ttyAMA0 on aarch64) is
+QEMU's stdio, so output is captured from the first byte; a reader thread
+appends it to tmpdir/console.log and to console_text ("\\r\\n" turned into
+"\\n"). send_console() types into it.
 Monitor: QMP on a unix socket; monitor("sendkey ctrl-alt-delete") runs an
-HMP command through it.
+HMP command through it. The virt machine has no PS/2 keyboard: on aarch64 a
+virtio-keyboard-pci takes the keys (the guest needs virtio_input), so
+ctrl_alt_del() works on both.
 Disks are virtio-blk-pci in list order at fixed PCI slots 0x04.., so the
-guest sees them as vda, vdb, ... in the same order.
+guest sees them as vda, vdb, ... in the same order (the virt machine's PCIe
+root bus takes the same slots).
 
 Timeouts are seconds; every wait has a deadline and none sleeps blindly.
 HYPEMAN_TIMEOUT_SCALE (float, default 1) multiplies every timeout, for slow
@@ -35,11 +44,18 @@ import tempfile
 import threading
 import time
 
-QEMU = "qemu-system-x86_64"
+from . import arch as _arch
+
+# arch -> QEMU binary, machine, CPU, the guest's serial console
+QEMU = {
+    "x86_64": ("qemu-system-x86_64", "q35", "max", "ttyS0"),
+    "aarch64": ("qemu-system-aarch64", "virt", "max,pauth-impdef=on", "ttyAMA0"),
+}
 PANIC_PATTERNS = ("Kernel panic", "Attempted to kill init")
 DISK_SLOT0 = 0x04       # first virtio-blk PCI slot; disks at 0x04..0x1e
 NET_SLOT = 0x02
 SERIAL_SLOT = 0x03
+KEYBOARD_SLOT = 0x1f    # aarch64 only (on q35 0x1f is the LPC bridge)
 MAX_DISKS = 0x1f - DISK_SLOT0
 
 _live = set()           # started, not yet killed VMs (killed at exit)
@@ -56,8 +72,12 @@ class VMError(AssertionError):
 class Disk:
     """A disk with options; a plain path in VM(disks=...) is Disk(path)."""
 
-    def __init__(self, path, readonly=False, serial=None):
+    def __init__(self, path, readonly=False, serial=None, cache=None):
+        """cache: QEMU's drive cache mode; "unsafe" ignores the guest's
+        flushes (for scratch disks whose content only matters after a
+        clean power-off)."""
         self.path, self.readonly, self.serial = str(path), readonly, serial
+        self.cache = cache
 
 
 def _set_pdeathsig():
@@ -69,11 +89,12 @@ def _set_pdeathsig():
 class VM:
     def __init__(self, tmpdir, initrd, disks=(), append_extra="", net=False,
                  mem_mb=512, agent_socket=True, timeout=60, kernel=None,
-                 rescue=False, smp=1, extra_args=()):
+                 rescue=False, smp=1, extra_args=(), arch=None):
         """tmpdir: where console.log, qemu.stderr (and sockets) go.
         disks: paths or Disk objects, in order vda, vdb, vdc, ...
         append_extra: added to the kernel command line
-            ("console=ttyS0 panic=-1 loglevel=4 [hypeman.rescue=0]").
+            ("console=ttyS0 panic=-1 loglevel=4 [hypeman.rescue=0]";
+            console=ttyAMA0 on aarch64).
         rescue: False adds hypeman.rescue=0 (a fatal init error powers off
             instead of waiting in the rescue shell); True leaves it out.
         net: virtio-net on QEMU user networking with restrict=on (no host
@@ -81,7 +102,9 @@ class VM:
         agent_socket: virtio-serial port org.hypeman.agent.0 backed by a
             unix socket server at self.agent_socket (None when False).
         timeout: default for wait_for / wait_exit (scaled).
-        kernel: vmlinuz path (default: Debian's, from lib.kernel)."""
+        kernel: vmlinuz path (default: Debian's for arch, from lib.kernel).
+        arch: "x86_64" or "aarch64" (default: the host's)."""
+        self.arch = _arch.norm(arch or _arch.host())
         self.tmpdir = str(tmpdir)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.initrd = str(initrd)
@@ -95,10 +118,11 @@ class VM:
                 raise FileNotFoundError("disk not found: %s" % d.path)
         if kernel is None:
             from .kernel import kernel_tree
-            kernel = kernel_tree()[0]
+            kernel = kernel_tree(arch=self.arch)[0]
         self.kernel = str(kernel)
+        self.console = QEMU[self.arch][3]
         self.append = " ".join(x for x in (
-            "console=ttyS0 panic=-1 loglevel=4",
+            "console=%s panic=-1 loglevel=4" % self.console,
             "" if rescue else "hypeman.rescue=0", append_extra) if x)
         self.net, self.mem_mb, self.smp = net, mem_mb, smp
         self.timeout = timeout
@@ -127,7 +151,10 @@ class VM:
     def argv(self):
         """The QEMU command line."""
         accel = os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
-        a = [QEMU, "-machine", "q35", "-accel", accel, "-cpu", "max",
+        qemu, machine, cpu, _ = QEMU[self.arch]
+        if accel != "tcg":
+            cpu = "max"         # pauth-impdef is a TCG property
+        a = [qemu, "-machine", machine, "-accel", accel, "-cpu", cpu,
              "-m", str(self.mem_mb), "-smp", str(self.smp),
              "-nodefaults", "-no-user-config", "-display", "none",
              "-no-reboot",
@@ -140,6 +167,8 @@ class VM:
             drive = "file=%s,if=none,id=d%d,format=raw" % (d.path, i)
             if d.readonly:
                 drive += ",readonly=on"
+            if d.cache:
+                drive += ",cache=" + d.cache
             dev = "virtio-blk-pci,drive=d%d,addr=0x%x" % (i, DISK_SLOT0 + i)
             if d.serial:
                 dev += ",serial=%s" % d.serial
@@ -153,6 +182,8 @@ class VM:
                   % self.agent_socket,
                   "-device", "virtserialport,bus=vser0.0,chardev=agent0,"
                   "name=org.hypeman.agent.0"]
+        if self.arch == "aarch64":
+            a += ["-device", "virtio-keyboard-pci,addr=0x%x" % KEYBOARD_SLOT]
         return a + self.extra_args
 
     def start(self):
@@ -285,7 +316,7 @@ class VM:
         raise self._fail("timeout (%.0fs) waiting for %r" % (timeout, rx.pattern))
 
     def send_console(self, text):
-        """Type text into the serial console (the guest's ttyS0)."""
+        """Type text into the serial console (the guest's ttyS0 or ttyAMA0)."""
         if isinstance(text, str):
             text = text.encode()
         self.proc.stdin.write(text)
@@ -386,6 +417,12 @@ class VM:
         """Run an HMP command (e.g. "sendkey ctrl-alt-delete",
         "info status", "system_powerdown") and return its text output."""
         return self.qmp("human-monitor-command", {"command-line": cmd}, timeout)
+
+    def ctrl_alt_del(self):
+        """Press Ctrl-Alt-Del on the guest's keyboard: the i8042 on x86_64,
+        the virtio keyboard on aarch64. The kernel's keyboard handler turns
+        it into SIGINT to PID 1 (CAD disabled) or a reboot."""
+        return self.monitor("sendkey ctrl-alt-delete")
 
 
 def parse_log(text, malformed=False):

@@ -3,8 +3,11 @@
 # rename is atomic), its package set downloaded once into a cached tarball.
 #
 #   deboot_start OUT TARBALL     sets WORK and ROOT, removes them at exit
-#   deboot_root SUITE INCLUDE MIRROR
-#                                ROOT from TARBALL (downloaded when missing)
+#   deboot_root SUITE INCLUDE MIRROR [DEBARCH [--foreign]]
+#                                ROOT from TARBALL (downloaded when missing);
+#                                DEBARCH: another architecture's packages,
+#                                --foreign: first stage only (its second
+#                                stage runs that architecture's binaries)
 
 deboot_start() {
 	DEBOOT_TARBALL=$2
@@ -26,15 +29,15 @@ deboot_cleanup() {
 }
 
 deboot_root() {
-	local suite=$1 include=$2 mirror=$3
+	local suite=$1 include=$2 mirror=$3 arch=${4:+--arch=$4} foreign=${5:-}
 	if [ ! -f "$DEBOOT_TARBALL" ]; then
-		echo "make-image: downloading $suite packages into $DEBOOT_TARBALL"
-		debootstrap --variant=minbase --include="$include" \
+		echo "make-image: downloading $suite ${4:-} packages into $DEBOOT_TARBALL"
+		debootstrap $arch --variant=minbase --include="$include" \
 			--make-tarball="$DEBOOT_TARBALL.part.$$" "$suite" "$WORK/dl" "$mirror"
 		mv -f "$DEBOOT_TARBALL.part.$$" "$DEBOOT_TARBALL"   # same directory: atomic
 		rm -rf "$WORK/dl"
 	fi
-	echo "make-image: debootstrap $suite into $ROOT"
-	debootstrap --variant=minbase --include="$include" \
+	echo "make-image: debootstrap $suite ${4:-} into $ROOT"
+	debootstrap $arch $foreign --variant=minbase --include="$include" \
 		--unpack-tarball="$DEBOOT_TARBALL" "$suite" "$ROOT" "$mirror"
 }

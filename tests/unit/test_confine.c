@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "confine.h"
 #include "check.h"
@@ -582,6 +583,18 @@ static void run_suite(int walk)
 	hm_confine_force_walk(0);
 }
 
+/* qemu-user (the aarch64 unit run on an x86 host) has no openat2: only
+ * the walk can be tested there. */
+static int have_openat2(void)
+{
+	unsigned long long how[3] = { O_RDONLY | O_CLOEXEC, 0, 0 };
+	long fd = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof(how));
+
+	if (fd >= 0)
+		close(fd);
+	return !(fd < 0 && errno == ENOSYS);
+}
+
 int main(void)
 {
 	umask(077);	/* modes must be exact regardless */
@@ -590,7 +603,10 @@ int main(void)
 		die("mkdtemp");
 	snprintf(rootp, sizeof(rootp), "%s/root", top);
 	snprintf(outp, sizeof(outp), "%s/outside", top);
-	run_suite(0);
+	if (have_openat2())
+		run_suite(0);
+	else
+		printf("openat2: ENOSYS here (qemu-user?): only the walk is tested\n");
 	run_suite(1);
 	test_volume_paths();
 	if (!check_failed)

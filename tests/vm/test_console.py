@@ -1,15 +1,20 @@
 """Console choice (SPEC: Devices): the first of /dev/hvc0, /dev/ttyAMA0,
 /dev/ttyS0 that opens. With a virtio console (as Cloud Hypervisor gives),
-init moves its log and the markers to hvc0 once virtio_console is loaded."""
+init moves its log and the markers to hvc0 once virtio_console is loaded.
+Before that the serial port: ttyS0 on x86_64, the PL011 ttyAMA0 on aarch64
+(the kernel's console= names it; init finds it by trying the list)."""
 
 import json
+
+import pytest
 
 from lib import images
 
 
-def test_log_and_markers_move_to_hvc0(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_log_and_markers_move_to_hvc0(vm_factory, tmp_path, arch):
     hvc = tmp_path / "hvc0.log"
-    root = images.rootfs(tmp_path / "root")
+    root = images.rootfs(tmp_path / "root", arch=arch)
     g = images.Guest(tmp_path / "disks", root,
                      {"cmd": ["/bin/sh", "-c", "echo program-output"], "skip_guest_agent": True})
     v = vm_factory(disks=g.disks, extra_args=[
@@ -20,9 +25,12 @@ def test_log_and_markers_move_to_hvc0(vm_factory, tmp_path):
     v.assert_no_panic()
     text = hvc.read_text(errors="replace")
     hvc_log = [json.loads(l) for l in text.splitlines() if l.startswith("{")]
-    # before virtio_console is loaded, ttyS0 is the best console there is
+    # before virtio_console is loaded, the serial port is the best console
+    # there is, and init names it
     serial_phases = [l["phase"] for l in v.log_lines()]
     assert "boot" in serial_phases and "mount" in serial_phases
+    mount = [l for l in v.log_lines() if l["phase"] == "mount" and "dur_ms" in l]
+    assert mount and mount[0]["msg"].endswith("console /dev/" + v.console), mount
     # afterwards everything goes to hvc0: the later phases, the program's
     # output, the markers
     hvc_phases = [l["phase"] for l in hvc_log]

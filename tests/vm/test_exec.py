@@ -18,8 +18,9 @@ import time
 import pytest
 
 from lib import agent, disks, images
+from lib import arch as _arch
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.multiarch]
 
 GRACE = 2     # hypeman.grace=N in the tests that time the stop path
 
@@ -343,15 +344,15 @@ SOURCES = {"hello": HELLO_C, "exitwith": EXITWITH_C, "orphans": ORPHANS_C,
 
 
 @pytest.fixture(scope="session")
-def progs(tmp_path_factory):
+def progs(tmp_path_factory, arch):
     """{name: path of the static binary}"""
     d = tmp_path_factory.mktemp("progs")
-    return {n: images.static_program(src, d / n) for n, src in SOURCES.items()}
+    return {n: images.static_program(src, d / n, arch) for n, src in SOURCES.items()}
 
 
 # ---- helpers --------------------------------------------------------------
 
-def boot(vm_factory, tmp_path, progs, cmd, install, env=None, agent_on=False,
+def boot(vm_factory, tmp_path, progs, arch, cmd, install, env=None, agent_on=False,
          busybox=False, files=None, volumes=(), config=None, **vm_kw):
     """Image with programs INSTALL {image path: program name} (+FILES),
     config cmd=CMD, env=ENV; the agent runs only when AGENT_ON. Returns
@@ -360,7 +361,7 @@ def boot(vm_factory, tmp_path, progs, cmd, install, env=None, agent_on=False,
     for dst, name in install.items():
         with open(progs[name], "rb") as fh:
             f[dst] = (fh.read(), 0o755)
-    root = images.rootfs(tmp_path / "root", files=f, busybox=busybox)
+    root = images.rootfs(tmp_path / "root", files=f, busybox=busybox, arch=arch)
     cfg = {"cmd": cmd, "env": env or {}, "skip_guest_agent": not agent_on}
     cfg.update(config or {})
     guest = images.Guest(tmp_path / "disks", root, cfg, volumes=volumes)
@@ -451,12 +452,12 @@ def pid1_signal(vm, sig, tolerate_gone=False):
 
 # ---- tests ----------------------------------------------------------------
 
-def test_static_program_without_shell_via_config_path(vm_factory, tmp_path, progs):
+def test_static_program_without_shell_via_config_path(vm_factory, tmp_path, progs, arch):
     """No /bin/sh in the image: argv is exec'd directly; the bare name is
     found through the PATH of the config env; argv, workdir, env (HOME
     default added, PATH kept), stdin /dev/null, stdout+stderr on the
     console; exit 0 is "success"."""
-    vm, _ = boot(vm_factory, tmp_path, progs,
+    vm, _ = boot(vm_factory, tmp_path, progs, arch,
                  cmd=["hello", "two words", ""],
                  install={"/opt/app/bin/hello": "hello"},
                  files={"/srv/app/.keep": ""},
@@ -494,11 +495,11 @@ EXIT_CASES = [
 
 @pytest.mark.parametrize("cmd,files,code,message,runs",
                          [c[1:] for c in EXIT_CASES], ids=[c[0] for c in EXIT_CASES])
-def test_exit_code(vm_factory, tmp_path, progs, cmd, files, code, message, runs):
+def test_exit_code(vm_factory, tmp_path, progs, arch, cmd, files, code, message, runs):
     """The exact HYPEMAN-EXIT line for each way the program ends, then a
     clean power-off. The program is a bare name found through the default
     PATH (no PATH in the config env)."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=cmd,
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=cmd,
                  install={"/usr/local/bin/exitwith": "exitwith"}, files=files)
     vm.wait_for("HYPEMAN-EXIT")
     assert_clean_poweroff(vm)
@@ -521,17 +522,20 @@ MISSING_INTERPRETER_CASES = [
 
 @pytest.mark.parametrize("cmd,files,why", [c[1:] for c in MISSING_INTERPRETER_CASES],
                          ids=[c[0] for c in MISSING_INTERPRETER_CASES])
-def test_missing_interpreter_named(vm_factory, tmp_path, progs, cmd, files, why):
+def test_missing_interpreter_named(vm_factory, tmp_path, progs, arch, cmd, files, why):
     """A program that exists but whose interpreter (#! line, or an ELF's
     dynamic loader) does not: the ERROR names the missing interpreter, not
     the program; the code stays 127 ("command not found")."""
     if files is None:
+        # a PIE without libc: PT_INTERP names the loader, nothing else needed
         dyn = tmp_path / "dyn"
-        subprocess.run(["gcc", "-x", "c", "-o", str(dyn), "-",
+        cc = "gcc" if arch == _arch.host() else arch + "-linux-gnu-gcc"
+        subprocess.run([cc, "-x", "c", "-o", str(dyn), "-", "-nostdlib", "-pie", "-fPIE",
                         "-Wl,--dynamic-linker=/lib/hm-no-such-loader.so.1"],
-                       input=b"int main(void){return 0;}\n", check=True)
+                       input=b"void _start(void) { for (;;); }\n", check=True)
         files = {"/dyn": (dyn.read_bytes(), 0o755)}
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=cmd, install={}, files=files, busybox=True)
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=cmd, install={}, files=files,
+                 busybox=True)
     vm.wait_for("HYPEMAN-EXIT")
     assert_clean_poweroff(vm)
     check_exit_line(vm, 127, "command not found")
@@ -540,10 +544,10 @@ def test_missing_interpreter_named(vm_factory, tmp_path, progs, cmd, files, why)
     assert errors[0]["error"] == "No such file or directory"
 
 
-def test_orphans_reaped(vm_factory, tmp_path, progs):
+def test_orphans_reaped(vm_factory, tmp_path, progs, arch):
     """1000 orphaned grandchildren (double fork) exit; PID 1 reaps them all
     (no zombie with ppid 1 left), and the program's own code still arrives."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/orphans", "1000"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/orphans", "1000"],
                  install={"/orphans": "orphans"})
     m = vm.wait_for(re.compile(
         r"ORPHANS-RESULT children_failed=(\d+) reparented=(\d+) not_reparented=(\d+) "
@@ -557,10 +561,10 @@ def test_orphans_reaped(vm_factory, tmp_path, progs):
     check_exit_line(vm, 7, "exit code 7")
 
 
-def test_sigterm_to_pid1_reaches_program(vm_factory, tmp_path, progs):
+def test_sigterm_to_pid1_reaches_program(vm_factory, tmp_path, progs, arch):
     """SIGTERM to PID 1 (as the agent's shutdown does) is a stop request:
     the program gets SIGTERM, its death by SIGTERM is reported, power-off."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/sigprog"],
                  install={"/sigprog": "sigprog"}, agent_on=True, busybox=True)
     vm.wait_for("SIGPROG-READY")
     agent.wait_ready(vm.agent_socket, 30)
@@ -570,10 +574,10 @@ def test_sigterm_to_pid1_reaches_program(vm_factory, tmp_path, progs):
     check_exit_line(vm, 143, "killed by signal 15 (SIGTERM)")
 
 
-def test_signals_forwarded(vm_factory, tmp_path, progs):
+def test_signals_forwarded(vm_factory, tmp_path, progs, arch):
     """SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH sent to PID 1 reach the
     program (from PID 1), one by one, and do not stop it."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/sigprog"],
                  install={"/sigprog": "sigprog"}, agent_on=True, busybox=True)
     vm.wait_for("SIGPROG-READY")
     agent.wait_ready(vm.agent_socket, 30)
@@ -591,9 +595,9 @@ def test_signals_forwarded(vm_factory, tmp_path, progs):
                    for s in ("HUP", "USR1", "QUIT", "USR2", "WINCH", "TERM")]
 
 
-def test_sigterm_ignored_killed_after_grace(vm_factory, tmp_path, progs):
+def test_sigterm_ignored_killed_after_grace(vm_factory, tmp_path, progs, arch):
     """A program that ignores SIGTERM is SIGKILLed after hypeman.grace=2 s."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog", "ignore-term"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/sigprog", "ignore-term"],
                  install={"/sigprog": "sigprog"}, agent_on=True, busybox=True,
                  append_extra="hypeman.grace=%d" % GRACE)
     vm.wait_for("SIGPROG-READY ignoring SIGTERM")
@@ -618,23 +622,23 @@ def test_sigterm_ignored_killed_after_grace(vm_factory, tmp_path, progs):
     assert_clean_poweroff(vm)
 
 
-def test_ctrl_alt_del_stops_program(vm_factory, tmp_path, progs):
+def test_ctrl_alt_del_stops_program(vm_factory, tmp_path, progs, arch):
     """Ctrl-Alt-Del from the QEMU monitor is a stop request (CAD disabled,
     no reboot): the program gets SIGTERM, exit reported, power-off."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/sigprog"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/sigprog"],
                  install={"/sigprog": "sigprog"})
     vm.wait_for("SIGPROG-READY")
-    vm.monitor("sendkey ctrl-alt-delete")
+    vm.ctrl_alt_del()
     vm.wait_for("SIGPROG-GOT SIGTERM from pid=1", timeout=30)
     assert_clean_poweroff(vm)
     check_exit_line(vm, 143, "killed by signal 15 (SIGTERM)")
     assert "SIGPROG-GOT SIGINT" not in vm.console_text
 
 
-def test_program_signal_state_clean(vm_factory, tmp_path, progs):
+def test_program_signal_state_clean(vm_factory, tmp_path, progs, arch):
     """The program starts with an empty signal mask and no ignored signal
     (nor anything pending)."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/status"], install={"/status": "status"})
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/status"], install={"/status": "status"})
     m = vm.wait_for(re.compile(r"STATUS self SigPnd=<(\w+)> ShdPnd=<(\w+)> SigBlk=<(\w+)> "
                                r"SigIgn=<(\w+)> SigCgt=<(\w+)>"))
     print(m.group(0))
@@ -646,12 +650,12 @@ def test_program_signal_state_clean(vm_factory, tmp_path, progs):
     check_exit_line(vm, 0, "success")
 
 
-def test_durability_overlay_and_volume(vm_factory, tmp_path, progs):
+def test_durability_overlay_and_volume(vm_factory, tmp_path, progs, arch):
     """Files written without sync just before the program exits are on the
     overlay disk and the rw volume after power-off, and both ext4 disks are
     clean (no journal recovery needed)."""
     vol = disks.empty_ext4(tmp_path / "vol.img", 32)
-    vm, guest = boot(vm_factory, tmp_path, progs, cmd=["/writer"], install={"/writer": "writer"},
+    vm, guest = boot(vm_factory, tmp_path, progs, arch, cmd=["/writer"], install={"/writer": "writer"},
                      files={"/vol/.keep": ""}, volumes=[vol],
                      config={"volume_mounts": [{"device": "/dev/vdd", "path": "/vol", "mode": "rw"}]})
     vm.wait_for("WRITER-DONE bad=0")
@@ -678,11 +682,11 @@ def _agent_probe(vm):
     return int(m.group(1)), m.group(2)
 
 
-def test_agent_readiness_awaited(vm_factory, tmp_path, progs):
+def test_agent_readiness_awaited(vm_factory, tmp_path, progs, arch):
     """The program starts only after the agent's readiness byte (here
     2 s late): "ready" is logged before HYPEMAN-PROGRAM-START and the
     program runs >= 2 s after the agent was started."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/agentprobe"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/agentprobe"],
                  install={"/agentprobe": "agentprobe"}, agent_on=True,
                  env={"TEST_AGENT_READY_DELAY_MS": "2000"})
     prog_ms, ready_file = _agent_probe(vm)
@@ -708,10 +712,10 @@ def test_agent_readiness_awaited(vm_factory, tmp_path, progs):
     assert prog_ms - agent_start < 9500, "waited (nearly) the whole 10 s time-out"
 
 
-def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs):
+def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs, arch):
     """An agent that exits at once: an ERROR (phase agent-start) and the program
     runs anyway, without waiting for the whole readiness time-out."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/agentprobe"],
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/agentprobe"],
                  install={"/agentprobe": "agentprobe"}, agent_on=True,
                  env={"TEST_AGENT_DIE": "1"})
     prog_ms, _ = _agent_probe(vm)
@@ -731,9 +735,9 @@ def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs):
     assert prog_ms - before["uptime_ms"] < 8000, "waited for a dead agent's readiness"
 
 
-def test_pid1_memory(vm_factory, tmp_path, progs):
+def test_pid1_memory(vm_factory, tmp_path, progs, arch):
     """PID 1's resident memory while the program runs (agent running too)."""
-    vm, _ = boot(vm_factory, tmp_path, progs, cmd=["/status"], install={"/status": "status"},
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/status"], install={"/status": "status"},
                  agent_on=True)
     m = vm.wait_for(re.compile(r"STATUS pid1 [^\n]*\n"))
     kv = dict(re.findall(r"(\w+)=<([^>]*)>", m.group(0)))

@@ -8,6 +8,7 @@
 - the host's agent client gives up with "guest agent not reachable" within
   its deadline when no agent runs in the guest.
 
+All of them run for each architecture (multiarch).
 Build reproducibility is checked by the CI script, not here.
 Run: /usr/bin/python3 -m pytest tests/vm/test_foundation.py -q
 """
@@ -21,10 +22,11 @@ import time
 
 import pytest
 
+from conftest import arch_file
 from lib import agent, images
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAIN_INITRD_MAX = 256 * 1024
+pytestmark = pytest.mark.multiarch
 
 
 # ---- helpers ----------------------------------------------------------------
@@ -96,18 +98,18 @@ def assert_powered_off_cleanly(vm):
 # ---- the plain initrd ---------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def plain_initrd():
-    path = os.environ.get("HYPEMAN_PLAIN_INITRD") or os.path.join(REPO, "out", "initrd")
+def plain_initrd(arch):
+    path = arch_file(arch, "initrd", "HYPEMAN_PLAIN_INITRD")
     if not os.path.exists(path):
         pytest.skip("plain initrd not built: %s missing (./build.sh, or set "
                     "HYPEMAN_PLAIN_INITRD)" % path)
     return path
 
 
-def test_plain_initrd_small_with_init_and_shell(plain_initrd):
+def test_plain_initrd_small_with_init_and_shell(plain_initrd, arch):
     """The initrd built without options is at most 256 KiB, and its cpio
     holds /init, bin/sh and bin/busybox (executable, symlinks resolved
-    inside the archive) and no kernel modules."""
+    inside the archive, a static binary for ARCH) and no kernel modules."""
     size = os.path.getsize(plain_initrd)
     assert size <= PLAIN_INITRD_MAX, "%s is %d bytes (> %d)" % (
         plain_initrd, size, PLAIN_INITRD_MAX)
@@ -115,6 +117,10 @@ def test_plain_initrd_small_with_init_and_shell(plain_initrd):
     for name in ("init", "bin/sh", "bin/busybox"):
         assert_executable(entries, name)
     assert stat.S_ISREG(entries["bin/busybox"][0])
+    elf = entries["bin/busybox"][1]
+    e_machine = {"x86_64": 62, "aarch64": 183}[arch]      # EM_X86_64, EM_AARCH64
+    assert elf[:4] == b"\x7fELF" and int.from_bytes(elf[18:20], "little") == e_machine, \
+        "bin/busybox is not an %s executable" % arch
     modules = sorted(n for n in entries if n == "lib/modules" or n.startswith("lib/modules/"))
     assert not modules, "plain initrd carries modules: %s" % modules[:5]
 
@@ -165,11 +171,11 @@ def test_no_disks_rescue_shell_then_power_off(vm_factory):
 
 # ---- the agent client without an agent -------------------------------------------
 
-def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path):
+def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path, arch):
     """With skip_guest_agent no agent runs: agent.run and agent.wait_ready
     raise AgentError "guest agent not reachable" within their timeout (+5 s),
     instead of hanging on QEMU's always-accepting socket."""
-    root = images.rootfs(tmp_path / "root")
+    root = images.rootfs(tmp_path / "root", arch=arch)
     g = images.Guest(tmp_path / "g", root,
                      {"cmd": ["/bin/sleep", "600"], "skip_guest_agent": True})
     vm = vm_factory(disks=g.disks)

@@ -55,15 +55,17 @@ def busybox_initrd(path, moddir, body, modules=(), compress=False):
 
 # ---- no VM ----------------------------------------------------------------
 
-def test_kernel_tree(kernel):
+@pytest.mark.multiarch
+def test_kernel_tree(kernel, arch):
     vmlinuz, moddir, release = kernel
     assert os.path.isfile(vmlinuz) and vmlinuz.endswith("vmlinuz-" + release)
     assert os.path.isfile(os.path.join(moddir, "modules.dep"))
     assert moddir.endswith("/lib/modules/" + release)
+    assert release.endswith({"x86_64": "-amd64", "aarch64": "-arm64"}[arch])
     t = time.monotonic()
-    assert kmod.kernel_tree() == kernel  # cached: no download, no unpack
+    assert kmod.kernel_tree(arch=arch) == kernel  # cached: no download, no unpack
     assert time.monotonic() - t < 5
-    out = subprocess.run(["/usr/bin/python3", kmod.__file__], check=True,
+    out = subprocess.run(["/usr/bin/python3", kmod.__file__, "--arch", arch], check=True,
                          capture_output=True, text=True).stdout
     assert "VMLINUZ=%s\n" % vmlinuz in out and "RELEASE=%s\n" % release in out
 

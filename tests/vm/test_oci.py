@@ -189,6 +189,62 @@ def test_diff_id_mismatch(tmp_path):
         oci.unpack_rootfs(lay, str(tmp_path / "root"))
 
 
+# ------------------------------------------------------------ multi-platform layouts
+
+def _marked_tree(path, text):
+    os.makedirs(os.path.join(path, "etc"))
+    with open(os.path.join(path, "etc", "which"), "w") as f:
+        f.write(text)
+    return path
+
+
+def test_write_multiarch_layout_one_manifest_per_platform(tmp_path):
+    """write_multiarch_layout's two-platform image: each architecture reads back its
+    own config (architecture, Cmd) and tree; a layout without an arm64
+    manifest is refused for aarch64, naming what it has."""
+    lay = str(tmp_path / "img")
+    m = oci.write_multiarch_layout(lay, {"x86_64": _marked_tree(str(tmp_path / "a"), "amd64 tree\n"),
+                               "aarch64": _marked_tree(str(tmp_path / "b"), "arm64 tree\n")},
+                         {"Cmd": ["/bin/true"]})
+    assert m["aarch64"]["platform"] == {"architecture": "arm64", "os": "linux"}
+    with open(os.path.join(lay, "index.json")) as f:
+        top = json.load(f)["manifests"]
+    assert len(top) == 1 and top[0]["mediaType"] == oci.INDEX_TYPES[0]
+    for arch, deb in (("x86_64", "amd64"), ("aarch64", "arm64"), ("arm64", "arm64")):
+        img = oci.read_image(lay, arch=arch)
+        assert img["architecture"] == deb and img["cmd"] == ["/bin/true"]
+        dest = tmp_path / ("root-" + arch)
+        oci.unpack_rootfs(lay, str(dest), arch=arch)
+        assert (dest / "etc" / "which").read_text() == deb + " tree\n"
+    only = str(tmp_path / "only-amd64")
+    oci.write_multiarch_layout(only, {"x86_64": str(tmp_path / "a")}, {"Cmd": ["/bin/true"]})
+    with pytest.raises(oci.OCIError, match=r"no manifest for linux/arm64 \(there are: linux/amd64\)"):
+        oci.read_image(only, arch="aarch64")
+
+
+@pytest.mark.multiarch
+@pytest.mark.vm
+@ROOT_ONLY
+def test_layout_boots_on_its_architecture(vm_factory, tmp_path, arch):
+    """The image of a two-platform layout for the VM's architecture,
+    unpacked as a host does, boots in exec mode: the program runs (it is
+    that architecture's busybox) and its exit code comes back."""
+    from lib import images
+    trees = {a: images.rootfs(str(tmp_path / a), arch=a) for a in ("x86_64", "aarch64")}
+    lay = str(tmp_path / "img")
+    oci.write_multiarch_layout(lay, trees, {"Cmd": ["/bin/sh", "-c", "echo machine=$(uname -m); exit 7"]})
+    img = oci.read_image(lay, arch=arch)
+    root = str(tmp_path / "root")
+    oci.unpack_rootfs(lay, root, arch=arch)
+    g = images.Guest(tmp_path / "disks", root,
+                     {"cmd": img["cmd"], "skip_guest_agent": True})
+    vm = vm_factory(disks=g.disks)
+    vm.wait_exit(60)
+    vm.assert_no_panic()
+    assert "machine=%s" % arch in vm.lines()
+    assert vm.exit_marker() == {"code": 7, "message": "exit code 7"}
+
+
 # ------------------------------------------------------------ the systemd image
 
 needs_systemd_image = pytest.mark.skipif(

@@ -9,6 +9,10 @@ Guests that are inspected run `/bin/sleep 600`; they are stopped with
 SIGTERM to PID 1 (what the host's agent does), so init's exit path runs
 (forward, HYPEMAN-EXIT, unmount, power off) before the disks are read.
 
+The smoke test (the normal boot's tests: overlay, config, agent, the boot
+log; volumes; network) and the hostile image (openat2 RESOLVE_IN_ROOT: its
+syscall number comes from libc) run for each architecture (multiarch).
+
 Run: /usr/bin/python3 -m pytest tests/vm/test_pipeline.py -q
 """
 
@@ -37,10 +41,11 @@ NET_CONFIG = {"network_enabled": True, "guest_ip": "10.0.2.15", "guest_cidr": 24
 
 # ---- helpers ------------------------------------------------------------------
 
-def make_guest(tmp, config, files=None, symlinks=None, volumes=(), fs="ext4"):
-    """Disks for an image with /etc/hello plus FILES/SYMLINKS."""
+def make_guest(tmp, config, files=None, symlinks=None, volumes=(), fs="ext4", arch=None):
+    """Disks for an image (busybox for ARCH) with /etc/hello plus FILES/SYMLINKS."""
     files = dict({"/etc/hello": HELLO}, **(files or {}))
-    root = images.rootfs(os.path.join(str(tmp), "root"), files=files, symlinks=symlinks)
+    root = images.rootfs(os.path.join(str(tmp), "root"), files=files, symlinks=symlinks,
+                         arch=arch)
     return images.Guest(os.path.join(str(tmp), "disks"), root, config,
                         volumes=volumes, fs=fs)
 
@@ -170,13 +175,14 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def _normal_boot(tmp_path_factory, kernel, initrd):
+def _normal_boot(tmp_path_factory, kernel, initrd, arch):
     tmp = tmp_path_factory.mktemp("normal")
-    g = make_guest(tmp, {"cmd": SLEEP}, files={"/srv/image-only.txt": "image file\n"})
+    g = make_guest(tmp, {"cmd": SLEEP}, files={"/srv/image-only.txt": "image file\n"},
+                   arch=arch)
     o = Observed()
     o.guest, o.initrd = g, initrd
     o.vda_sha_before = disks.sha256(g.vda)
-    vm = o.vm = VM(tmp / "vm", initrd, disks=g.disks, kernel=kernel[0])
+    vm = o.vm = VM(tmp / "vm", initrd, disks=g.disks, kernel=kernel[0], arch=arch)
     vm.start()
     try:
         agent.wait_ready(vm.agent_socket, 60)
@@ -202,6 +208,7 @@ def normal(request, _normal_boot):
     return _normal_boot
 
 
+@pytest.mark.multiarch
 def test_root_is_overlay_and_image_readable(normal):
     """`/` in the guest is an overlayfs, and the image's files read through it."""
     root = mount_at(normal.mountinfo, "/")
@@ -212,6 +219,7 @@ def test_root_is_overlay_and_image_readable(normal):
     assert normal.hello_after == "changed in the guest\n"
 
 
+@pytest.mark.multiarch
 def test_guest_writes_land_on_overlay_disk_not_image(normal):
     """Files written in the guest (no sync; stopped by SIGTERM to PID 1) are
     in vdb's upper/ after power-off; vda is byte-for-byte unchanged."""
@@ -225,6 +233,7 @@ def test_guest_writes_land_on_overlay_disk_not_image(normal):
     assert read_disk(normal.guest.vda, "/etc/hello") == HELLO.encode()
 
 
+@pytest.mark.multiarch
 def test_agent_installed_0755_and_answers(normal):
     """/opt/hypeman/guest-agent is a regular file, mode 0755, a copy of the
     initrd's agent (on the overlay disk), and it answered the host."""
@@ -239,6 +248,7 @@ def test_agent_installed_0755_and_answers(normal):
     assert "test-agent: ready" in normal.vm.console_text
 
 
+@pytest.mark.multiarch
 def test_boot_log_shows_phase_durations(normal):
     """Every boot phase ends with a line carrying dur_ms, in SPEC order; every
     JSON line has time (RFC3339 UTC, ms, Z), level, phase, msg, uptime_ms
@@ -294,7 +304,8 @@ def test_image_filesystem_boots(vm_factory, tmp_path, fs):
 
 # ---- volumes -----------------------------------------------------------------------
 
-def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_volumes_ro_rw_overlay(vm_factory, tmp_path, arch):
     """ro, rw and overlay volumes are mounted at their paths: the ro one
     refuses writes; the rw one keeps data on its disk after power-off; the
     overlay one puts writes on its overlay device (upper/) and leaves its
@@ -314,7 +325,7 @@ def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
         {"device": "/dev/vdd", "path": "/data/ro", "mode": "ro"},
         {"device": "/dev/vde", "path": "/data/rw", "mode": "rw"},
         {"device": "/dev/vdf", "path": "/data/ov", "mode": "overlay",
-         "overlay_device": "/dev/vdg"}]}, volumes=[vdd, vde, vdf, vdg])
+         "overlay_device": "/dev/vdg"}]}, volumes=[vdd, vde, vdf, vdg], arch=arch)
     vm = boot_for_agent(vm_factory, g)
 
     mounts = mountinfo(gsh(vm, "cat /proc/self/mountinfo"))
@@ -343,7 +354,8 @@ def test_volumes_ro_rw_overlay(vm_factory, tmp_path):
 
 # ---- network -------------------------------------------------------------------------
 
-def test_network_configured_and_resolv_conf_survives_etc_volumes(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_network_configured_and_resolv_conf_survives_etc_volumes(vm_factory, tmp_path, arch):
     """network_enabled: eth0 has 10.0.2.15/24 and is up, the default route
     goes via 10.0.2.2, /etc/resolv.conf is exactly "nameserver 10.0.2.3",
     even with a volume on /etc (resolv.conf is written after the volumes,
@@ -358,7 +370,7 @@ def test_network_configured_and_resolv_conf_survives_etc_volumes(vm_factory, tmp
     g = make_guest(tmp_path, dict(NET_CONFIG, cmd=SLEEP, volume_mounts=[
         {"device": "/dev/vdd", "path": "/etc", "mode": "rw"},
         {"device": "/dev/vde", "path": "/etc/ssl", "mode": "ro"}]),
-        volumes=[vdd, vde])
+        volumes=[vdd, vde], arch=arch)
     vm = boot_for_agent(vm_factory, g, net=True)
 
     addr = gsh(vm, "ip -4 addr show dev eth0")
@@ -427,7 +439,8 @@ def test_initramfs_gone_after_switch(vm_factory, tmp_path, initrd):
 
 # ---- hostile image -----------------------------------------------------------------------
 
-def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path, arch):
     """An image with /opt -> "/" and /etc/resolv.conf -> "/init", and a
     config volume path "/data/../../escape": the agent lands inside the
     image (/hypeman/guest-agent, through /opt -> /) and runs; resolv.conf
@@ -444,7 +457,7 @@ def test_hostile_image_stays_inside_its_root(vm_factory, tmp_path):
         {"device": "/dev/vde", "path": "/data/ok", "mode": "rw"}]),
         files={"/init": init_marker},
         symlinks={"/opt": "/", "/etc/resolv.conf": "/init"},
-        volumes=[vdd, vde])
+        volumes=[vdd, vde], arch=arch)
     vm = boot_for_agent(vm_factory, g, net=True)   # the agent answers
 
     assert gsh(vm, "readlink /opt").strip() == "/"

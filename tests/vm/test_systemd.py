@@ -1,9 +1,11 @@
 """Systemd mode and auto-detection on a real systemd image (issue: systemd mode).
 
 The image is tests/testdata/systemd/make-image.sh's OCI layout (Debian
-bookworm minbase + systemd, trimmed like the design's e2e Dockerfile). The
-tests read entrypoint and cmd from its OCI config and build the image disk
-from its layers (lib/oci.py), as a host would.
+bookworm minbase + systemd, trimmed like the design's e2e Dockerfile), one
+per architecture. The tests read entrypoint and cmd from its OCI config and
+build the image disk from its layers (lib/oci.py), as a host would. The
+image's command, the systemd boot with the agent and the missing /sbin/init
+run on aarch64 too (multiarch).
 """
 
 import os
@@ -13,6 +15,7 @@ import subprocess
 import pytest
 
 from lib import agent, disks, images, oci
+from lib import arch as _arch
 from lib.vm import Disk
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,14 +27,21 @@ BOOT_TIMEOUT = 240  # systemd under TCG takes tens of seconds
 TRICKY = "a b 'single' \"double\" $HOME \\back `tick` end"
 
 
+def layout(arch):
+    """make-image.sh's output for ARCH."""
+    return LAYOUT if arch == _arch.host() else LAYOUT + "-" + _arch.deb(arch)
+
+
 @pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    if not os.path.exists(os.path.join(LAYOUT, "index.json")):
-        subprocess.run([os.path.join(REPO, "tests/testdata/systemd/make-image.sh")], check=True)
-    cfg = oci.read_image(LAYOUT)
+def image(tmp_path_factory, arch):
+    path = layout(arch)
+    if not os.path.exists(os.path.join(path, "index.json")):
+        subprocess.run([os.path.join(REPO, "tests/testdata/systemd/make-image.sh"),
+                        "--arch", arch], check=True)
+    cfg = oci.read_image(path)
     tmp = tmp_path_factory.mktemp("systemd-image")
     root = str(tmp / "root")
-    oci.unpack_rootfs(LAYOUT, root)
+    oci.unpack_rootfs(path, root)
     vda = str(tmp / "vda.img")
     disks.ext4_from_dir(vda, root, 600)
     return {"vda": vda, "entrypoint": cfg["entrypoint"] or [], "cmd": cfg["cmd"] or []}
@@ -54,12 +64,14 @@ def sh(v, cmd):
     return code, out.decode(), err.decode()
 
 
+@pytest.mark.multiarch
 def test_image_command_is_systemd(image):
     """The OCI config's command is what the host passes on: detection
     must see systemd in it."""
     assert image["cmd"] == ["/lib/systemd/systemd"]
 
 
+@pytest.mark.multiarch
 def test_auto_detect_boots_systemd_with_agent(vm_factory, tmp_path, image):
     """init_mode absent: systemd is PID 1, the injected agent unit runs and
     logs to the journal, / is the overlay, the system is running, nothing
@@ -72,6 +84,9 @@ def test_auto_detect_boots_systemd_with_agent(vm_factory, tmp_path, image):
     assert start and start[0][1]["mode"] == "systemd"
 
     assert sh(v, "cat /proc/1/comm")[1].strip() == "systemd"
+    # the guest and the image's userland are of the architecture under test
+    assert sh(v, "uname -m")[1].strip() == v.arch
+    assert sh(v, "dpkg --print-architecture")[1].strip() == _arch.deb(v.arch)
     # systemd got the config env, plus PATH and HOME
     environ = sh(v, "tr '\\0' '\\n' < /proc/1/environ")[1].splitlines()
     assert "TRICKY=" + TRICKY in environ, environ
@@ -133,7 +148,7 @@ def test_skip_guest_agent_injects_nothing(vm_factory, tmp_path, image):
     reboots; QEMU runs with -no-reboot and exits)."""
     v, vdb = boot(vm_factory, tmp_path, image, {"skip_guest_agent": True})
     v.wait_for(re.compile(r"Reached target .*Multi-User System"), BOOT_TIMEOUT)
-    v.monitor("sendkey ctrl-alt-delete")
+    v.ctrl_alt_del()
     v.wait_exit(120)
     v.assert_no_panic()
     assert "Scheduled restart job" not in v.console_text
@@ -145,10 +160,11 @@ def test_skip_guest_agent_injects_nothing(vm_factory, tmp_path, image):
     assert ok, report
 
 
-def test_missing_init_is_an_error_then_rescue(vm_factory, tmp_path):
+@pytest.mark.multiarch
+def test_missing_init_is_an_error_then_rescue(vm_factory, tmp_path, arch):
     """A systemd-mode image whose /sbin/init is missing: an ERROR naming
     the path, then the rescue path (here hypeman.rescue=0: power-off)."""
-    root = images.rootfs(tmp_path / "root")
+    root = images.rootfs(tmp_path / "root", arch=arch)
     assert not os.path.exists(os.path.join(root, "sbin/init"))
     g = images.Guest(tmp_path / "disks", root, {"init_mode": "systemd"})
     v = vm_factory(disks=g.disks)

@@ -5,22 +5,60 @@
 # dbus, trimmed .wants, VOLUME /sys/fs/cgroup, CMD ["/lib/systemd/systemd"]) but
 # on Debian bookworm via debootstrap, packaged with umoci.
 #
-# Usage: make-image.sh [OUTDIR]
-#   OUTDIR defaults to $HYPEMAN_CACHE/images/systemd-oci
+# Usage: make-image.sh [--arch x86_64|aarch64] [--initrd FILE] [OUTDIR]
+#   --arch defaults to the host's. OUTDIR defaults to
+#   $HYPEMAN_CACHE/images/systemd-oci for the host's architecture and
+#   $HYPEMAN_CACHE/images/systemd-oci-<debian arch> for another
 #   (HYPEMAN_CACHE defaults to /var/cache/hypeman-init).
 # Does nothing when OUTDIR/index.json already exists; set FORCE=1 to rebuild.
 # The debootstrap package set is cached as a tarball under
 # $HYPEMAN_CACHE/debootstrap/, so a rebuild needs no download.
+# Another architecture's second stage (its dpkg and maintainer scripts) runs
+# in one of our VMs (second-stage.py: QEMU TCG, Debian's kernel for that
+# architecture, --initrd: hypeman-init with that kernel's modules, default
+# out/<arch>/initrd-test), as this machine has no binfmt_misc for qemu-user.
 # Needs root, debootstrap and umoci; network only to deb.debian.org.
 set -eu
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../../.." && pwd)
 CACHE=${HYPEMAN_CACHE:-/var/cache/hypeman-init}
-OUT=${1:-$CACHE/images/systemd-oci}
+HOST_ARCH=$(uname -m)
+ARCH=$HOST_ARCH INITRD= OUT=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --arch) ARCH=${2:?--arch needs x86_64 or aarch64}; shift 2 ;;
+    --initrd) INITRD=$(realpath "${2:?--initrd needs a FILE}"); shift 2 ;;
+    -*) echo "make-image: unknown option $1" >&2; exit 2 ;;
+    *) OUT=$1; shift ;;
+    esac
+done
+case $ARCH in
+x86_64|amd64) ARCH=x86_64 DEBARCH=amd64 ;;
+aarch64|arm64) ARCH=aarch64 DEBARCH=arm64 ;;
+*) echo "make-image: --arch: x86_64 or aarch64, not $ARCH" >&2; exit 2 ;;
+esac
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 INCLUDE=systemd,systemd-sysv,dbus
-TARBALL=$CACHE/debootstrap/$SUITE-minbase-systemd-systemd-sysv-dbus.tgz
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+    OUT=${OUT:-$CACHE/images/systemd-oci}
+    TARBALL=$CACHE/debootstrap/$SUITE-minbase-systemd-systemd-sysv-dbus.tgz
+    FOREIGN=
+else
+    OUT=${OUT:-$CACHE/images/systemd-oci-$DEBARCH}
+    TARBALL=$CACHE/debootstrap/$SUITE-$DEBARCH-minbase-systemd-systemd-sysv-dbus.tgz
+    FOREIGN=--foreign
+    INITRD=${INITRD:-${HYPEMAN_OUT:-$REPO/out}/$ARCH/initrd-test}
+    [ -f "$INITRD" ] || { echo "make-image: no initrd $INITRD for the $ARCH second stage (tests/run builds it)" >&2; exit 1; }
+fi
 
+# One build per OUTDIR at a time: a second make-image.sh waits here, then
+# finds the image built (tests/run builds the arm64 one in the background
+# while its tests may already ask for it).
+mkdir -p "$(dirname "$OUT")"
+exec 9> "$OUT.lock"
+flock 9
 if [ -f "$OUT/index.json" ] && [ -f "$OUT/oci-layout" ] && [ "${FORCE:-0}" != 1 ]; then
     echo "make-image: $OUT already built"
     exit 0
@@ -37,8 +75,13 @@ LAYOUT=$WORK/layout
 start=$(date +%s)
 
 # 1. The package set, downloaded once into a cached tarball; 2. the root
-# filesystem from it (no network).
-deboot_root $SUITE $INCLUDE $MIRROR
+# filesystem from it (no network). Another architecture's second stage runs
+# in one of our VMs of that architecture.
+deboot_root $SUITE $INCLUDE $MIRROR $DEBARCH $FOREIGN
+if [ -n "$FOREIGN" ]; then
+    echo "make-image: second stage in an $ARCH VM"
+    /usr/bin/python3 "$HERE/second-stage.py" --arch "$ARCH" --initrd "$INITRD" "$ROOT"
+fi
 
 # 3. Trim as the Dockerfile does, and drop what a container image should not carry.
 rm -f "$ROOT"/lib/systemd/system/multi-user.target.wants/* \
@@ -71,11 +114,24 @@ umoci insert --image "$LAYOUT:latest" \
     --history.created_by "debootstrap --variant=minbase --include=$INCLUDE $SUITE" \
     "$ROOT" /
 umoci config --image "$LAYOUT:latest" \
+    --os=linux --architecture=$DEBARCH \
     --config.cmd=/lib/systemd/systemd \
     --config.volume=/sys/fs/cgroup \
     --config.env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --history.created_by 'CMD ["/lib/systemd/systemd"]'
 umoci gc --layout "$LAYOUT"
+# The index names the manifest's platform (umoci leaves it out), so that a
+# host picking a platform finds it there as in a registry's image index.
+/usr/bin/python3 - "$LAYOUT/index.json" "$DEBARCH" <<'EOF'
+import json, sys
+path, arch = sys.argv[1:]
+with open(path) as f:
+    index = json.load(f)
+for m in index["manifests"]:
+    m["platform"] = {"architecture": arch, "os": "linux"}
+with open(path, "w") as f:
+    json.dump(index, f)
+EOF
 chmod -R a+rX "$LAYOUT"   # umoci writes blobs 0600; let non-root tools read them
 
 # 5. Atomic publish: replace OUT only with a complete layout.
