@@ -137,6 +137,8 @@ char *config_json(const struct run_config *rc)
 	quote(&b, rc->init_mode);
 	puts_(&b, ",\n  \"skip_guest_agent\": ");
 	puts_(&b, rc->skip_guest_agent ? "true" : "false");
+	puts_(&b, ",\n  \"has_gpu\": ");
+	puts_(&b, rc->has_gpu ? "true" : "false");
 	puts_(&b, "\n}\n");
 	return b.s;
 }

@@ -25,15 +25,20 @@ static const char usage_text[] =
 "Boot the OCI image layout IMAGE (a directory, optionally DIR:TAG) in a QEMU\n"
 "microVM with hypeman-init as PID 1. COMMAND replaces the image's Cmd.\n"
 "\n"
+"  --arch ARCH             the guest: x86_64 or aarch64 (default: this machine's); picks\n"
+"                          the image's platform, the kernel, the initrd and QEMU\n"
 "  --init-mode=MODE        auto (default: detect from the command), exec, systemd\n"
 "  -e, --env K=V           set an environment variable (repeatable; wins over the image)\n"
 "  -v, --volume DISK:PATH[:ro|:rw|:overlay]\n"
 "                          attach the disk image DISK (ext4) at PATH (repeatable)\n"
 "  --network               QEMU user networking (restrict=on), guest 10.0.2.15/24\n"
-"  --kernel FILE           kernel (default: $HYPEMAN_KERNEL, else the newest kernel in\n"
-"                          $HYPEMAN_CACHE/kernel, default /var/cache/hypeman-init)\n"
+"  --gpu PCI_ADDR          pass the host's device [DDDD:]BB:DD.F (bound to vfio-pci)\n"
+"                          to the guest and set has_gpu (repeatable)\n"
+"  --kernel FILE           kernel (default: $HYPEMAN_KERNEL, else the newest kernel for\n"
+"                          ARCH in $HYPEMAN_CACHE/kernel, default /var/cache/hypeman-init)\n"
 "  --initrd FILE           initrd with hypeman-init (default: $HYPEMAN_INITRD, else\n"
-"                          initrd-<kernel release>, else initrd, next to this binary)\n"
+"                          initrd-<kernel release>, else initrd, next to this binary\n"
+"                          or, for another ARCH than this machine's, in its ARCH/)\n"
 "  --keep DIR              make the disks in DIR (0700) and keep them (default: a\n"
 "                          temporary directory under $TMPDIR or /var/tmp, removed)\n"
 "  --log FILE              the init's JSON log lines (default: init.log in the work\n"
@@ -45,6 +50,7 @@ static const char usage_text[] =
 "  --no-agent              do not start the guest agent (skip_guest_agent)\n"
 "  --append ARGS           more kernel command line\n"
 "  --no-boot               make the disks, then stop (with --keep: to inspect them)\n"
+"  --print-qemu            make the disks, print the QEMU command line, do not boot\n"
 "  --max-size SIZE         refuse images unpacking to more than SIZE (default 4G;\n"
 "                          sparse files count at their full size)\n"
 "  --max-entries N         refuse images with more than N entries (default 1000000)\n"
@@ -56,7 +62,8 @@ static const char usage_text[] =
 "  -h, --help              this text\n"
 "\n"
 "Environment: HYPEMAN_ACCEL (tcg, default, or kvm), HYPEMAN_QEMU (the QEMU binary),\n"
-"HYPEMAN_CACHE (absolute; default /var/cache/hypeman-init).\n";
+"HYPEMAN_CACHE (absolute; default /var/cache/hypeman-init), HYPEMAN_SYSFS (where\n"
+"--gpu looks for the device's driver; default /sys).\n";
 
 int usage_error(const char *fmt, ...)
 {
@@ -85,13 +92,16 @@ static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 enum { OPT_INIT_MODE = 256, OPT_NETWORK, OPT_KERNEL, OPT_INITRD, OPT_KEEP, OPT_ROOTFS_FS,
 	OPT_MEMORY, OPT_CPUS, OPT_TIMEOUT, OPT_NO_AGENT, OPT_APPEND, OPT_NO_BOOT, OPT_LOG,
-	OPT_TIMINGS, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_JSON };
+	OPT_TIMINGS, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_JSON, OPT_ARCH, OPT_GPU,
+	OPT_PRINT_QEMU };
 
 static const struct option longopts[] = {
+	{ "arch", required_argument, NULL, OPT_ARCH },
 	{ "init-mode", required_argument, NULL, OPT_INIT_MODE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "network", no_argument, NULL, OPT_NETWORK },
+	{ "gpu", required_argument, NULL, OPT_GPU },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "keep", required_argument, NULL, OPT_KEEP },
@@ -103,6 +113,7 @@ static const struct option longopts[] = {
 	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "no-boot", no_argument, NULL, OPT_NO_BOOT },
+	{ "print-qemu", no_argument, NULL, OPT_PRINT_QEMU },
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
 	{ "max-json", required_argument, NULL, OPT_MAX_JSON },
@@ -127,6 +138,21 @@ static int opt_env(struct opts *o, const char *kv)
 	return -1;
 }
 
+static int opt_gpu(struct opts *o, const char *arg)
+{
+	char addr[PCI_ADDR_LEN];
+	size_t i;
+
+	if (!gpu_address(arg, addr))
+		return usage_error("--gpu '%s': want a PCI address DDDD:BB:DD.F or BB:DD.F "
+			"(hex, as lspci -D shows it)", arg);
+	for (i = 0; i < o->gpus.n; i++)
+		if (!strcmp(o->gpus.v[i], addr))
+			return usage_error("--gpu %s given twice", addr);
+	strv_push(&o->gpus, addr);
+	return -1;
+}
+
 static int opt_size(const char *name, const char *arg, uint64_t *out)
 {
 	if (!parse_size(arg, out) || *out == 0)
@@ -140,6 +166,10 @@ static int option(struct opts *o, int c, const char *arg, char **argv)
 	unsigned n;
 
 	switch (c) {
+	case OPT_ARCH:
+		if (!(o->target = target_named(arg)))
+			return usage_error("unknown --arch '%s' (want x86_64 or aarch64)", arg);
+		return -1;
 	case OPT_INIT_MODE:
 		if (strcmp(arg, "auto") && strcmp(arg, "exec") && strcmp(arg, "systemd"))
 			return usage_error("unknown --init-mode '%s' (want auto, exec or systemd)", arg);
@@ -148,6 +178,7 @@ static int option(struct opts *o, int c, const char *arg, char **argv)
 	case 'e': return opt_env(o, arg);
 	case 'v': strv_push(&o->volume_specs, arg); return -1;
 	case OPT_NETWORK: o->network = true; return -1;
+	case OPT_GPU: return opt_gpu(o, arg);
 	case OPT_KERNEL: o->kernel = arg; return -1;
 	case OPT_INITRD: o->initrd = arg; return -1;
 	case OPT_KEEP: o->keep = arg; return -1;
@@ -176,6 +207,7 @@ static int option(struct opts *o, int c, const char *arg, char **argv)
 	case OPT_NO_AGENT: o->no_agent = true; return -1;
 	case OPT_APPEND: o->append = arg; return -1;
 	case OPT_NO_BOOT: o->no_boot = true; return -1;
+	case OPT_PRINT_QEMU: o->print_qemu = true; return -1;
 	case 'i': o->interactive = true; return -1;
 	case 'q': hr_quiet = true; return -1;
 	case 'h': fputs(usage_text, stdout); return 0;
@@ -191,6 +223,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	int c, r;
 
+	o->target = target_host();
 	o->memory = 1024;
 	o->cpus = 1;
 	o->limits = (struct limits){ DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_JSON };
@@ -199,6 +232,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "+:e:v:iqh", longopts, NULL)) != -1)
 		if ((r = option(o, c, optarg, argv)) >= 0)
 			return r;
+	if (o->no_boot && o->print_qemu)
+		return usage_error("--no-boot and --print-qemu: give one (--print-qemu needs the "
+			"kernel and initrd, --no-boot does not look for them)");
 	if (optind >= argc)
 		return usage_error("no IMAGE given");
 	o->image = argv[optind++];
@@ -259,5 +295,6 @@ int main(int argc, char **argv)
 	status = run(&o);
 	strv_free(&o.env);
 	strv_free(&o.volume_specs);
+	strv_free(&o.gpus);
 	return status;
 }

@@ -398,6 +398,12 @@ static int run_config_member(struct hm_json *j, const char *key, void *ctx)
 
 static int config_member(struct hm_json *j, const char *key, void *ctx)
 {
+	struct image *img = ctx;
+
+	if (!strcmp(key, "architecture"))
+		return get_string(j, &img->arch, key);
+	if (!strcmp(key, "os"))
+		return get_string(j, &img->os, key);
 	if (strcmp(key, "config"))
 		return hm_json_skip(j);
 	return json_object(j, "\"config\"", true, run_config_member, ctx);
@@ -541,8 +547,16 @@ static int read_manifest(struct image *img, const char *arch, uint64_t max,
 	return -1;
 }
 
+/* A config that names its platform (both fields are optional) must name
+ * the target's: a manifest picked without a platform may be another's. */
+static bool platform_ok(const struct image *img, const struct target *tg)
+{
+	return (!img->os || !img->os[0] || !strcmp(img->os, "linux"))
+		&& (!img->arch || !img->arch[0] || !strcmp(img->arch, tg->oci_arch));
+}
+
 static int read_config(struct image *img, const struct doc *man, const char *mdigest,
-		uint64_t max)
+		uint64_t max, const struct target *tg)
 {
 	const struct desc *cd = &man->config;
 	char *text = NULL, err[160];
@@ -561,6 +575,12 @@ static int read_config(struct image *img, const struct doc *man, const char *mdi
 	rc = parse_config(text, img, err, sizeof(err));
 	if (rc)
 		msg("image config %s: not valid: %s", cd->digest, err);
+	else if (!platform_ok(img, tg)) {
+		msg("image config %s is for %s/%s, not linux/%s: this image has no manifest for "
+			"linux/%s (--arch picks the guest)", cd->digest, img->os ? img->os : "linux",
+			img->arch ? img->arch : "?", tg->oci_arch, tg->oci_arch);
+		rc = -1;
+	}
 	free(text);
 	return rc;
 }
@@ -629,7 +649,7 @@ int oci_load(const char *dir, const char *tag, const struct target *tg,
 	 || read_manifest(img, tg->oci_arch, max_json, &m, &man))
 		goto out;
 	snprintf(digest, sizeof(digest), "%s", m.digest);
-	if (read_config(img, &man, digest, max_json) || take_layers(img, &man, digest))
+	if (read_config(img, &man, digest, max_json, tg) || take_layers(img, &man, digest))
 		goto out;
 	rc = 0;
 out:
@@ -649,6 +669,8 @@ void oci_free(struct image *img)
 	strv_free(&img->cmd);
 	strv_free(&img->env);
 	free(img->workdir);
+	free(img->os);
+	free(img->arch);
 	free(img->dir);
 	free(img->tag);
 	memset(img, 0, sizeof(*img));

@@ -26,6 +26,7 @@
 #define DISK_SLOT0 0x04		/* disks at PCI slots 0x04.., so vda, vdb... follow */
 #define NET_SLOT 0x02
 #define SERIAL_SLOT 0x03
+#define KEYBOARD_SLOT 0x1f	/* aarch64's virtio keyboard (on q35 the LPC bridge) */
 #define MAX_DISKS (0x1f - DISK_SLOT0)
 #define STOP_GRACE_S 30		/* after a stop request, before QEMU is killed */
 #define KILL_GRACE_S 5		/* after SIGTERM to QEMU, before SIGKILL */
@@ -152,7 +153,8 @@ static void build_argv(const struct vm *vm, struct strv *a)
 	push(a, "%s", qemu && qemu[0] ? qemu : b->target->qemu);
 	push(a, "-machine"); push(a, "%s", b->target->machine);
 	push(a, "-accel"); push(a, "%s", accel());
-	push(a, "-cpu"); push(a, "max");
+	/* The target's TCG CPU may name TCG-only properties. */
+	push(a, "-cpu"); push(a, "%s", strcmp(accel(), "tcg") ? "max" : b->target->tcg_cpu);
 	push(a, "-m"); push(a, "%u", b->mem_mb);
 	push(a, "-smp"); push(a, "%u", b->cpus);
 	push(a, "-nodefaults");
@@ -192,6 +194,42 @@ static void build_argv(const struct vm *vm, struct strv *a)
 		push(a, "-device");
 		push(a, "virtserialport,bus=vser0.0,chardev=agent0,name=org.hypeman.agent.0");
 	}
+	if (b->target->keyboard) {
+		push(a, "-device"); push(a, "%s,addr=0x%x", b->target->keyboard, KEYBOARD_SLOT);
+	}
+	/* The host's devices, bound to vfio-pci (checked by gpu.c); QEMU
+	 * gives them the first free slots. */
+	for (i = 0; i < b->n_gpus; i++) {
+		push(a, "-device"); push(a, "vfio-pci,host=%s", b->gpus[i]);
+	}
+}
+
+/* --print-qemu: the command line on one line, quoted for a POSIX shell. */
+static void print_argv(char *const *argv)
+{
+	size_t i;
+	const char *p;
+
+	for (i = 0; argv[i]; i++) {
+		const char *s = argv[i];
+		bool plain = s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-_=,.:/+@%") == strlen(s);
+
+		fputs(i ? " " : "", stdout);
+		if (plain) {
+			fputs(s, stdout);
+			continue;
+		}
+		putchar('\'');
+		for (p = s; *p; p++)
+			if (*p == '\'')
+				fputs("'\\''", stdout);
+			else
+				putchar(*p);
+		putchar('\'');
+	}
+	putchar('\n');
+	fflush(stdout);
 }
 
 /* ---- the steps ------------------------------------------------------------- */
@@ -219,10 +257,12 @@ static int vm_prepare(struct vm *vm, const struct boot *b)
 		msg("%s: socket path too long", vm->qmp);
 		return -1;
 	}
+	build_argv(vm, &vm->argv);
+	if (b->print_only)
+		return 0;
 	unlink(vm->qmp);
 	if (vm->agent)
 		unlink(vm->agent);
-	build_argv(vm, &vm->argv);
 	if (b->log_path) {
 		vm->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (vm->log_fd < 0)
@@ -280,8 +320,9 @@ static int vm_spawn(struct vm *vm)
 		close(in[0]);
 	vm->out_fd = out[0];
 	vm->in_fd = in[1];
-	progress("booting %s with %s (%s mode, accel %s, %u MiB)", vm->b->kernel, vm->b->initrd,
-		vm->b->systemd ? "systemd" : "exec", accel(), vm->b->mem_mb);
+	progress("booting %s with %s (%s, %s mode, accel %s, %u MiB%s)", vm->b->kernel,
+		vm->b->initrd, vm->b->target->name, vm->b->systemd ? "systemd" : "exec", accel(),
+		vm->b->mem_mb, vm->b->n_gpus ? ", GPU passthrough" : "");
 	if (vm->b->timeout_s)
 		vm->stop_at = vm->t0 + vm->b->timeout_s;
 	return 0;
@@ -495,9 +536,12 @@ static void vm_cleanup(struct vm *vm)
 int qemu_run(const struct boot *b)
 {
 	struct vm vm;
-	int status = 1;
+	int status = 1, prepared = vm_prepare(&vm, b);
 
-	if (vm_prepare(&vm, b) == 0 && vm_spawn(&vm) == 0) {
+	if (prepared == 0 && b->print_only) {
+		print_argv(vm.argv.v);
+		status = 0;
+	} else if (prepared == 0 && vm_spawn(&vm) == 0) {
 		vm_watch(&vm);
 		status = vm_outcome(&vm);
 	}

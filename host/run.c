@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include "detect.h"
 #include "run.h"
@@ -36,7 +37,44 @@ struct run {
 
 /* ---- before any work ---------------------------------------------------- */
 
-/* The volumes, the kernel and initrd, root: all checked before any work. */
+/* The guest architecture: the machine's own, or another one under TCG. */
+static int check_target(const struct run *r)
+{
+	const struct target *tg = r->o->target, *host = target_host();
+	const char *accel = getenv("HYPEMAN_ACCEL");
+	struct utsname u;
+
+	if (!tg) {
+		uname(&u);
+		return usage_error("this machine is %s: give the guest's --arch (x86_64 or aarch64)",
+			u.machine);
+	}
+	if (tg != host && accel && accel[0] && strcmp(accel, "tcg"))
+		return usage_error("HYPEMAN_ACCEL=%s runs only %s guests here; an %s guest (--arch) "
+			"needs TCG, the default", accel, host ? host->name : "this machine's",
+			tg->name);
+	return 0;
+}
+
+/* --gpu: each device bound to vfio-pci, when it is to be booted. */
+static int check_gpus(const struct run *r)
+{
+	size_t i;
+	int rc;
+
+	if (r->o->no_boot)
+		return 0;
+	for (i = 0; i < r->o->gpus.n; i++)
+		if ((rc = gpu_check_vfio(r->o->gpus.v[i])))
+			return rc;
+	if (r->o->gpus.n && !r->bf.initrd_has_gpu)
+		msg("warning: --gpu, but %s has no GPU driver bundle (build.sh --gpu-driver): the "
+			"init will log an ERROR and the image must bring its own driver", r->bf.initrd);
+	return 0;
+}
+
+/* The volumes, the architecture, the kernel and initrd, the GPUs, root:
+ * all checked before any work. */
 static int check_inputs(struct run *r)
 {
 	char why[512];
@@ -48,8 +86,12 @@ static int check_inputs(struct run *r)
 	for (i = 0; i < r->nvol; i++)
 		if (parse_volume(r->o->volume_specs.v[i], &r->vols[i], why, sizeof(why)))
 			return usage_error("%s", why);
+	if ((rc = check_target(r)))
+		return rc;
 	if (!r->o->no_boot
-	 && (rc = find_boot_files(&target_x86_64, r->o->kernel, r->o->initrd, &r->bf)))
+	 && (rc = find_boot_files(r->o->target, r->o->kernel, r->o->initrd, &r->bf)))
+		return rc;
+	if ((rc = check_gpus(r)))
 		return rc;
 	if (geteuid() != 0) {
 		msg("hypeman run must run as root (image layers are extracted with their owners)");
@@ -115,7 +157,7 @@ static int read_image(struct run *r)
 
 	split_image(r->o->image, &dir, &tag);
 	progress("reading image %s%s%s", dir, tag ? ":" : "", tag ? tag : "");
-	rc = oci_load(dir, tag, &target_x86_64, r->o->limits.max_json, &r->img);
+	rc = oci_load(dir, tag, r->o->target, r->o->limits.max_json, &r->img);
 	free(dir);
 	free(tag);
 	if (rc)
@@ -129,6 +171,7 @@ static int read_image(struct run *r)
 	r->rc.init_mode = hm_mode_name(r->mode);
 	r->rc.network = r->o->network;
 	r->rc.skip_guest_agent = r->o->no_agent;
+	r->rc.has_gpu = r->o->gpus.n > 0;
 	r->rc.volumes = r->vols;
 	r->rc.n_volumes = r->nvol;
 	r->host_s[0] = now_s() - t;
@@ -321,16 +364,22 @@ static int boot_vm(struct run *r)
 		free(log);
 		return 1;
 	}
-	b = (struct boot){ .target = &target_x86_64, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
+	b = (struct boot){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
 		.append_extra = r->o->append, .disks = r->disks, .n_disks = r->ndisks,
 		.network = r->o->network, .interactive = r->o->interactive,
 		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,
 		.mem_mb = r->o->memory, .cpus = r->o->cpus, .timeout_s = r->o->timeout,
 		.sockdir = r->sockdir, .agent_port = !r->o->no_agent, .log_path = log,
-		.program = r->rc.entrypoint[0] ? r->rc.entrypoint[0] : r->rc.cmd[0] };
+		.program = r->rc.entrypoint[0] ? r->rc.entrypoint[0] : r->rc.cmd[0],
+		.gpus = strv_array(&r->o->gpus), .n_gpus = r->o->gpus.n,
+		.print_only = r->o->print_qemu };
 	memcpy(b.host_s, r->host_s, sizeof(b.host_s));
 	status = qemu_run(&b);
-	if (r->o->keep)
+	if (r->o->print_qemu)
+		progress("--print-qemu: not booting; %s%s", r->o->keep ? "the disks are in "
+			: "the disks are removed now (--keep keeps them for that command)",
+			r->o->keep ? r->work : "");
+	else if (r->o->keep)
 		progress("kept the disks and the init's log in %s", r->work);
 	else if (r->o->log)
 		progress("the init's log: %s", log);

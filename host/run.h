@@ -116,22 +116,32 @@ void install_signal_handlers(void);
 
 /* ---- target.c: the guest architecture and its boot files -------------- */
 
-/* What differs between guest architectures (one today: x86_64). */
+/* What differs between guest architectures (x86_64, aarch64). */
+enum kernel_format { KERNEL_BZIMAGE, KERNEL_ARM64_IMAGE };
 struct target {
-	const char *name;	/* "x86_64" */
+	const char *name;	/* "x86_64": uname -m, build.sh --arch */
 	const char *oci_arch;	/* "amd64": the OCI platform architecture */
+	unsigned elf_machine;	/* e_machine of its programs (EM_X86_64) */
+	enum kernel_format kernel_format;
 	const char *qemu;	/* "qemu-system-x86_64" */
 	const char *machine;	/* "q35" */
+	const char *tcg_cpu;	/* -cpu under TCG ("max"); "max" with KVM */
 	const char *console;	/* "ttyS0" */
+	const char *keyboard;	/* a -device for Ctrl-Alt-Del, NULL: built in */
 	const char *kernel_subdir;	/* under $HYPEMAN_CACHE: "kernel" */
 	const char *kernel_flavour;	/* Debian's linux-image-*-<flavour>: "amd64" */
 };
-extern const struct target target_x86_64;
+/* "x86_64", "aarch64" (or Debian's "amd64", "arm64"); NULL when unknown. */
+const struct target *target_named(const char *name);
+/* The machine's own (uname -m); NULL when neither. */
+const struct target *target_host(void);
 
 struct boot_files {
 	char *kernel, *initrd;
-	char release[128];	/* from the kernel image; "" when unknown */
+	char release[128];	/* from the kernel image */
 	char *modules_dir;	/* <kernel tree>/lib/modules/<release>, or NULL */
+	const char *initrd_env;	/* " ($HYPEMAN_INITRD)" when it came from there, else "" */
+	bool initrd_has_gpu;	/* it carries a GPU driver bundle (etc/hypeman/gpu) */
 };
 
 /*
@@ -148,6 +158,21 @@ void boot_files_free(struct boot_files *bf);
 /* $HYPEMAN_CACHE or /var/cache/hypeman-init; NULL (message printed) when
  * HYPEMAN_CACHE is not an absolute path. */
 const char *cache_dir(void);
+
+/* kimage.c: the kernel's release ("6.1.0-57-amd64") from its image, which
+ * must be the target's format (an x86 bzImage; an arm64 Image, maybe
+ * gzip'ed). 0, or -1 with the reason in *why. */
+int kernel_release(const struct target *tg, const char *path, char *rel, size_t rellen,
+		const char **why);
+
+/* initrd.c: what an initrd carries, read once from its first cpio archive. */
+struct initrd_info {
+	char releases[512];	/* lib/modules/<release>, ", "-separated */
+	unsigned elf_machine;	/* e_machine of its init or bin/busybox; 0: unknown */
+	bool has_gpu;		/* etc/hypeman/gpu: a GPU driver bundle */
+};
+/* 0, or -1 when it cannot be read as a cpio archive (QEMU will say why). */
+int initrd_scan(const char *path, struct initrd_info *info);
 
 /* ---- blob.c: files of the image layout, each read once ---------------- */
 
@@ -199,6 +224,7 @@ struct image {
 	struct strv entrypoint, cmd;
 	struct strv env;	/* "K=V", image order */
 	char *workdir;		/* "" when the image sets none */
+	char *os, *arch;	/* the config's platform; NULL when not given */
 	struct layer *layers;
 	size_t n_layers;
 	uint64_t layer_bytes;	/* sum of the layer blob sizes */
@@ -297,6 +323,7 @@ struct run_config {
 	size_t n_volumes;
 	const char *init_mode;	/* "exec" or "systemd" */
 	bool skip_guest_agent;
+	bool has_gpu;
 };
 
 /* Sets key=value in rc's env (a later value for a key replaces it). */
@@ -304,7 +331,16 @@ void env_set(struct run_config *rc, const char *key, const char *value);
 /* The config.json text (malloc'd). */
 char *config_json(const struct run_config *rc);
 
-/* ---- qemu.c, console.c, vmstop.c: the VM -------------------------------- */
+/* ---- gpu.c: --gpu, host PCI devices passed through with VFIO ----------- */
+
+#define PCI_ADDR_LEN 13		/* "0000:01:00.0" and its NUL */
+/* "DDDD:BB:DD.F" or "BB:DD.F" (hex) as "dddd:bb:dd.f"; false when malformed. */
+bool gpu_address(const char *arg, char out[PCI_ADDR_LEN]);
+/* 0 when the host's device addr is bound to vfio-pci (read in
+ * $HYPEMAN_SYSFS, default /sys); else 2 after saying why and what to do. */
+int gpu_check_vfio(const char *addr);
+
+/* ---- qemu.c, console.c: the VM ----------------------------------------- */
 
 struct disk {
 	const char *path;
@@ -324,6 +360,9 @@ struct boot {
 	bool agent_port;
 	const char *log_path;	/* the init's JSON log lines go there */
 	const char *program;	/* argv[0] of the program, for the notices */
+	char *const *gpus;	/* host PCI addresses for vfio-pci */
+	size_t n_gpus;
+	bool print_only;	/* --print-qemu: print the command, do not run it */
 	double host_s[HOST_STEPS];	/* --timings: the host steps (seconds) */
 };
 
@@ -332,16 +371,19 @@ struct boot {
 void host_timings(const double host_s[HOST_STEPS]);
 
 /* Boots the VM, shows its console, returns the exit status for
- * `hypeman run` (see README.md). */
+ * `hypeman run` (see README.md). With print_only, prints QEMU's command
+ * line (shell-quoted, one line) on stdout instead and returns 0. */
 int qemu_run(const struct boot *b);
 
 /* ---- main.c, run.c: the command ----------------------------------------- */
 
 struct opts {
+	const struct target *target;	/* --arch; NULL: the machine is neither */
 	const char *init_mode;
 	struct strv env;
 	struct strv volume_specs;
-	bool network, interactive, no_agent, no_boot, timings;
+	struct strv gpus;		/* --gpu, as "dddd:bb:dd.f" */
+	bool network, interactive, no_agent, no_boot, timings, print_qemu;
 	const char *kernel, *initrd, *keep, *rootfs_fs, *append, *log;
 	unsigned memory, cpus, timeout;
 	struct limits limits;

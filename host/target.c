@@ -1,47 +1,107 @@
 /*
  * hypeman run: the guest architecture, and the kernel and initrd it boots.
  *
- * All lookups are here, so that another architecture (an arm64 kernel,
- * its initrd and qemu-system-aarch64) is one more struct target. Nothing
+ * All lookups are here; an architecture is one struct target. Nothing
  * is taken from the current directory: the tool runs as root, and a file
  * planted where it is started must not run or boot.
  *
- *   kernel: --kernel, $HYPEMAN_KERNEL, else the newest kernel that
+ *   kernel: --kernel, $HYPEMAN_KERNEL, else the newest kernel of the
+ *           target's flavour (linux-image-*-amd64, -arm64) that
  *           tests/lib/kernel.py unpacked into $HYPEMAN_CACHE/kernel/.
  *   initrd: --initrd, $HYPEMAN_INITRD, else initrd-<release> next to this
- *           binary (what `build.sh --kernel-modules` writes), else initrd.
- * Then, before anything boots: when the kernel's config (config-<release>
+ *           binary or in its <arch>/ (what `build.sh [--arch A]
+ *           --kernel-modules` writes), else initrd (<arch>/initrd for
+ *           another architecture than the machine's).
+ * Then, before anything boots: the kernel must be the target's (kimage.c),
+ * the initrd's programs too, and when the kernel's config (config-<release>
  * beside it, as in /boot) has virtio_blk or ext4 as modules, the initrd
  * must carry lib/modules/<release>, or the init would never see its disks.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
-#include <archive.h>
-#include <archive_entry.h>
 #include "run.h"
 
 #define DEFAULT_CACHE "/var/cache/hypeman-init"
 #define KERNEL_STAMP ".hypeman-kernel-ready"	/* tests/lib/kernel.py's */
 #define FETCH_KERNEL "/usr/bin/python3 tests/lib/kernel.py"
-#define INITRD_SCAN_MAX 200000	/* entries read from an initrd */
 
-const struct target target_x86_64 = {
-	.name = "x86_64",
-	.oci_arch = "amd64",
-	.qemu = "qemu-system-x86_64",
-	.machine = "q35",
-	.console = "ttyS0",
-	.kernel_subdir = "kernel",
-	.kernel_flavour = "amd64",
+static const struct target targets[] = {
+	{
+		.name = "x86_64",
+		.oci_arch = "amd64",
+		.elf_machine = 62,	/* EM_X86_64 */
+		.kernel_format = KERNEL_BZIMAGE,
+		.qemu = "qemu-system-x86_64",
+		.machine = "q35",
+		.tcg_cpu = "max",
+		.console = "ttyS0",
+		.kernel_subdir = "kernel",
+		.kernel_flavour = "amd64",
+	}, {
+		.name = "aarch64",
+		.oci_arch = "arm64",
+		.elf_machine = 183,	/* EM_AARCH64 */
+		.kernel_format = KERNEL_ARM64_IMAGE,
+		.qemu = "qemu-system-aarch64",
+		.machine = "virt",
+		/* max's architected pointer authentication costs 4x the boot
+		 * time under TCG; the impdef algorithm keeps every feature. */
+		.tcg_cpu = "max,pauth-impdef=on",
+		.console = "ttyAMA0",	/* the virt machine's PL011 */
+		/* No PS/2 keyboard on virt: Ctrl-Alt-Del (a stop request)
+		 * needs this one (and virtio_input in the initrd). */
+		.keyboard = "virtio-keyboard-pci",
+		.kernel_subdir = "kernel",
+		.kernel_flavour = "arm64",
+	},
 };
+#define N_TARGETS (sizeof(targets) / sizeof(targets[0]))
+
+const struct target *target_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_TARGETS; i++)
+		if (!strcmp(name, targets[i].name) || !strcmp(name, targets[i].oci_arch))
+			return &targets[i];
+	return NULL;
+}
+
+const struct target *target_host(void)
+{
+	struct utsname u;
+
+	return uname(&u) == 0 ? target_named(u.machine) : NULL;
+}
+
+/* The architecture whose programs have e_machine m ("e_machine 40" else). */
+static const char *machine_name(unsigned m, char buf[32])
+{
+	size_t i;
+
+	for (i = 0; i < N_TARGETS; i++)
+		if (targets[i].elf_machine == m)
+			return targets[i].name;
+	snprintf(buf, 32, "e_machine %u", m);
+	return buf;
+}
+
+/* build.sh's options and output directory for tg: "--arch aarch64 " and
+ * "aarch64/" for another architecture than the machine's. */
+static void build_names(const struct target *tg, char opt[32], char sub[32])
+{
+	bool other = tg != target_host();
+
+	snprintf(opt, 32, "%s%s%s", other ? "--arch " : "", other ? tg->name : "", other ? " " : "");
+	snprintf(sub, 32, "%s%s", other ? tg->name : "", other ? "/" : "");
+}
 
 const char *cache_dir(void)
 {
@@ -94,41 +154,6 @@ static char *cached_kernel(const struct target *tg, const char *cache)
 	return found;
 }
 
-/* The release in an x86 bzImage header ("6.1.0-57-amd64"). 0, or -1 with
- * the reason in why. */
-static int kernel_release(const char *path, char *rel, size_t rellen, const char **why)
-{
-	unsigned char h[65536];
-	ssize_t n;
-	size_t off, k;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-
-	*why = NULL;
-	if (fd < 0 || fstat(fd, &st)) {
-		*why = strerror(errno);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*why = "not a regular file";
-		close(fd);
-		return -1;
-	}
-	n = pread(fd, h, sizeof(h), 0);
-	close(fd);
-	if (n < 0x210 || memcmp(h + 0x202, "HdrS", 4)) {
-		*why = "not an x86 Linux kernel image (no bzImage header)";
-		return -1;
-	}
-	off = 0x200 + (h[0x20e] | (size_t)h[0x20f] << 8);
-	for (k = 0; off + k < (size_t)n && k + 1 < rellen && h[off + k] > ' '; k++)
-		rel[k] = (char)h[off + k];
-	rel[k] = 0;
-	return 0;
-}
-
 static char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -174,54 +199,6 @@ static int needs_modules(const char *kernel, const char *rel, char *names, size_
 	return found;
 }
 
-/* Which releases the initrd has modules for (", "-separated in rels);
- * -1 when it cannot be read as a cpio archive. */
-static int initrd_releases(const char *initrd, char *rels, size_t len)
-{
-	struct archive *a;
-	struct archive_entry *e;
-	struct stat st;
-	int r, n = 0, fd = open(initrd, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	rels[0] = 0;
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;	/* QEMU will say what is wrong with it */
-	}
-	a = archive_read_new();
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_format_cpio(a);
-	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
-		archive_read_free(a);
-		close(fd);
-		return -1;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK && n++ < INITRD_SCAN_MAX) {
-		const char *p = archive_entry_pathname(e);
-		char rel[128];
-		size_t k;
-
-		if (!p)
-			continue;
-		p += !strncmp(p, "./", 2) ? 2 : 0;
-		if (strncmp(p, "lib/modules/", 12))
-			continue;
-		k = strcspn(p + 12, "/");
-		if (!k || k >= sizeof(rel))
-			continue;
-		snprintf(rel, sizeof(rel), "%.*s", (int)k, p + 12);
-		if (!strstr(rels, rel) && strlen(rels) + k + 3 < len)
-			snprintf(rels + strlen(rels), len - strlen(rels), "%s%s", rels[0] ? ", " : "", rel);
-	}
-	r = r == ARCHIVE_OK || r == ARCHIVE_EOF ? 0 : -1;
-	archive_read_free(a);
-	close(fd);
-	return r;
-}
-
 static bool has_release(const char *rels, const char *rel)
 {
 	size_t n = strlen(rel);
@@ -249,41 +226,73 @@ static char *modules_dir_of(const char *kernel, const char *rel)
 	return real;
 }
 
-/* The mismatch, and the exact command that fixes it. */
-static int mismatch(const struct boot_files *bf, const char *rels, const char *needed,
-		const char *config)
+/* "/path/to/build.sh [--arch A] --kernel-modules DIR", the command that
+ * makes the initrd for this kernel (malloc'd). */
+static char *build_command(const struct target *tg, const struct boot_files *bf)
 {
 	char *self = self_dir(), *build = self ? hr_asprintf("%s/../build.sh", self) : NULL;
-	char *buildreal = build ? realpath(build, NULL) : NULL;
+	char *real = build ? realpath(build, NULL) : NULL, opt[32], sub[32], *cmd;
 
-	msg("%s has no kernel modules for %s (it has %s), but that kernel has %s as modules "
-		"(%s): the init would not find its disks", bf->initrd, bf->release,
-		rels[0] ? rels : "none", needed[0] ? needed : "its disk drivers",
-		config ? config : "its config");
+	build_names(tg, opt, sub);
 	if (bf->modules_dir)
-		msg("build the matching initrd with:\n    %s --kernel-modules %s\n"
-			"(it writes out/initrd-%s, which hypeman run finds by itself), or pass --initrd",
-			buildreal ? buildreal : "./build.sh", bf->modules_dir, bf->release);
+		cmd = hr_asprintf("%s %s--kernel-modules %s", real ? real : "./build.sh", opt,
+			bf->modules_dir);
 	else
-		msg("build the matching initrd with ./build.sh --kernel-modules "
-			"/lib/modules/%s of that kernel, or pass --initrd", bf->release);
+		cmd = hr_asprintf("./build.sh %s--kernel-modules /lib/modules/%s of that kernel",
+			opt, bf->release);
 	free(self);
 	free(build);
-	free(buildreal);
+	free(real);
+	return cmd;
+}
+
+/* The mismatch, and the exact command that fixes it. */
+static int mismatch(const struct target *tg, const struct boot_files *bf, const char *rels,
+		const char *needed, const char *config)
+{
+	char *cmd = build_command(tg, bf), opt[32], sub[32];
+
+	build_names(tg, opt, sub);
+	msg("%s%s has no kernel modules for %s (it has %s), but that kernel has %s as modules "
+		"(%s): the init would not find its disks", bf->initrd, bf->initrd_env, bf->release,
+		rels[0] ? rels : "none", needed[0] ? needed : "its disk drivers",
+		config ? config : "its config");
+	msg("build the matching initrd with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman "
+		"run finds by itself), or pass --initrd", cmd, sub, bf->release);
+	free(cmd);
 	return 2;
 }
 
-static int check_initrd(struct boot_files *bf)
+/* An initrd whose programs are another architecture's. */
+static int wrong_machine(const struct target *tg, const struct boot_files *bf, unsigned m)
 {
-	char rels[512], needed[64], *config = NULL;
-	int need = needs_modules(bf->kernel, bf->release, needed, sizeof(needed), &config);
-	int rc = 0;
+	char *cmd = build_command(tg, bf), opt[32], sub[32], name[32];
 
-	if (!bf->release[0] || need == 0 || initrd_releases(bf->initrd, rels, sizeof(rels)))
-		goto out;
-	if (!has_release(rels, bf->release) && (need == 1 || rels[0]))
-		rc = mismatch(bf, rels, need == 1 ? needed : "", need == 1 ? config : NULL);
-out:
+	build_names(tg, opt, sub);
+	msg("%s%s is an initrd for %s (its bin/busybox), but the guest is %s (--arch %s)",
+		bf->initrd, bf->initrd_env, machine_name(m, name), tg->name, tg->name);
+	msg("build one for %s with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds "
+		"by itself), or pass --initrd", tg->name, cmd, sub, bf->release);
+	free(cmd);
+	return 2;
+}
+
+static int check_initrd(const struct target *tg, struct boot_files *bf)
+{
+	struct initrd_info info;
+	char needed[64], *config = NULL;
+	int need, rc = 0;
+
+	if (initrd_scan(bf->initrd, &info))
+		return 0;	/* not a cpio archive: QEMU will say what is wrong */
+	bf->initrd_has_gpu = info.has_gpu;
+	if (info.elf_machine && info.elf_machine != tg->elf_machine)
+		return wrong_machine(tg, bf, info.elf_machine);
+	need = bf->release[0] ? needs_modules(bf->kernel, bf->release, needed, sizeof(needed),
+		&config) : 0;
+	if (need != 0 && !has_release(info.releases, bf->release) && (need == 1 || info.releases[0]))
+		rc = mismatch(tg, bf, info.releases, need == 1 ? needed : "",
+			need == 1 ? config : NULL);
 	free(config);
 	return rc;
 }
@@ -299,38 +308,60 @@ static int find_kernel(const struct target *tg, const char *opt, struct boot_fil
 			return 2;
 		bf->kernel = cached_kernel(tg, cache);
 		if (!bf->kernel) {
-			msg("no kernel: pass --kernel FILE or set HYPEMAN_KERNEL, or fetch Debian's "
-				"into %s/%s with `%s` in the hypeman-init repository", cache,
-				tg->kernel_subdir, FETCH_KERNEL);
+			msg("no kernel for %s: pass --kernel FILE or set HYPEMAN_KERNEL, or fetch Debian's "
+				"into %s/%s with `%s%s%s` in the hypeman-init repository", tg->name,
+				cache, tg->kernel_subdir, FETCH_KERNEL, tg == target_host() ? "" : " --arch ",
+				tg == target_host() ? "" : tg->name);
 			return 2;
 		}
 	}
-	if (kernel_release(bf->kernel, bf->release, sizeof(bf->release), &why)) {
-		msg("kernel %s: %s", bf->kernel, why);
+	if (kernel_release(tg, bf->kernel, bf->release, sizeof(bf->release), &why)) {
+		msg("kernel %s%s: %s", bf->kernel, opt ? "" : env && env[0] ? " ($HYPEMAN_KERNEL)" : "",
+			why);
 		return 2;
 	}
 	bf->modules_dir = modules_dir_of(bf->kernel, bf->release);
 	return 0;
 }
 
-static int find_initrd(const char *opt, struct boot_files *bf)
+/* initrd-<release> next to the binary, or in its <arch>/ (build.sh's
+ * place for another architecture); else the plain initrd of the target. */
+static char *default_initrd(const struct target *tg, const char *rel)
+{
+	char *self = self_dir(), *named[2], *found = NULL, opt[32], sub[32];
+	int i;
+
+	if (!self)
+		return NULL;
+	build_names(tg, opt, sub);
+	named[0] = hr_asprintf("%s/initrd-%s", self, rel);
+	named[1] = hr_asprintf("%s/%sinitrd-%s", self, sub, rel);
+	for (i = 0; i < 2; i++)
+		if (!found && access(named[i], R_OK) == 0)
+			found = hr_strdup(named[i]);
+	if (!found)
+		found = hr_asprintf("%s/%sinitrd", self, sub);
+	free(named[0]);
+	free(named[1]);
+	free(self);
+	return found;
+}
+
+static int find_initrd(const struct target *tg, const char *opt, struct boot_files *bf)
 {
 	const char *env = getenv("HYPEMAN_INITRD");
-	char *self, *named;
+	char o[32], sub[32];
 
-	if (opt || (env && env[0])) {
+	bf->initrd_env = !opt && env && env[0] ? " ($HYPEMAN_INITRD)" : "";
+	if (opt || (env && env[0]))
 		bf->initrd = hr_strdup(opt ? opt : env);
-	} else if ((self = self_dir()) != NULL) {
-		named = hr_asprintf("%s/initrd-%s", self, bf->release);
-		bf->initrd = access(named, R_OK) == 0 ? named : hr_asprintf("%s/initrd", self);
-		if (bf->initrd != named)
-			free(named);
-		free(self);
-	}
+	else
+		bf->initrd = default_initrd(tg, bf->release);
 	if (!bf->initrd || access(bf->initrd, R_OK)) {
-		msg("initrd %s: %s (build it with ./build.sh --kernel-modules DIR, which writes "
-			"out/initrd-<release>, or pass --initrd)", bf->initrd ? bf->initrd : "",
-			bf->initrd ? strerror(errno) : "none found");
+		build_names(tg, o, sub);
+		msg("initrd %s%s: %s (build it with ./build.sh %s--kernel-modules DIR, which writes "
+			"out/%sinitrd-<release>, or pass --initrd)", bf->initrd ? bf->initrd : "",
+			bf->initrd_env, bf->initrd ? strerror(errno) : "none found", o, sub);
 		return 2;
 	}
 	return 0;
@@ -344,9 +375,9 @@ int find_boot_files(const struct target *tg, const char *kernel_opt, const char 
 	memset(bf, 0, sizeof(*bf));
 	rc = find_kernel(tg, kernel_opt, bf);
 	if (rc == 0)
-		rc = find_initrd(initrd_opt, bf);
+		rc = find_initrd(tg, initrd_opt, bf);
 	if (rc == 0)
-		rc = check_initrd(bf);
+		rc = check_initrd(tg, bf);
 	return rc;
 }
 

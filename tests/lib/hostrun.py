@@ -7,6 +7,9 @@ builds and the ones `umoci unpack` builds from the same layout.
     tree(root)                   -> {path: (type, mode, uid, gid, size, link,
                                     mtime, xattrs, sha256, hard links)}
     umoci_unpack(layout, tag, d) -> d/rootfs, unpacked by umoci
+    printed_argv(p)              -> the QEMU command `--print-qemu` printed
+    harness_argv(work, ...)      -> the command tests/lib/vm.py runs for the
+                                    same disks (what --print-qemu must match)
     Console                      -> hypeman run in the background
 """
 
@@ -14,12 +17,13 @@ import hashlib
 import os
 import re
 import select
+import shlex
 import signal
 import stat
 import subprocess
 import time
 
-from lib.vm import timeout_scale
+from lib.vm import VM, Disk, timeout_scale
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _built = {}
@@ -54,6 +58,24 @@ def run(hypeman, args, kernel=None, initrd=None, timeout=300, env=None, cwd=None
     return subprocess.run(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, errors="replace", env=e, cwd=cwd,
                           timeout=timeout * timeout_scale())
+
+
+def printed_argv(p):
+    """The QEMU command line that `hypeman run --print-qemu` printed on its
+    stdout (one shell-quoted line), as a list."""
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and len(lines) == 1, (p.returncode, p.stdout, p.stderr)
+    return shlex.split(lines[0])
+
+
+def harness_argv(work, kernel, initrd, arch, extra=(), mem_mb=1024):
+    """The QEMU command tests/lib/vm.py runs for the disks `hypeman run --keep
+    WORK` made (rootfs read-only, overlay, config; sockets in WORK): the same
+    machine, CPU, devices and console; EXTRA at the end."""
+    disks = [Disk(os.path.join(str(work), "rootfs.img"), readonly=True),
+             os.path.join(str(work), "overlay.img"), os.path.join(str(work), "config.img")]
+    return VM(str(work), initrd, disks=disks, mem_mb=mem_mb, kernel=kernel, arch=arch,
+              extra_args=list(extra)).argv()
 
 
 def imgs(workdir):
