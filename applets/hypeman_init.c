@@ -36,7 +36,8 @@
 //usage:       "PID 1 of a hypeman microVM (run by the kernel as /init).\n"
 //usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
 //usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10),\n"
-//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program)"
+//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program),\n"
+//usage:       "hypeman.debug=1 (a log line per module, disk and volume too)"
 
 #include "libbb.h"
 #include <sys/reboot.h>

@@ -74,6 +74,10 @@ void hm_log(enum hm_level level, const char *phase, const char *fmt, ...) FAST_F
 /* Same, with "error":strerror(err) */
 void hm_log_errno(enum hm_level level, const char *phase, int err, const char *fmt, ...) FAST_FUNC
 	__attribute__ ((format (printf, 4, 5)));
+/* An INFO line only with hypeman.debug=1: the per-item detail (each
+ * module, each disk) under a phase's one summary line. */
+void hm_debug(const char *phase, const char *fmt, ...) FAST_FUNC
+	__attribute__ ((format (printf, 2, 3)));
 /* Phase timing: begin remembers the time; end logs msg with "dur_ms". */
 void hm_phase_begin(const char *phase) FAST_FUNC;
 void hm_phase_end(const char *phase, const char *fmt, ...) FAST_FUNC
