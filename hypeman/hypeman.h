@@ -10,10 +10,10 @@
  * return void, their failures logged as ERRORs.
  *
  * Pure modules: json, config, detect, exit_status, envfile, moddep,
- * confine, logline, cmdline and env use libc only (no libbb.h, no hm_log)
- * and have their own headers, so that they build on the host for the unit
- * tests (tests/unit/run.sh compiles them with busybox's flags too), and
- * json and detect for host/. Everything else is the init's and uses
+ * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
+ * no hm_log) and have their own headers, so that they build on the host
+ * for the unit tests (tests/unit/run.sh compiles them with busybox's
+ * flags too), and json and detect for host/. Everything else is the init's and uses
  * busybox's libbb.
  *
  * Comments: file headers and comments of three lines or more open and
