@@ -156,6 +156,16 @@ int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
  * with an ERROR under PHASE: "WHAT PATH did not appear within N ms".
  */
 int hm_wait_for(const char *phase, const char *what, const char *path, mode_t type) FAST_FUNC;
+/*
+ * The modaliases of the devices present on the buses that device patterns
+ * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...):
+ * /sys/bus/BUS/devices/DEV/modalias, malloc'ed, in *MODALIASES (NULL at
+ * the end). Their count, or -1 without /sys/bus.
+ */
+int hm_device_modaliases(char *const *prefixes, int n, char ***modaliases) FAST_FUNC;
+/* The filesystem on disk DEV by its superblock ("ext4", "erofs"), or NULL
+ * (unknown type, or *ERR set: the errno of the open or read). */
+const char *hm_disk_fstype(const char *dev, int *err) FAST_FUNC;
 
 /* ---- mount helpers (mounts.c) ---- */
 /* mount(2) with the failure logged (phase, source, target, type). */
