@@ -45,6 +45,7 @@ struct ctx {
 	struct hm_modplan *plan;
 	int *item_dep;		/* dep index of each plan item, or -1 */
 	char *seen, *required;	/* per modules.dep line */
+	int *alt, n_alt;	/* per modules.dep line: its alternatives group */
 	int cap_items, cap_dep, cap_missing, cap_builtin;
 };
 
@@ -335,6 +336,7 @@ static int add_item(struct ctx *c, const char *path, int dep)
 	v[p->n].path = strdup(path);
 	v[p->n].name = norm_name(name, len);
 	v[p->n].optional = false;
+	v[p->n].alt = 0;
 	d[p->n] = dep;
 	p->n++;	/* counted now so that free() sees both strings */
 	return v[p->n - 1].path && v[p->n - 1].name ? 0 : -1;
@@ -390,6 +392,22 @@ static int visit(struct ctx *c, int i, int depth)
 	return softdeps(c, name, len, 1, depth + 1);
 }
 
+/* A new alternatives group when alias NAME names several modules in
+ * modules.dep (crypto-crc32c: crc32c-intel and crc32c_generic), else 0. */
+static int alternatives(struct ctx *c, const char *name, size_t len)
+{
+	const struct line *l;
+	int i, n = 0;
+
+	for (i = 0; i < c->db->alias.n && n < 2; i++) {
+		l = &c->db->alias.v[i];
+		if (name_eq(l->a, strlen(l->a), name, len)
+		 && find_dep_name(c->db, l->b, strlen(l->b)) >= 0)
+			n++;
+	}
+	return n < 2 ? 0 : ++c->n_alt;
+}
+
 /*
  * Plan NAME: builtin, a module, or an alias.  Returns 0, 1 when NAME is
  * found nowhere, -1 on error.  *ONLY: the modules.dep line when NAME is
@@ -399,7 +417,7 @@ static int resolve(struct ctx *c, const char *name, size_t len, int depth,
 		int *only)
 {
 	const struct line *l;
-	int i, j, found = 0;
+	int i, j, found = 0, group;
 
 	*only = -1;
 	/* modules.dep first: the boot set is all there, and it is the
@@ -411,11 +429,14 @@ static int resolve(struct ctx *c, const char *name, size_t len, int depth,
 	}
 	if (is_builtin(c->db, name, len))
 		return add_builtin(c, name, len);
+	group = alternatives(c, name, len);
 	for (i = 0; i < c->db->alias.n; i++) {
 		l = &c->db->alias.v[i];
 		if (!name_eq(l->a, strlen(l->a), name, len))
 			continue;
 		j = find_dep_name(c->db, l->b, strlen(l->b));
+		if (j >= 0 && group && !c->alt[j])
+			c->alt[j] = group;
 		if (j < 0 && is_builtin(c->db, l->b, strlen(l->b))) {
 			if (add_builtin(c, l->b, strlen(l->b)) < 0)
 				return -1;
@@ -462,9 +483,11 @@ static int plan_all(struct ctx *c, char *const *wanted, int n_wanted)
 		if (only >= 0)
 			mark_required(c, only);
 	}
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
 		p->items[i].optional = c->item_dep[i] >= 0
 				&& !c->required[c->item_dep[i]];
+		p->items[i].alt = p->items[i].optional ? c->alt[c->item_dep[i]] : 0;
+	}
 	return 0;
 }
 
@@ -512,7 +535,8 @@ int hm_moddb_plan(const struct hm_moddb *db, char *const *wanted, int n_wanted,
 	c.plan = plan;
 	c.seen = calloc(db->dep.n + 1, 1);
 	c.required = calloc(db->dep.n + 1, 1);
-	if (c.seen && c.required)
+	c.alt = calloc(db->dep.n + 1, sizeof(int));
+	if (c.seen && c.required && c.alt)
 		ret = plan_all(&c, wanted, n_wanted);
 	if (ret < 0) {
 		e = errno;
@@ -522,6 +546,7 @@ int hm_moddb_plan(const struct hm_moddb *db, char *const *wanted, int n_wanted,
 	free(c.item_dep);
 	free(c.seen);
 	free(c.required);
+	free(c.alt);
 	return ret;
 }
 

@@ -13,6 +13,11 @@ struct hm_modload {
 	char *path;	/* as in modules.dep: relative to /lib/modules/<release> */
 	char *name;	/* module name, '-' turned into '_' (as in /sys/module) */
 	bool optional;	/* pulled in by a softdep: a failed load is a WARN */
+	int alt;	/* optional, and one of the modules of an alias that names
+			 * several (crypto-crc32c: crc32c-intel, crc32c_generic):
+			 * the group's number (1, 2...), shared with the others;
+			 * once one of them loads, the rest are not needed.
+			 * 0: not such an alternative */
 };
 
 struct hm_modplan {

@@ -340,6 +340,7 @@ static void test_db(void)
 {
 	struct hm_moddb *db = hm_moddb_new(DEP, SOFT, ALIAS, BUILTIN);
 	struct hm_modplan p;
+	int i;
 	char *a[] = { (char *)"a" }, *fs[] = { (char *)"fs", (char *)"bi2" };
 
 	if (!CHECKF(db != NULL, "hm_moddb_new failed"))
@@ -348,7 +349,26 @@ static void test_db(void)
 	CHECK_STR(plan_str(&p), "kernel/crypto/foo_intel.ko? kernel/lib/foolib.ko? "
 		"kernel/crypto/foo-generic.ko? kernel/c.ko "
 		"kernel/y.ko? kernel/x.ko? kernel/b.ko kernel/a.ko kernel/post.ko?");
+	/* crypto-foo's two modules are alternatives, their deps are not */
+	if (CHECKF(p.n == 9, "%d items", p.n)) {
+		CHECK(p.items[0].alt > 0);
+		CHECK_INT(p.items[2].alt, p.items[0].alt);
+		CHECK_INT(p.items[1].alt, 0);
+		for (i = 3; i < 9; i++)
+			CHECK_INT(p.items[i].alt, 0);
+	}
 	hm_modplan_free(&p);
+	/* requested by name, an alternative is required, not one of a group */
+	{
+		char *w[] = { (char *)"foo_intel", (char *)"crypto-foo" };
+
+		CHECK_INT(hm_moddb_plan(db, w, 2, &p), 0);
+		CHECK_STR(plan_str(&p), "kernel/crypto/foo_intel.ko kernel/lib/foolib.ko? "
+			"kernel/crypto/foo-generic.ko?");
+		CHECK_INT(p.items[0].alt, 0);
+		CHECK(p.items[2].alt > 0);
+		hm_modplan_free(&p);
+	}
 	/* the second plan starts afresh: what the first planned comes again */
 	CHECK_INT(hm_moddb_plan(db, fs, 2, &p), 0);
 	CHECK_STR(plan_str(&p), "kernel/c.ko kernel/crypto/foo_intel.ko? kernel/lib/foolib.ko? "
