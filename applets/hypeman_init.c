@@ -51,7 +51,7 @@ static void NORETURN boot(struct hm_boot *b)
 		hm_fatal(b, "mount", "cannot mount the kernel filesystems");
 	hm_read_cmdline(b);
 
-	hm_load_modules();
+	hm_load_modules(b);
 	/* virtio_console may have brought hvc0, the preferred console */
 	hm_console_open();
 	/* A stop request during boot ends it at the next stop point. */

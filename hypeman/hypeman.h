@@ -99,6 +99,9 @@ struct hm_boot {
 	struct hm_cmdline cmdline;
 	struct hm_config cfg;
 	enum hm_mode mode;
+	/* vda's filesystem by its superblock, from the modules phase (which
+	 * loads its driver), or NULL: the overlay phase looks itself */
+	const char *rootfs_type;
 	int newroot_fd;         /* O_PATH fd of HM_NEWROOT, for confined paths */
 	/* Disk mounts in the initramfs that the root or a volume is made
 	 * of; switch_root.c moves them under HM_DISKS_DIR. */
@@ -115,7 +118,7 @@ void hm_stage_mount(struct hm_boot *b, const char *path, const char *name) FAST_
 
 /* ---- the phases, in boot order ---- */
 int hm_mount_early(void) FAST_FUNC;                     /* mounts.c: mount */
-void hm_load_modules(void) FAST_FUNC;                   /* modules.c: modules */
+void hm_load_modules(struct hm_boot *b) FAST_FUNC;      /* modules.c: modules */
 int hm_mount_overlay(struct hm_boot *b) FAST_FUNC;      /* overlay.c: overlay */
 int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c: config */
 void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c: volumes */

@@ -13,10 +13,12 @@
  *    an erofs disk.
  *  - anything else: always.
  * Dependencies and softdeps come from modules.dep and modules.softdep.
- * One finit_module(2) per module file, no modprobe. The filesystems load
- * in a forked child while PID 1 loads the drivers: a driver's probe waits
- * for its device (virtio_blk reads each disk's partition table), and the
- * child's work fills those waits.
+ * One finit_module(2) per module file, in PID 1, one after the other, no
+ * modprobe. Measured under TCG: loading the filesystems in a forked child
+ * alongside the drivers saved nothing with one vCPU (module loading is CPU
+ * work, with few device waits to fill), and with two vCPUs made the phase
+ * slower and erratic (the concurrent loads wait on each other in the
+ * kernel).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += modules.o
 
@@ -62,9 +64,9 @@ static void add_failed(struct modset *ms, const char *name)
 	snprintf(ms->failed + len, sizeof(ms->failed) - len, "%s%s", len ? " " : "", name);
 }
 
-/* One finit_module; a module already there (loaded by the other loader,
- * or by the kernel) is not read again. */
-static void load_one(struct modset *ms, const struct hm_modload *m)
+/* One finit_module; a module already there (a dependency of an earlier
+ * plan) is not read again. Whether the module is there now. */
+static bool load_one(struct modset *ms, const struct hm_modload *m)
 {
 	unsigned long long t0 = hm_uptime_ms();
 	char *sysfs = concat_path_file("/sys/module", m->name);
@@ -77,9 +79,7 @@ static void load_one(struct modset *ms, const struct hm_modload *m)
 	if (rc == 0) {
 		ms->loaded++;
 		hm_debug("modules", "loaded %s (%llu ms)", m->name, hm_uptime_ms() - t0);
-	} else if (rc == EEXIST) {
-		hm_debug("modules", "%s already loaded", m->name);
-	} else {
+	} else if (rc != EEXIST) {
 		/* a softdep alternative (crc32c-intel on a CPU without
 		 * SSE4.2) may fail: the other one serves */
 		if (!m->optional)
@@ -89,12 +89,25 @@ static void load_one(struct modset *ms, const struct hm_modload *m)
 	}
 	free(sysfs);
 	free(path);
+	return rc == 0 || rc == EEXIST;
+}
+
+/* Whether an alternative of ITEMS[I] (same group) before it is there. */
+static bool served(const struct hm_modplan *plan, const bool *there, int i)
+{
+	int k;
+
+	for (k = 0; k < i && plan->items[i].alt; k++)
+		if (there[k] && plan->items[k].alt == plan->items[i].alt)
+			return true;
+	return false;
 }
 
 /* NAMES[0..N) with what they need, in modules.dep/.softdep order. */
 static void load_names(struct modset *ms, char **names, int n)
 {
 	struct hm_modplan plan;
+	bool *there;
 	int i;
 
 	if (hm_moddb_plan(ms->db, names, n, &plan) != 0) {
@@ -111,8 +124,15 @@ static void load_names(struct modset *ms, char **names, int n)
 	for (i = 0; i < plan.n_builtin; i++)
 		hm_debug("modules", "module %s: built into the kernel", plan.builtin[i]);
 	ms->builtins += plan.n_builtin;
-	for (i = 0; i < plan.n; i++)
-		load_one(ms, &plan.items[i]);
+	there = xzalloc(plan.n * sizeof(there[0]) + 1);
+	for (i = 0; i < plan.n; i++) {
+		/* crc32c-intel loaded: crc32c_generic is not needed */
+		if (served(&plan, there, i))
+			hm_debug("modules", "%s not needed: an alternative is loaded", plan.items[i].name);
+		else
+			there[i] = load_one(ms, &plan.items[i]);
+	}
+	free(there);
 	hm_modplan_free(&plan);
 }
 
@@ -133,14 +153,17 @@ static int take(struct modset *ms, bool (*need)(struct modset *, int, const void
 	return n;
 }
 
-static bool need_always(struct modset *ms, int i, const void *arg UNUSED_PARAM)
+/* Anything but a driver; a filesystem every boot mounts, or FSTYPE's. */
+static bool need_now(struct modset *ms, int i, const void *fstype)
 {
 	unsigned k;
 
-	for (k = 0; ms->kind[i] == HM_MOD_FS && k < ARRAY_SIZE(always_fs); k++)
+	if (ms->kind[i] != HM_MOD_FS)
+		return ms->kind[i] == HM_MOD_OTHER;
+	for (k = 0; k < ARRAY_SIZE(always_fs); k++)
 		if (hm_module_serves_fs(ms->alias, ms->names[i], always_fs[k]))
 			return true;
-	return ms->kind[i] == HM_MOD_OTHER;
+	return fstype && hm_module_serves_fs(ms->alias, ms->names[i], fstype);
 }
 
 struct devices { char **modaliases; int n; };
@@ -151,11 +174,6 @@ static bool need_for_device(struct modset *ms, int i, const void *arg)
 
 	return ms->kind[i] == HM_MOD_DRIVER
 		&& hm_module_matches(ms->alias, ms->names[i], d->modaliases, d->n);
-}
-
-static bool need_for_fs(struct modset *ms, int i, const void *fstype)
-{
-	return ms->kind[i] == HM_MOD_FS && hm_module_serves_fs(ms->alias, ms->names[i], fstype);
 }
 
 /* The buses the pending drivers' patterns name, in BUSES; their count. */
@@ -200,81 +218,25 @@ static void coldplug(struct modset *ms)
 }
 
 /*
- * The filesystem module for the image disk's type (its superblock): the
- * only disk whose type varies, since the overlay, config and volume
- * disks are ext4 (SPEC: Devices).
+ * The filesystems every boot mounts and the image disk's type, by its
+ * superblock: the only disk whose type varies, since the overlay, config
+ * and volume disks are ext4 (SPEC: Devices). Also the modules that are
+ * neither drivers nor filesystems.
  */
-static void probe_rootfs(struct modset *ms)
+static void load_filesystems(struct modset *ms, struct hm_boot *b)
 {
 	const char *type;
 	char **names;
 	int n, err;
 
-	type = hm_disk_fstype(HM_DEV_ROOTFS, &err);
+	type = b->rootfs_type = hm_disk_fstype(HM_DEV_ROOTFS, &err);
 	if (err && err != ENOENT)
 		hm_log_errno(HM_WARN, "modules", err, "cannot read the superblock of %s", HM_DEV_ROOTFS);
 	hm_debug("modules", "%s holds %s", HM_DEV_ROOTFS, type ? type : "no filesystem init knows");
-	if (!type)
-		return;
-	n = take(ms, need_for_fs, type, &names);
+	n = take(ms, need_now, type, &names);
 	if (n)
 		load_names(ms, names, n);
 	free(names);
-}
-
-/* The modules every boot needs, in a child; its counts come back on a
- * pipe ("LOADED BUILTINS FAILED-NAMES..."). *FD: the read end. */
-static pid_t load_always_in_child(struct modset *ms, int *fd)
-{
-	char **names;
-	int n, pfd[2];
-	pid_t pid;
-
-	n = take(ms, need_always, NULL, &names);
-	if (n == 0 || pipe2(pfd, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
-		/* nothing to do, or do it here */
-		if (n)
-			load_names(ms, names, n);
-		free(names);
-		return -1;
-	}
-	if (pid == 0) {
-		char msg[sizeof(ms->failed) + 32];
-		/* x*() failures must end the child, not re-enter init */
-		die_func = NULL;
-		close(pfd[0]);
-		ms->loaded = ms->builtins = 0;
-		ms->failed[0] = '\0';
-		load_names(ms, names, n);
-		n = snprintf(msg, sizeof(msg), "%d %d %s", ms->loaded, ms->builtins, ms->failed);
-		full_write(pfd[1], msg, n);
-		_exit(0);
-	}
-	free(names);
-	close(pfd[1]);
-	*fd = pfd[0];
-	return pid;
-}
-
-static void collect_child(struct modset *ms, pid_t pid, int fd)
-{
-	char msg[sizeof(ms->failed) + 32];
-	ssize_t len = full_read(fd, msg, sizeof(msg) - 1);
-	int loaded, builtins, used;
-
-	close(fd);
-	if (safe_waitpid(pid, NULL, 0) < 0)
-		hm_log_errno(HM_WARN, "modules", errno, "waiting for the module loader (pid %d)", (int)pid);
-	msg[len > 0 ? len : 0] = '\0';
-	if (sscanf(msg, "%d %d %n", &loaded, &builtins, &used) < 2) {
-		hm_log(HM_ERROR, "modules", "the module loader (pid %d) died without its report", (int)pid);
-		add_failed(ms, "(loader)");
-		return;
-	}
-	ms->loaded += loaded;
-	ms->builtins += builtins;
-	if (msg[used])
-		add_failed(ms, msg + used);
 }
 
 /* "virtio_net virtio_console (no device), erofs (no disk of its type)" */
@@ -355,12 +317,10 @@ static void free_boot_set(struct modset *ms)
 	free(ms->kind);
 }
 
-void FAST_FUNC hm_load_modules(void)
+void FAST_FUNC hm_load_modules(struct hm_boot *b)
 {
 	struct modset ms;
 	char skip[512];
-	pid_t child;
-	int fd = -1;
 
 	hm_phase_begin("modules");
 	memset(&ms, 0, sizeof(ms));
@@ -368,11 +328,9 @@ void FAST_FUNC hm_load_modules(void)
 		free_boot_set(&ms);
 		return;
 	}
-	child = load_always_in_child(&ms, &fd);
+	/* the drivers first: the image disk's type needs virtio_blk */
 	coldplug(&ms);
-	probe_rootfs(&ms);
-	if (child > 0)
-		collect_child(&ms, child, fd);
+	load_filesystems(&ms, b);
 	skipped(&ms, skip, sizeof(skip));
 	hm_phase_end("modules", "%d modules loaded (%d built in); skipped: %s; failed: %s",
 		ms.loaded, ms.builtins, skip[0] ? skip : "none", ms.failed[0] ? ms.failed : "none");

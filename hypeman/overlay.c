@@ -9,13 +9,16 @@
 #include "hypeman.h"
 
 /* vda at HM_LOWER, read-only, as the type its superblock shows (the
- * modules phase loaded that driver): no trial mounts, since mounting a
- * type whose module is absent makes the kernel run /sbin/modprobe. */
-static const char *mount_rootfs(void)
+ * modules phase read it and loaded that driver): no trial mounts, since
+ * mounting a type whose module is absent makes the kernel run
+ * /sbin/modprobe. */
+static const char *mount_rootfs(struct hm_boot *b)
 {
-	int err;
-	const char *type = hm_disk_fstype(HM_DEV_ROOTFS, &err), *data;
+	const char *type = b->rootfs_type, *data;
+	int err = 0;
 
+	if (!type)
+		type = hm_disk_fstype(HM_DEV_ROOTFS, &err);
 	if (!type) {
 		if (err)
 			hm_log_errno(HM_ERROR, "overlay", err, "image disk %s: cannot read its superblock: "
@@ -46,7 +49,7 @@ int FAST_FUNC hm_mount_overlay(struct hm_boot *b)
 		return -1;
 	if (hm_mkdir("overlay", HM_LOWER, 0755) || hm_mkdir("overlay", HM_OVERLAY, 0755))
 		return -1;
-	fstype = mount_rootfs();
+	fstype = mount_rootfs(b);
 	if (!fstype)
 		return -1;
 	hm_debug("overlay", "mounted rootfs from %s (%s, read-only)", HM_DEV_ROOTFS, fstype);
