@@ -40,7 +40,9 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 #define HM_DEV_CONFIG    "/dev/vdc"
 #define HM_LOWER         "/lower"
 #define HM_OVERLAY       "/overlay"
-#define HM_NEWROOT       "/overlay/newroot"
+/* The overlay's mount point: in the initramfs, not on the overlay disk,
+ * where making it would cost a journalled mkdir. */
+#define HM_NEWROOT       "/newroot"
 #define HM_CONFIG_MNT    "/mnt/config"
 #define HM_CONFIG_FILE   "/mnt/config/config.json"
 #define HM_MODULE_LIST   "/etc/hypeman/modules"

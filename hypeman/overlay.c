@@ -1,7 +1,7 @@
 /*
  * Phase 3 (overlay): the image disk (vda, erofs or ext4, read-only) at
  * /lower, the writable disk (vdb, ext4) at /overlay, and an overlayfs of
- * the two at /overlay/newroot, the root the program will see.
+ * the two at /newroot, the root the program will see.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += overlay.o
 
