@@ -36,7 +36,8 @@
 //usage:       "PID 1 of a hypeman microVM (run by the kernel as /init).\n"
 //usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
 //usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10),\n"
-//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program)"
+//usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program),\n"
+//usage:       "hypeman.debug=1 (a log line per module, disk and volume too)"
 
 #include "libbb.h"
 #include <sys/reboot.h>
@@ -50,7 +51,7 @@ static void NORETURN boot(struct hm_boot *b)
 		hm_fatal(b, "mount", "cannot mount the kernel filesystems");
 	hm_read_cmdline(b);
 
-	hm_load_modules();
+	hm_load_modules(b);
 	/* virtio_console may have brought hvc0, the preferred console */
 	hm_console_open();
 	/* A stop request during boot ends it at the next stop point. */

@@ -60,6 +60,11 @@ static void option(const char *word, size_t len, struct hm_cmdline *c,
 			c->pids_max = v;
 		else if (bad)
 			bad(word, (int)len, "1.." STR(HM_PIDS_MAX_MAX) " processes");
+	} else if (is(word, klen, "hypeman.debug")) {
+		if (eq && (is(val, vlen, "0") || is(val, vlen, "1")))
+			c->debug = *val == '1';
+		else if (bad)
+			bad(word, (int)len, "0 or 1");
 	}
 }
 

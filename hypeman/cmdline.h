@@ -6,6 +6,9 @@
  *   hypeman.pids_max=N at most N processes and threads in the exec-mode
  *                      program's cgroup (pids.max), 1..HM_PIDS_MAX_MAX;
  *                      default: no limit
+ *   hypeman.debug=1    one log line per item as well (each module loaded
+ *                      or skipped, each disk mounted), not only each
+ *                      phase's summary; hypeman.debug=0 is the default
  */
 #ifndef HM_CMDLINE_H
 #define HM_CMDLINE_H 1
@@ -20,6 +23,7 @@ struct hm_cmdline {
 	bool rescue;		/* default true */
 	unsigned grace_s;	/* default HM_GRACE_DEFAULT_S */
 	unsigned pids_max;	/* 0 (the default): no limit */
+	bool debug;		/* default false */
 };
 
 /*

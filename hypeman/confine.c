@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -281,7 +282,8 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int copy_fd(int dst, int src)
+/* read(2)/write(2) through a buffer, for sources sendfile cannot read */
+static int copy_through_buffer(int dst, int src)
 {
 	char *buf = malloc(COPY_BUF);
 	ssize_t r;
@@ -303,6 +305,21 @@ static int copy_fd(int dst, int src)
 	}
 	free(buf);
 	return ret;
+}
+
+/* sendfile(2) first: page to page in the kernel, no copy through PID 1 */
+static int copy_fd(int dst, int src)
+{
+	ssize_t r;
+	off_t copied = 0;
+
+	while ((r = sendfile(dst, src, NULL, COPY_BUF)) > 0 || (r < 0 && errno == EINTR))
+		copied += r > 0 ? r : 0;
+	if (r == 0)
+		return 0;
+	if (copied == 0 && (errno == EINVAL || errno == ENOSYS))
+		return copy_through_buffer(dst, src);
+	return -1;
 }
 
 static int make_file(int dfd, const struct maker *m)

@@ -2,7 +2,7 @@
  * Paths inside an untrusted root (the image, before we chroot into it).
  *
  * Every function takes ROOT_FD, a directory fd of the new root (e.g.
- * open("/overlay/newroot", O_PATH|O_DIRECTORY|O_CLOEXEC)), and a PATH that is
+ * open("/newroot", O_PATH|O_DIRECTORY|O_CLOEXEC)), and a PATH that is
  * interpreted inside it: "/etc/x", "etc/x" and "../../etc/x" all name
  * ROOT/etc/x.  Nothing is ever read, written, created or mounted outside
  * ROOT, whatever symlinks the image holds.

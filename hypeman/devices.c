@@ -1,13 +1,16 @@
 /*
- * Waiting for devices. Drivers probe asynchronously after their module
- * loads (virtio_blk's disks appear in devtmpfs, virtio_net's interface in
- * sysfs), so init polls in short steps with a bound instead of sleeping a
- * fixed time.
+ * Devices: waiting for them, what they are. Drivers may probe
+ * asynchronously after their module loads (virtio_blk's disks appear in
+ * devtmpfs, virtio_net's interface in sysfs), so init polls in short
+ * steps with a bound instead of sleeping a fixed time. The modaliases of
+ * the devices present and the filesystem on a disk tell the modules phase
+ * what to load.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += devices.o
 
 #include "libbb.h"
 #include "hypeman.h"
+#include "fstype.h"
 
 #define STEP_MS 2
 
@@ -28,4 +31,98 @@ int FAST_FUNC hm_wait_for(const char *phase, const char *what, const char *path,
 		 * event to wait on without udev or netlink. */
 		poll(NULL, 0, STEP_MS);
 	}
+}
+
+/* Appends each "BUS/devices/DEV/modalias" of bus directory DFD to *V. */
+static int bus_modaliases(int dfd, char ***v, int n)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	char path[NAME_MAX + 16], buf[1024];
+
+	if (!d) {
+		close(dfd);
+		return n;
+	}
+	while ((e = readdir(d)) != NULL) {
+		ssize_t len;
+		int fd;
+
+		if (DOT_OR_DOTDOT(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/modalias", e->d_name);
+		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;  /* many devices have none */
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 1)
+			continue;
+		buf[len - (buf[len - 1] == '\n')] = '\0';
+		*v = xrealloc_vector(*v, 5, n);
+		(*v)[n++] = xstrdup(buf);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Appends the modaliases of bus NAME's devices (SYSBUS: the fd of
+ * /sys/bus) to *V, which holds *N. A bus not there yet (its module is
+ * not loaded: virtio) has no devices. */
+static void add_bus(int sysbus, const char *name, char ***v, int *n)
+{
+	char path[NAME_MAX + 16];
+	int dfd;
+
+	snprintf(path, sizeof(path), "%s/devices", name);
+	dfd = openat(sysbus, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		*n = bus_modaliases(dfd, v, *n);
+}
+
+/* Modalias prefixes that are not (only) a bus: device-tree devices sit on
+ * the platform and amba buses, ACPI-enumerated ones on platform too. */
+static const char *const other_buses[][3] = {
+	{ "of", "platform", "amba" },
+	{ "acpi", "acpi", "platform" },
+};
+
+int FAST_FUNC hm_device_modaliases(char *const *prefixes, int n_prefixes, char ***modaliases)
+{
+	int sysbus = open("/sys/bus", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned i, k;
+	int n = 0;
+
+	*modaliases = NULL;
+	if (sysbus < 0)
+		return -1;
+	for (i = 0; i < (unsigned)n_prefixes; i++) {
+		for (k = 0; k < ARRAY_SIZE(other_buses); k++)
+			if (strcmp(prefixes[i], other_buses[k][0]) == 0)
+				break;
+		if (k == ARRAY_SIZE(other_buses)) {
+			add_bus(sysbus, prefixes[i], modaliases, &n);
+			continue;
+		}
+		add_bus(sysbus, other_buses[k][1], modaliases, &n);
+		add_bus(sysbus, other_buses[k][2], modaliases, &n);
+	}
+	close(sysbus);
+	return n;
+}
+
+const char* FAST_FUNC hm_disk_fstype(const char *dev, int *err)
+{
+	unsigned char buf[HM_FSTYPE_PROBE_BYTES];
+	ssize_t n = -1;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = pread(fd, buf, sizeof(buf), 0);
+		*err = n < 0 ? errno : 0;
+		close(fd);
+	} else {
+		*err = errno;
+	}
+	return n > 0 ? hm_fstype_probe(buf, n) : NULL;
 }

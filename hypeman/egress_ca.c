@@ -42,7 +42,7 @@ static int add_to_bundle(struct hm_boot *b, const char *path, const char *pem)
 	} else if (!strstr(old, pem)) {
 		joined = xasprintf("%s%s%s", old, (n && old[n - 1] != '\n') ? "\n" : "", pem);
 		if (hm_write_in_image(b, PHASE, path, joined, strlen(joined), 0644) == 0) {
-			hm_log(HM_INFO, PHASE, "egress proxy CA added to %s", path);
+			hm_debug(PHASE, "egress proxy CA added to %s", path);
 			added = 1;
 		}
 		free(joined);

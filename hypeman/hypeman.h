@@ -10,10 +10,10 @@
  * return void, their failures logged as ERRORs.
  *
  * Pure modules: json, config, detect, exit_status, envfile, moddep,
- * confine, logline, cmdline and env use libc only (no libbb.h, no hm_log)
- * and have their own headers, so that they build on the host for the unit
- * tests (tests/unit/run.sh compiles them with busybox's flags too), and
- * json and detect for host/. Everything else is the init's and uses
+ * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
+ * no hm_log) and have their own headers, so that they build on the host
+ * for the unit tests (tests/unit/run.sh compiles them with busybox's
+ * flags too), and json and detect for host/. Everything else is the init's and uses
  * busybox's libbb.
  *
  * Comments: file headers and comments of three lines or more open and
@@ -40,7 +40,9 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 #define HM_DEV_CONFIG    "/dev/vdc"
 #define HM_LOWER         "/lower"
 #define HM_OVERLAY       "/overlay"
-#define HM_NEWROOT       "/overlay/newroot"
+/* The overlay's mount point: in the initramfs, not on the overlay disk,
+ * where making it would cost a journalled mkdir. */
+#define HM_NEWROOT       "/newroot"
 #define HM_CONFIG_MNT    "/mnt/config"
 #define HM_CONFIG_FILE   "/mnt/config/config.json"
 #define HM_MODULE_LIST   "/etc/hypeman/modules"
@@ -74,6 +76,10 @@ void hm_log(enum hm_level level, const char *phase, const char *fmt, ...) FAST_F
 /* Same, with "error":strerror(err) */
 void hm_log_errno(enum hm_level level, const char *phase, int err, const char *fmt, ...) FAST_FUNC
 	__attribute__ ((format (printf, 4, 5)));
+/* An INFO line only with hypeman.debug=1: the per-item detail (each
+ * module, each disk) under a phase's one summary line. */
+void hm_debug(const char *phase, const char *fmt, ...) FAST_FUNC
+	__attribute__ ((format (printf, 2, 3)));
 /* Phase timing: begin remembers the time; end logs msg with "dur_ms". */
 void hm_phase_begin(const char *phase) FAST_FUNC;
 void hm_phase_end(const char *phase, const char *fmt, ...) FAST_FUNC
@@ -95,6 +101,9 @@ struct hm_boot {
 	struct hm_cmdline cmdline;
 	struct hm_config cfg;
 	enum hm_mode mode;
+	/* vda's filesystem by its superblock, from the modules phase (which
+	 * loads its driver), or NULL: the overlay phase looks itself */
+	const char *rootfs_type;
 	int newroot_fd;         /* O_PATH fd of HM_NEWROOT, for confined paths */
 	/* Disk mounts in the initramfs that the root or a volume is made
 	 * of; switch_root.c moves them under HM_DISKS_DIR. */
@@ -111,7 +120,7 @@ void hm_stage_mount(struct hm_boot *b, const char *path, const char *name) FAST_
 
 /* ---- the phases, in boot order ---- */
 int hm_mount_early(void) FAST_FUNC;                     /* mounts.c: mount */
-void hm_load_modules(void) FAST_FUNC;                   /* modules.c: modules */
+void hm_load_modules(struct hm_boot *b) FAST_FUNC;      /* modules.c: modules */
 int hm_mount_overlay(struct hm_boot *b) FAST_FUNC;      /* overlay.c: overlay */
 int hm_read_config(struct hm_boot *b) FAST_FUNC;        /* config_disk.c: config */
 void hm_mount_volumes(struct hm_boot *b) FAST_FUNC;     /* volumes.c: volumes */
@@ -152,6 +161,16 @@ int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
  * with an ERROR under PHASE: "WHAT PATH did not appear within N ms".
  */
 int hm_wait_for(const char *phase, const char *what, const char *path, mode_t type) FAST_FUNC;
+/*
+ * The modaliases of the devices present on the buses that device patterns
+ * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...):
+ * /sys/bus/BUS/devices/DEV/modalias, malloc'ed, in *MODALIASES (NULL at
+ * the end). Their count, or -1 without /sys/bus.
+ */
+int hm_device_modaliases(char *const *prefixes, int n, char ***modaliases) FAST_FUNC;
+/* The filesystem on disk DEV by its superblock ("ext4", "erofs"), or NULL
+ * (unknown type, or *ERR set: the errno of the open or read). */
+const char *hm_disk_fstype(const char *dev, int *err) FAST_FUNC;
 
 /* ---- mount helpers (mounts.c) ---- */
 /* mount(2) with the failure logged (phase, source, target, type). */

@@ -78,7 +78,7 @@ int FAST_FUNC hm_load_plan(const char *phase, const char *dir, const struct hm_m
 		rc = load_module(path, options ? options(m->name) : "");
 		free(path);
 		if (rc == 0 || rc == EEXIST) {
-			hm_log(HM_INFO, phase, "loaded %s%s", m->name, rc ? " (already loaded)" : "");
+			hm_debug(phase, "loaded %s%s", m->name, rc ? " (already loaded)" : "");
 			continue;
 		}
 		rc = rc < 0 ? -rc : rc;

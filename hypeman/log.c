@@ -106,6 +106,17 @@ void FAST_FUNC hm_log_errno(enum hm_level level, const char *phase, int err, con
 	va_end(ap);
 }
 
+void FAST_FUNC hm_debug(const char *phase, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!hm_boot_state || !hm_boot_state->cmdline.debug)
+		return;
+	va_start(ap, fmt);
+	emit(HM_INFO, phase, NULL, -1, fmt, ap);
+	va_end(ap);
+}
+
 void FAST_FUNC hm_phase_begin(const char *phase)
 {
 	cur.phase = phase;
@@ -145,3 +156,4 @@ void FAST_FUNC hm_program_start_marker(const char *mode)
 	hm_program_start_format(line, sizeof(line), &now, mode);
 	hm_console_line(line);
 }
+

@@ -7,6 +7,7 @@
 # define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,12 @@
  * One parsed line.  modules.dep: A = path, its deps are words[W..W+N).
  * modules.softdep: A = module, B = the name it wants, POST = after it.
  * modules.alias: A = alias, B = module.  modules.builtin: A = path.
+ * modules.dep and .builtin: B = the module's name in A, NLEN bytes.
  */
 struct line {
 	const char *a, *b;
 	int w, n, post;
+	size_t nlen;	/* modules.dep, .builtin: B = the module name in A */
 };
 
 struct table {
@@ -30,7 +33,7 @@ struct table {
 	int n, cap;
 };
 
-struct db {
+struct hm_moddb {
 	char *copy[4];		/* our writable copies of the texts */
 	struct table dep, soft, alias, builtin;
 	const char **words;	/* modules.dep dependency paths */
@@ -38,10 +41,11 @@ struct db {
 };
 
 struct ctx {
-	struct db db;
+	const struct hm_moddb *db;
 	struct hm_modplan *plan;
 	int *item_dep;		/* dep index of each plan item, or -1 */
 	char *seen, *required;	/* per modules.dep line */
+	int *alt, n_alt;	/* per modules.dep line: its alternatives group */
 	int cap_items, cap_dep, cap_missing, cap_builtin;
 };
 
@@ -75,7 +79,7 @@ static struct line *new_line(struct table *t)
 	return &v[t->n++];
 }
 
-static int add_word(struct db *db, const char *w)
+static int add_word(struct hm_moddb *db, const char *w)
 {
 	const char **v = grow(db->words, &db->capwords, db->nwords, sizeof(*v));
 
@@ -131,7 +135,7 @@ static char *next_word(char **s)
 }
 
 /* "path: dep dep ..." */
-static int parse_dep(struct db *db, char *s)
+static int parse_dep(struct hm_moddb *db, char *s)
 {
 	char *colon = strchr(s, ':');
 	struct line *l;
@@ -144,6 +148,8 @@ static int parse_dep(struct db *db, char *s)
 	if (!l)
 		return -1;
 	l->a = next_word(&s);
+	if (l->a)
+		l->b = path_name(l->a, &l->nlen);
 	l->w = db->nwords;
 	s = colon + 1;
 	while ((w = next_word(&s)) != NULL) {
@@ -157,7 +163,7 @@ static int parse_dep(struct db *db, char *s)
 }
 
 /* "softdep MOD [pre:] a b [post: c d]" */
-static int parse_softdep(struct db *db, char *s)
+static int parse_softdep(struct hm_moddb *db, char *s)
 {
 	char *w = next_word(&s), *mod = next_word(&s);
 	struct line *l;
@@ -181,7 +187,7 @@ static int parse_softdep(struct db *db, char *s)
 }
 
 /* "alias NAME MODULE" */
-static int parse_alias(struct db *db, char *s)
+static int parse_alias(struct hm_moddb *db, char *s)
 {
 	char *w = next_word(&s), *name = next_word(&s), *mod = next_word(&s);
 	struct line *l;
@@ -197,7 +203,7 @@ static int parse_alias(struct db *db, char *s)
 }
 
 /* "kernel/path/foo.ko" */
-static int parse_builtin(struct db *db, char *s)
+static int parse_builtin(struct hm_moddb *db, char *s)
 {
 	char *w = next_word(&s);
 	struct line *l;
@@ -208,12 +214,13 @@ static int parse_builtin(struct db *db, char *s)
 	if (!l)
 		return -1;
 	l->a = w;
+	l->b = path_name(w, &l->nlen);
 	return 0;
 }
 
 /* Copy TEXT into *COPY and feed each non-comment line to FN. */
-static int parse(struct db *db, char **copy, const char *text,
-		int (*fn)(struct db *, char *))
+static int parse(struct hm_moddb *db, char **copy, const char *text,
+		int (*fn)(struct hm_moddb *, char *))
 {
 	char *s, *nl;
 
@@ -237,24 +244,20 @@ static int parse(struct db *db, char **copy, const char *text,
  * NAME, or -1. */
 static int find_name(const struct table *t, const char *name, size_t len)
 {
-	const char *n;
-	size_t l;
 	int i;
 
-	for (i = 0; i < t->n; i++) {
-		n = path_name(t->v[i].a, &l);
-		if (name_eq(n, l, name, len))
+	for (i = 0; i < t->n; i++)
+		if (name_eq(t->v[i].b, t->v[i].nlen, name, len))
 			return i;
-	}
 	return -1;
 }
 
-static int find_dep_name(const struct db *db, const char *name, size_t len)
+static int find_dep_name(const struct hm_moddb *db, const char *name, size_t len)
 {
 	return find_name(&db->dep, name, len);
 }
 
-static int find_dep_path(const struct db *db, const char *path)
+static int find_dep_path(const struct hm_moddb *db, const char *path)
 {
 	int i;
 
@@ -264,7 +267,7 @@ static int find_dep_path(const struct db *db, const char *path)
 	return -1;
 }
 
-static int is_builtin(const struct db *db, const char *name, size_t len)
+static int is_builtin(const struct hm_moddb *db, const char *name, size_t len)
 {
 	return find_name(&db->builtin, name, len) >= 0;
 }
@@ -333,6 +336,7 @@ static int add_item(struct ctx *c, const char *path, int dep)
 	v[p->n].path = strdup(path);
 	v[p->n].name = norm_name(name, len);
 	v[p->n].optional = false;
+	v[p->n].alt = 0;
 	d[p->n] = dep;
 	p->n++;	/* counted now so that free() sees both strings */
 	return v[p->n - 1].path && v[p->n - 1].name ? 0 : -1;
@@ -347,8 +351,8 @@ static int softdeps(struct ctx *c, const char *name, size_t len, int post,
 	const struct line *l;
 	int i, only;
 
-	for (i = 0; i < c->db.soft.n; i++) {
-		l = &c->db.soft.v[i];
+	for (i = 0; i < c->db->soft.n; i++) {
+		l = &c->db->soft.v[i];
 		if (l->post != post || !name_eq(l->a, strlen(l->a), name, len))
 			continue;
 		if (resolve(c, l->b, strlen(l->b), depth, &only) < 0)
@@ -360,7 +364,7 @@ static int softdeps(struct ctx *c, const char *name, size_t len, int post,
 /* Plan modules.dep line I: pre softdeps, deps, itself, post softdeps. */
 static int visit(struct ctx *c, int i, int depth)
 {
-	const struct line *l = &c->db.dep.v[i];
+	const struct line *l = &c->db->dep.v[i];
 	const char *name, *p;
 	size_t len;
 	int k, j;
@@ -378,14 +382,30 @@ static int visit(struct ctx *c, int i, int depth)
 		return -1;
 	/* depmod lists what must be loaded first last */
 	for (k = l->n - 1; k >= 0; k--) {
-		p = c->db.words[l->w + k];
-		j = find_dep_path(&c->db, p);
+		p = c->db->words[l->w + k];
+		j = find_dep_path(c->db, p);
 		if (j >= 0 ? visit(c, j, depth + 1) : add_item(c, p, -1))
 			return -1;
 	}
 	if (add_item(c, l->a, i) < 0)
 		return -1;
 	return softdeps(c, name, len, 1, depth + 1);
+}
+
+/* A new alternatives group when alias NAME names several modules in
+ * modules.dep (crypto-crc32c: crc32c-intel and crc32c_generic), else 0. */
+static int alternatives(struct ctx *c, const char *name, size_t len)
+{
+	const struct line *l;
+	int i, n = 0;
+
+	for (i = 0; i < c->db->alias.n && n < 2; i++) {
+		l = &c->db->alias.v[i];
+		if (name_eq(l->a, strlen(l->a), name, len)
+		 && find_dep_name(c->db, l->b, strlen(l->b)) >= 0)
+			n++;
+	}
+	return n < 2 ? 0 : ++c->n_alt;
 }
 
 /*
@@ -397,27 +417,32 @@ static int resolve(struct ctx *c, const char *name, size_t len, int depth,
 		int *only)
 {
 	const struct line *l;
-	int i, j, found = 0;
+	int i, j, found = 0, group;
 
 	*only = -1;
-	if (is_builtin(&c->db, name, len))
-		return add_builtin(c, name, len);
-	j = find_dep_name(&c->db, name, len);
+	/* modules.dep first: the boot set is all there, and it is the
+	 * short table */
+	j = find_dep_name(c->db, name, len);
 	if (j >= 0) {
 		*only = j;
 		return visit(c, j, depth);
 	}
-	for (i = 0; i < c->db.alias.n; i++) {
-		l = &c->db.alias.v[i];
+	if (is_builtin(c->db, name, len))
+		return add_builtin(c, name, len);
+	group = alternatives(c, name, len);
+	for (i = 0; i < c->db->alias.n; i++) {
+		l = &c->db->alias.v[i];
 		if (!name_eq(l->a, strlen(l->a), name, len))
 			continue;
-		if (is_builtin(&c->db, l->b, strlen(l->b))) {
+		j = find_dep_name(c->db, l->b, strlen(l->b));
+		if (j >= 0 && group && !c->alt[j])
+			c->alt[j] = group;
+		if (j < 0 && is_builtin(c->db, l->b, strlen(l->b))) {
 			if (add_builtin(c, l->b, strlen(l->b)) < 0)
 				return -1;
 			found++;
 			continue;
 		}
-		j = find_dep_name(&c->db, l->b, strlen(l->b));
 		if (j < 0)
 			continue;
 		if (visit(c, j, depth) < 0)
@@ -430,12 +455,12 @@ static int resolve(struct ctx *c, const char *name, size_t len, int depth,
 /* A requested module and what modules.dep says it needs must load. */
 static void mark_required(struct ctx *c, int i)
 {
-	const struct line *l = &c->db.dep.v[i];
+	const struct line *l = &c->db->dep.v[i];
 	int k, j;
 
 	c->required[i] = 1;
 	for (k = 0; k < l->n; k++) {
-		j = find_dep_path(&c->db, c->db.words[l->w + k]);
+		j = find_dep_path(c->db, c->db->words[l->w + k]);
 		if (j >= 0)
 			c->required[j] = 1;
 	}
@@ -458,48 +483,86 @@ static int plan_all(struct ctx *c, char *const *wanted, int n_wanted)
 		if (only >= 0)
 			mark_required(c, only);
 	}
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
 		p->items[i].optional = c->item_dep[i] >= 0
 				&& !c->required[c->item_dep[i]];
+		p->items[i].alt = p->items[i].optional ? c->alt[c->item_dep[i]] : 0;
+	}
 	return 0;
+}
+
+struct hm_moddb *hm_moddb_new(const char *dep, const char *softdep,
+		const char *alias, const char *builtin)
+{
+	struct hm_moddb *db = calloc(1, sizeof(*db));
+
+	if (db && (parse(db, &db->copy[0], dep, parse_dep) < 0
+	 || parse(db, &db->copy[1], softdep, parse_softdep) < 0
+	 || parse(db, &db->copy[2], alias, parse_alias) < 0
+	 || parse(db, &db->copy[3], builtin, parse_builtin) < 0)) {
+		hm_moddb_free(db);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return db;
+}
+
+void hm_moddb_free(struct hm_moddb *db)
+{
+	int i;
+
+	if (!db)
+		return;
+	for (i = 0; i < 4; i++)
+		free(db->copy[i]);
+	free(db->dep.v);
+	free(db->soft.v);
+	free(db->alias.v);
+	free(db->builtin.v);
+	free(db->words);
+	free(db);
+}
+
+int hm_moddb_plan(const struct hm_moddb *db, char *const *wanted, int n_wanted,
+		struct hm_modplan *plan)
+{
+	struct ctx c;
+	int ret = -1, e;
+
+	memset(plan, 0, sizeof(*plan));
+	memset(&c, 0, sizeof(c));
+	c.db = db;
+	c.plan = plan;
+	c.seen = calloc(db->dep.n + 1, 1);
+	c.required = calloc(db->dep.n + 1, 1);
+	c.alt = calloc(db->dep.n + 1, sizeof(int));
+	if (c.seen && c.required && c.alt)
+		ret = plan_all(&c, wanted, n_wanted);
+	if (ret < 0) {
+		e = errno;
+		hm_modplan_free(plan);
+		errno = e ? e : ENOMEM;
+	}
+	free(c.item_dep);
+	free(c.seen);
+	free(c.required);
+	free(c.alt);
+	return ret;
 }
 
 int hm_modplan_build(const char *dep, const char *softdep, const char *alias,
 		const char *builtin, char *const *wanted, int n_wanted,
 		struct hm_modplan *plan)
 {
-	struct ctx c;
-	int ret = -1, i;
+	struct hm_moddb *db = hm_moddb_new(dep, softdep, alias, builtin);
+	int ret;
 
-	memset(plan, 0, sizeof(*plan));
-	memset(&c, 0, sizeof(c));
-	c.plan = plan;
-	if (parse(&c.db, &c.db.copy[0], dep, parse_dep) < 0
-	 || parse(&c.db, &c.db.copy[1], softdep, parse_softdep) < 0
-	 || parse(&c.db, &c.db.copy[2], alias, parse_alias) < 0
-	 || parse(&c.db, &c.db.copy[3], builtin, parse_builtin) < 0)
-		goto out;
-	c.seen = calloc(c.db.dep.n + 1, 1);
-	c.required = calloc(c.db.dep.n + 1, 1);
-	if (!c.seen || !c.required)
-		goto out;
-	ret = plan_all(&c, wanted, n_wanted);
- out:
-	if (ret < 0) {
-		i = errno;
-		hm_modplan_free(plan);
-		errno = i ? i : ENOMEM;
+	if (!db) {
+		memset(plan, 0, sizeof(*plan));
+		return -1;
 	}
-	for (i = 0; i < 4; i++)
-		free(c.db.copy[i]);
-	free(c.db.dep.v);
-	free(c.db.soft.v);
-	free(c.db.alias.v);
-	free(c.db.builtin.v);
-	free(c.db.words);
-	free(c.item_dep);
-	free(c.seen);
-	free(c.required);
+	ret = hm_moddb_plan(db, wanted, n_wanted, plan);
+	hm_moddb_free(db);
 	return ret;
 }
 
@@ -524,6 +587,134 @@ void hm_modplan_free(struct hm_modplan *plan)
 	free_strings(plan->missing, plan->n_missing);
 	free_strings(plan->builtin, plan->n_builtin);
 	memset(plan, 0, sizeof(*plan));
+}
+
+/* The next word of the line at *S (spaces and tabs between words): its
+ * start, *LEN; *S moves past it. NULL at the end of the line. */
+static const char *line_word(const char **s, size_t *len)
+{
+	const char *w = *s + strspn(*s, " \t\r");
+
+	*len = strcspn(w, " \t\r\n");
+	*s = w + *len;
+	return *len ? w : NULL;
+}
+
+/*
+ * FN(pattern, ARG) for each "alias PATTERN MODULE" line of ALIAS whose
+ * module is NAME ('-' == '_'), the pattern a NUL-terminated copy; stops
+ * at FN's first nonzero return and returns it (0 when none was).
+ */
+static int each_alias_of(const char *alias, const char *name,
+		int (*fn)(const char *pattern, const void *arg), const void *arg)
+{
+	const char *s, *w, *pat, *mod;
+	size_t wl, pl, ml;
+	char buf[512];
+	int r;
+
+	for (s = alias; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
+		w = line_word(&s, &wl);
+		pat = line_word(&s, &pl);
+		mod = line_word(&s, &ml);
+		if (!w || wl != 5 || memcmp(w, "alias", 5) != 0 || !mod
+		 || !name_eq(mod, ml, name, strlen(name)))
+			continue;
+		/* device patterns run to a few hundred bytes (dmi:...) */
+		if (pl >= sizeof(buf))
+			continue;
+		memcpy(buf, pat, pl);
+		buf[pl] = '\0';
+		r = fn(buf, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* A device's modalias is "BUS:..." ("devname:" names a /dev node, not a
+ * device: kmod's static nodes). */
+static int is_device_pattern(const char *pattern, const void *arg)
+{
+	(void)arg;
+	return strchr(pattern, ':') != NULL && strncmp(pattern, "devname:", 8) != 0;
+}
+
+static int is_fs_pattern(const char *pattern, const void *fstype)
+{
+	return strncmp(pattern, "fs-", 3) == 0
+		&& (!fstype || strcmp(pattern + 3, fstype) == 0);
+}
+
+struct devices {
+	char *const *modaliases;
+	int n;
+};
+
+static int pattern_matches(const char *pattern, const void *arg)
+{
+	const struct devices *d = arg;
+	int i;
+
+	for (i = 0; i < d->n; i++)
+		if (fnmatch(pattern, d->modaliases[i], 0) == 0)
+			return 1;
+	return 0;
+}
+
+struct buses {
+	char **v;
+	int cap, *n;
+};
+
+static int add_bus(const char *pattern, const void *arg)
+{
+	const struct buses *b = arg;
+	/* "acpi*:LNRO0005:*" is on bus acpi too */
+	size_t len = strcspn(pattern, ":*?[");
+	int i;
+
+	if (!is_device_pattern(pattern, NULL))
+		return 0;
+	for (i = 0; i < *b->n; i++)
+		if (strlen(b->v[i]) == len && memcmp(b->v[i], pattern, len) == 0)
+			return 0;
+	if (*b->n >= b->cap)
+		return 0;
+	b->v[*b->n] = strndup(pattern, len);
+	if (!b->v[*b->n])
+		return -1;
+	(*b->n)++;
+	return 0;
+}
+
+int hm_module_buses(const char *alias, const char *name, char **buses, int cap, int *n)
+{
+	struct buses b = { buses, cap, n };
+
+	return each_alias_of(alias, name, add_bus, &b) < 0 ? -1 : 0;
+}
+
+enum hm_modkind hm_module_kind(const char *alias, const char *name)
+{
+	if (each_alias_of(alias, name, is_device_pattern, NULL))
+		return HM_MOD_DRIVER;
+	if (each_alias_of(alias, name, is_fs_pattern, NULL))
+		return HM_MOD_FS;
+	return HM_MOD_OTHER;
+}
+
+bool hm_module_matches(const char *alias, const char *name,
+		char *const *modaliases, int n)
+{
+	struct devices d = { modaliases, n };
+
+	return each_alias_of(alias, name, pattern_matches, &d) != 0;
+}
+
+bool hm_module_serves_fs(const char *alias, const char *name, const char *fstype)
+{
+	return each_alias_of(alias, name, is_fs_pattern, fstype) != 0;
 }
 
 int hm_modlist_parse(char *text, char ***names)

@@ -13,6 +13,11 @@ struct hm_modload {
 	char *path;	/* as in modules.dep: relative to /lib/modules/<release> */
 	char *name;	/* module name, '-' turned into '_' (as in /sys/module) */
 	bool optional;	/* pulled in by a softdep: a failed load is a WARN */
+	int alt;	/* optional, and one of the modules of an alias that names
+			 * several (crypto-crc32c: crc32c-intel, crc32c_generic):
+			 * the group's number (1, 2...), shared with the others;
+			 * once one of them loads, the rest are not needed.
+			 * 0: not such an alternative */
 };
 
 struct hm_modplan {
@@ -46,6 +51,43 @@ int hm_modplan_build(const char *dep, const char *softdep, const char *alias,
 		const char *builtin, char *const *wanted, int n_wanted,
 		struct hm_modplan *plan);
 void hm_modplan_free(struct hm_modplan *plan);
+
+/* The same in two steps, for several plans from one set of files: the
+ * texts parsed once (NULL with errno ENOMEM; any text may be NULL), then
+ * hm_moddb_plan as hm_modplan_build. */
+struct hm_moddb;
+struct hm_moddb *hm_moddb_new(const char *dep, const char *softdep,
+		const char *alias, const char *builtin);
+int hm_moddb_plan(const struct hm_moddb *db, char *const *wanted, int n_wanted,
+		struct hm_modplan *plan);
+void hm_moddb_free(struct hm_moddb *db);
+
+/*
+ * What decides whether a boot module is needed, from its modules.alias
+ * lines (ALIAS is that file's text, NAME a module name, '-' == '_'):
+ *   HM_MOD_DRIVER  it has a device pattern ("pci:v00001AF4d*...",
+ *                  "virtio:d00000002v*"): needed when a device's modalias
+ *                  matches one (hm_module_matches);
+ *   HM_MOD_FS      it has an "fs-TYPE" alias: needed when a disk of that
+ *                  type is to be mounted (hm_module_serves_fs);
+ *   HM_MOD_OTHER   neither: always needed.
+ * Patterns longer than 511 bytes are ignored.
+ */
+enum hm_modkind { HM_MOD_OTHER, HM_MOD_DRIVER, HM_MOD_FS };
+enum hm_modkind hm_module_kind(const char *alias, const char *name);
+/* Whether one of NAME's patterns matches one of MODALIASES[0..N) (the
+ * devices', as sysfs shows them), with fnmatch(3) as modprobe does. */
+bool hm_module_matches(const char *alias, const char *name,
+		char *const *modaliases, int n);
+/*
+ * The buses NAME's device patterns name (the "pci" of "pci:v0000...",
+ * up to the first ':' or wildcard),
+ * each appended once to BUSES[*N..CAP) as a malloc'ed string; those past
+ * CAP are left out. 0, or -1 (ENOMEM).
+ */
+int hm_module_buses(const char *alias, const char *name, char **buses, int cap, int *n);
+/* Whether NAME has the alias "fs-FSTYPE". */
+bool hm_module_serves_fs(const char *alias, const char *name, const char *fstype);
 
 /*
  * Split the text of the initrd's module list in place: one name per line,

@@ -31,7 +31,13 @@ int FAST_FUNC hm_mount_disk(const char *phase, const char *what, const char *dev
 int FAST_FUNC hm_mkdir(const char *phase, const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
+	struct stat st;
 
+	/* One mkdir when the parent is there (the usual case: each mkdir
+	 * on the fresh overlay disk is journalled). The umask (022) leaves
+	 * the modes used here as they are. */
+	if (mkdir(path, mode) == 0 || (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+		return 0;
 	/* bb_make_directory writes into its argument */
 	safe_strncpy(tmp, path, sizeof(tmp));
 	if (bb_make_directory(tmp, mode, FILEUTILS_RECUR | FILEUTILS_IGNORE_CHMOD_ERR) == 0)

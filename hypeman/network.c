@@ -1,14 +1,16 @@
 /*
  * Phase 5b (network), after the volumes so that a volume on /etc cannot
- * hide resolv.conf: lo up; guest_ip/guest_cidr on eth0; eth0 up; default
- * route via guest_gw; "nameserver guest_dns" in the image's
- * /etc/resolv.conf. busybox's ip does the netlink work, each command in a
- * child (spawn.c). Failures are ERRORs, never fatal.
+ * hide resolv.conf: lo up (one ioctl: every boot does it, a child would
+ * cost a fork); with network_enabled, guest_ip/guest_cidr on eth0; eth0
+ * up; default route via guest_gw; "nameserver guest_dns" in the image's
+ * /etc/resolv.conf. busybox's ip does that netlink work, each command in
+ * a child (spawn.c). Failures are ERRORs, never fatal.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += network.o
 
 #include "libbb.h"
 #include <arpa/inet.h>
+#include <net/if.h>
 #include "hypeman.h"
 
 #define IFACE "eth0"
@@ -34,6 +36,26 @@ static bool is_ipv4(const char *field, const char *s)
 	return false;
 }
 
+/* The kernel gives lo 127.0.0.1/8 when it comes up, as with ip. */
+static int lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	if (rc != 0)
+		hm_log_errno(HM_ERROR, "network", errno, "bringing lo up failed");
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static void write_resolv_conf(struct hm_boot *b, const char *dns)
 {
 	char *text = xasprintf("nameserver %s\n", dns);
@@ -44,16 +66,15 @@ static void write_resolv_conf(struct hm_boot *b, const char *dns)
 
 void FAST_FUNC hm_setup_network(struct hm_boot *b)
 {
-	static const char *const lo_up[] = { "ip", "link", "set", "lo", "up", NULL };
 	static const char *const eth_up[] = { "ip", "link", "set", IFACE, "up", NULL };
 	const struct hm_config *c = &b->cfg;
 	char addr[64];
 	int errors = 0;
 
 	hm_phase_begin("network");
-	errors += ip(lo_up, "lo up") != 0;
+	errors += lo_up() != 0;
 	if (!c->network_enabled) {
-		hm_phase_end("network", "network_enabled is false: only lo is up");
+		hm_phase_end("network", "network_enabled is false: only lo, %s", errors ? "which failed" : "up");
 		return;
 	}
 	/* virtio_net probes asynchronously: wait for the interface */

@@ -82,7 +82,7 @@ static int mount_volume(struct hm_boot *b, int idx, const struct hm_volume *v)
 		rc = mount_overlay_volume(b, idx, v, fd);
 	close(fd);
 	if (rc == 0)
-		hm_log(HM_INFO, "volumes", "mounted %s on %s (%s%s%s)", v->device, v->path, v->mode,
+		hm_debug("volumes", "mounted %s on %s (%s%s%s)", v->device, v->path, v->mode,
 			v->overlay_device ? ", upper on " : "", v->overlay_device ? v->overlay_device : "");
 	return rc;
 }

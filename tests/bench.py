@@ -1,23 +1,41 @@
 #!/usr/bin/python3
 """Boot-time and size benchmark of hypeman-init (not a test: it measures).
 
-    /usr/bin/python3 tests/bench.py [-n RUNS] [--arch x86_64,aarch64] [--initrd FILE]
+    /usr/bin/python3 tests/bench.py [-n RUNS] [--smp N] [--arch x86_64,aarch64]
+        [--initrd FILE] [--variant NAME=INITRD[,KERNEL-ARGS]]...
+        [--no-reference] [--svg-dir DIR]
     /usr/bin/python3 tests/bench.py --gpu [-n RUNS]
     /usr/bin/python3 tests/bench.py --bundle-options [-n RUNS]
     /usr/bin/python3 tests/bench.py --headers-options [-n RUNS]
 
-Boots a minimal exec-mode image RUNS times per architecture (QEMU,
-Debian's kernel for it, TCG unless HYPEMAN_ACCEL=kvm; architectures
-alternate, run by run) and reports, from the init's own JSON log (uptime_ms
-is CLOCK_BOOTTIME in the guest, so host load does not skew the in-guest
-numbers much):
-  - kernel start -> first init line, each phase's dur_ms, init start ->
-    program start, program exit -> power-off;
-  - PID 1's VmRSS while the program runs;
-  - the sizes of busybox, the plain initrd and the test initrd;
-  - with two architectures, the ratio of their medians.
---arch defaults to the host's; --initrd (one architecture only) defaults to
-its test initrd (out/initrd-test, out/<arch>/initrd-test).
+Boots a minimal exec-mode image (QEMU, Debian's kernel, TCG unless
+HYPEMAN_ACCEL=kvm; disks only: no NIC, no vsock, no virtio console) with
+each variant in turn, RUNS rounds of one boot each (ABAB...), and prints
+medians and min/max of:
+  - kernel start -> init start (the init's first line), the init's phases,
+    init start -> program start (HYPEMAN-PROGRAM-START, printed just
+    before execve), the module loading, the init's own work (init start ->
+    program start without the module loading), program exit -> power-off;
+  - PID 1's VmRSS while the program runs (the reference: its init shell's,
+    just before switch_root);
+  - each figure as a ratio to the reference, and the host's load average
+    before and after.
+Variants: "hypeman-init" (--initrd, default out/initrd-test), the
+reference (tests/bench/reference-init.sh: the classic shell initrd with
+Debian's busybox and the same module list, loaded whole with insmod), and
+any --variant (an older build, a kernel option). In-guest times are
+CLOCK_BOOTTIME (ours: uptime_ms) or the kernel's printk clock (the
+reference's /dev/kmsg markers, and its "reboot: Power down"); both start
+at boot, and every other figure is a difference on one clock. Under TCG
+they still follow host load: measure on an idle machine. --svg-dir
+writes one boot timeline per variant (timeline-NAME.svg), all on one
+time scale.
+--arch (default the host's) names one or two architectures: each gets
+its own hypeman-init and reference variants (Debian's kernel, busybox and
+out/<arch>/initrd-test of that architecture; aarch64 under
+qemu-system-aarch64 -M virt), all in the same alternating rounds, and the
+table adds the ratio of the second architecture to the first. --initrd and
+--variant go with one architecture.
 --gpu compares, alternating runs: the test initrd; the GPU test initrd
 (stand-in bundle + the test kernel's headers) with has_gpu false and
 skip_kernel_headers; with headers (the default); with has_gpu and headers.
@@ -33,36 +51,310 @@ Run tests/run (or build.sh) first.
 """
 
 import argparse
+import datetime
 import glob
+import gzip
+import json
 import os
+import re
 import statistics
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from lib import arch as archs, images, kernel, vm as vmm  # noqa: E402
+from lib import arch as archs, disks, images, kernel, vm as vmm  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 OUT = os.environ.get("HYPEMAN_OUT", os.path.join(REPO, "out"))
 CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "egress-ca", "gpu", "agent",
-          "headers", "switch"]
-KEYS = ["first_line"] + PHASES + ["init_to_program", "exit_to_poweroff", "pid1_rss_kb"]
+          "headers", "switch", "exec"]
+REF_PHASES = ["mount", "modules", "overlay", "config", "network", "switch"]
+PROGRAM = ["/bin/sh", "-c", "grep -E '^VmRSS' /proc/1/status"]
+FIGURES = [("kernel_ms", "kernel start -> init start (ms)"),
+           ("init_to_program", "init start -> program start (ms)"),
+           ("modules", "module loading (ms)"),
+           ("own_work", "init's own work: init -> program without modules (ms)"),
+           ("exit_to_poweroff", "program exit -> power-off (ms)"),
+           ("pid1_rss_kb", "PID 1 RSS (kB)"),
+           ("n_modules", "modules loaded")]
+KMSG = re.compile(r"^\[\s*(\d+\.\d+)\] (.*)$")
 
+
+def kernel_lines(console):
+    """[(ms, text)] of the kernel's console lines."""
+    out = []
+    for line in console.splitlines():
+        m = KMSG.match(line.strip())
+        if m:
+            out.append((float(m.group(1)) * 1000, m.group(2)))
+    return out
+
+
+def poweroff_ms(console):
+    return next((t for t, s in kernel_lines(console) if s.startswith("reboot: Power down")), None)
+
+
+# ---- the reference initrd ------------------------------------------------------
+
+def boot_module_names(arch):
+    with open(os.path.join(REPO, "build.sh")) as f:
+        text = f.read()
+    names = re.search(r'^BOOT_MODULES="([^"]*)"', text, re.M).group(1).split()
+    if arch == "aarch64":               # build.sh's arm64 addition
+        names += re.search(r'aarch64 \] \|\| BOOT_MODULES="\$BOOT_MODULES ([^"]*)"',
+                           text).group(1).split()
+    return names
+
+
+def reference_initrd(path, arch):
+    """tests/bench/reference-init.sh as /init, Debian's static busybox, the
+    boot set's modules from the cached kernel (uncompressed, as in ours)
+    and their load order in /etc/modules.order."""
+    _, moddir, rel = kernel.kernel_tree(arch=arch)
+    order = kernel.module_closure(moddir, boot_module_names(arch))
+    ir = vmm.Initramfs()
+    with open(os.path.join(HERE, "bench", "reference-init.sh"), "rb") as f:
+        ir.file("/init", f.read(), 0o755)
+    ir.file_from("/bin/busybox", images.busybox_binary(arch), 0o755)
+    for app in ("sh", "mount", "umount", "mkdir", "insmod", "ip", "switch_root", "sleep"):
+        ir.symlink("/bin/" + app, "busybox")
+    ir.chardev("/dev/console", 5, 1)
+    ir.chardev("/dev/kmsg", 1, 11)
+    for d in ("/proc", "/sys", "/run", "/lower", "/overlay", "/mnt/config"):
+        ir.dir(d)
+    listed = []
+    for p in order:
+        relpath = os.path.join(rel, os.path.relpath(p, moddir))
+        ir.file_from("/lib/modules/" + relpath, p, 0o644)
+        listed.append(relpath)
+    ir.file("/etc/modules.order", "".join(x + "\n" for x in listed))
+    with open(path, "wb") as f:
+        f.write(gzip.compress(ir.bytes(), 9))
+    return path, len(order)
+
+
+# ---- one boot ------------------------------------------------------------------
+
+def guest(tmp, arch):
+    """The disks: the image, the overlay disk, and a config disk with both
+    config.json (ours) and config.sh (the reference's stand-in)."""
+    cfg = {"cmd": PROGRAM, "skip_guest_agent": True}
+    root = images.rootfs(os.path.join(tmp, "root"), arch=arch)
+    g = images.Guest(os.path.join(tmp, "disks"), root, cfg)
+    src = os.path.join(tmp, "config")
+    os.makedirs(src)
+    with open(os.path.join(src, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    with open(os.path.join(src, "config.sh"), "w") as f:
+        f.write("set -- %s\n" % " ".join("'%s'" % a.replace("'", "'\\''") for a in PROGRAM))
+    disks.ext4_from_dir(g.vdc, src, 16)
+    return g
+
+
+def boot(tmp, arch, initrd, append, smp):
+    g = guest(tmp, arch)
+    v = vmm.VM(os.path.join(tmp, "vm"), initrd, disks=g.disks, append_extra=append,
+               kernel=kernel.kernel_tree(arch=arch)[0], agent_socket=False, smp=smp,
+               timeout=120, arch=arch)
+    v.start()
+    try:
+        v.wait_exit(120)
+    finally:
+        v.kill()
+    v.assert_no_panic()
+    return v.console_text
+
+
+def ours(console):
+    """Figures and phase spans [start, end] (ms) from hypeman-init's log."""
+    lines = vmm.parse_log(console)
+    if not lines:
+        raise RuntimeError("no log lines:\n" + console[-3000:])
+    r = {"kernel_ms": lines[0]["uptime_ms"], "spans": {}}
+    for l in lines:
+        if "dur_ms" in l and l["phase"] in PHASES:
+            r["spans"][l["phase"]] = (l["uptime_ms"] - l["dur_ms"], l["uptime_ms"])
+            if l["phase"] == "modules":
+                r["modules"] = l["dur_ms"]
+                m = re.match(r"(\d+) modules loaded", l["msg"])
+                r["n_modules"] = int(m.group(1)) if m else 0
+        if l["phase"] == "exec" and "dur_ms" in l:
+            exec_line = l
+        if l["phase"] == "shutdown" and "exit" not in r:
+            r["exit"] = l["uptime_ms"]
+        if l["phase"] == "shutdown" and "dur_ms" in l:
+            r["poweroff"] = l["uptime_ms"]
+    r["program"] = program_start(exec_line, console)
+    for line in console.splitlines():
+        if line.startswith("VmRSS:"):
+            r["pid1_rss_kb"] = int(line.split()[1])
+    return r
+
+
+def realtime_s(rfc3339):
+    """Seconds since the epoch of "2026-12-01T01:02:03.456[789123]Z"."""
+    whole, _, frac = rfc3339.rstrip("Z").partition(".")
+    t = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp() + float("0." + (frac or "0"))
+
+
+def program_start(exec_line, console):
+    """The uptime (ms) of HYPEMAN-PROGRAM-START, printed by the program's
+    process just before execve: the exec phase's last line plus the
+    realtime between the two."""
+    marker = next(m[1] for m in map(vmm.parse_marker, console.splitlines())
+                  if m and m[0] == "HYPEMAN-PROGRAM-START")
+    return exec_line["uptime_ms"] + (realtime_s(marker["ts"]) - realtime_s(exec_line["time"])) * 1000
+
+
+def reference(console):
+    """The same from the reference's kernel-log markers."""
+    marks = {}
+    for t, text in kernel_lines(console):
+        if text.startswith("hmref: "):
+            word = text[7:].split()
+            marks.setdefault(word[0], (t, word[1:]))
+    r = {"kernel_ms": marks["start"][0], "spans": {}, "program": marks["program"][0],
+         "exit": marks["exit"][0], "poweroff": poweroff_ms(console),
+         "pid1_rss_kb": int(marks["rss"][1][0])}
+    prev = r["kernel_ms"]
+    for p in REF_PHASES:
+        # switch_root's work (emptying the initramfs, exec) ends at the
+        # program's first marker
+        end = marks["program" if p == "switch" else p][0]
+        r["spans"][p] = (prev, end)
+        prev = end
+    r["modules"] = r["spans"]["modules"][1] - r["spans"]["modules"][0]
+    return r
+
+
+def figures(console, ref_modules):
+    """REF_MODULES: the reference's module count, or None for ours."""
+    if ref_modules is None:
+        r = ours(console)
+    else:
+        r = reference(console)
+        r["n_modules"] = ref_modules
+    r["init_to_program"] = r["program"] - r["kernel_ms"]
+    r["own_work"] = r["init_to_program"] - r.get("modules", 0)
+    if "poweroff" in r and "exit" in r:
+        r["exit_to_poweroff"] = r["poweroff"] - r["exit"]
+    return r
+
+
+# ---- report ----------------------------------------------------------------------
+
+def stats(runs, key):
+    vals = [r[key] for r in runs if key in r]
+    return (statistics.median(vals), min(vals), max(vals)) if vals else None
+
+
+def report(results, ref_name):
+    names = list(results)
+    print("| figure | " + " | ".join("%s median (min-max)" % n for n in names)
+          + "".join(" | %s / %s" % (n, ref_name) for n in names if n != ref_name and ref_name) + " |")
+    print("|---" * (1 + len(names) + sum(1 for n in names if n != ref_name and ref_name)) + "|")
+    rows = FIGURES + [("phase:" + p, "phase %s (ms)" % p) for p in PHASES]
+    for key, label in rows:
+        cells, meds = [], {}
+        for n in names:
+            runs = results[n]
+            if key.startswith("phase:"):
+                p = key[6:]
+                runs = [{"v": r["spans"][p][1] - r["spans"][p][0]} for r in runs if p in r["spans"]]
+                s = stats(runs, "v")
+            else:
+                s = stats(runs, key)
+            meds[n] = s[0] if s else None
+            cells.append("%g (%g-%g)" % tuple(round(x, 1) for x in s) if s else "-")
+        if all(c == "-" for c in cells):
+            continue
+        ratios = []
+        for n in names:
+            if n == ref_name or not ref_name:
+                continue
+            a, b = meds[n], meds.get(ref_name)
+            ratios.append("%.2f" % (a / b) if a is not None and b else "-")
+        print("| %s | %s |" % (label, " | ".join(cells + ratios)))
+
+
+def report_arches(first, second):
+    """The second architecture's medians over the first's, figure by figure."""
+    print("| figure | ratio |")
+    print("|---|---|")
+    for key, label in FIGURES:
+        a, b = stats(first, key), stats(second, key)
+        if a and b and a[0]:
+            print("| %s | %.2f |" % (label, b[0] / a[0]))
+
+
+def timeline_svg(path, name, runs, phases, span_ms):
+    """Median phase spans after the init starts, kernel time as a shaded
+    box (not to scale), like systemd-analyze plot. SPAN_MS: the time axis
+    (the same for every variant, so that the pictures compare)."""
+    spans = {}
+    for p in phases:
+        ss = [r["spans"][p] for r in runs if p in r["spans"]]
+        if ss:
+            spans[p] = (statistics.median(s[0] for s in ss), statistics.median(s[1] for s in ss))
+    init = statistics.median(r["kernel_ms"] for r in runs)
+    program = statistics.median(r["program"] for r in runs)
+    width, left, kbox, row = 900, 90, 110, 22
+    scale = (width - left - kbox - 70) / span_ms
+    x = lambda t: left + kbox + (t - init) * scale
+    top, rows = 30, len(spans) + 1
+    height = top + row * rows + 40
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="10" y="18" font-weight="bold">%s: from kernel start to the program, '
+           'median of %d boots</text>' % (name, len(runs)),
+           '<rect x="%d" y="%d" width="%d" height="%d" fill="#ddd"/>' % (left, top, kbox - 6, row * rows),
+           '<text x="%d" y="%d" fill="#444">kernel</text>' % (left + 6, top + 16),
+           '<text x="%d" y="%d" fill="#444">%d ms</text>' % (left + 6, top + 32, init),
+           '<text x="%d" y="%d" fill="#444">(not to scale)</text>' % (left + 6, top + 48)]
+    for i, (p, (s0, e0)) in enumerate(spans.items()):
+        y = top + row * (i + 1)
+        w = max((e0 - s0) * scale, 1)
+        out.append('<text x="10" y="%d">%s</text>' % (y + 15, p))
+        out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#4a7fc1"/>'
+                   % (x(s0), y + 3, w, row - 6))
+        out.append('<text x="%.1f" y="%d">%d ms</text>' % (x(s0) + w + 4, y + 15, round(e0 - s0)))
+    bottom = top + row * rows
+    out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c33" stroke-width="2"/>'
+               % (x(program), top, x(program), bottom))
+    right = x(program) > width - 260
+    out.append('<text x="%.1f" y="%d" fill="#c33" text-anchor="%s">program starts: %d ms after '
+               'the init</text>' % (x(program) + (-4 if right else 4), top + 14,
+                                    "end" if right else "start", program - init))
+    step = 100 if span_ms <= 1500 else 500
+    for t in range(0, int(span_ms) + 1, step):
+        out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#999"/>'
+                   % (x(init + t), bottom, x(init + t), bottom + 5))
+        out.append('<text x="%.1f" y="%d" fill="#555" text-anchor="middle">+%d</text>'
+                   % (x(init + t), bottom + 18, t))
+    out.append('<text x="%d" y="%d" fill="#555">ms after the init starts</text>'
+               % (left + kbox, bottom + 34))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+# ---- GPU bundle and kernel headers (--gpu, --bundle-options, --headers-options) ----
 
 def run_guest(tmp, initrd, vmlinuz, script, config=None, image_files=None,
-              overlay_mb=64, mem_mb=512, arch=None):
+              overlay_mb=64, mem_mb=512):
     """Boots a busybox image that runs SCRIPT; returns the finished VM."""
-    arch = arch or archs.host()
-    root = images.rootfs(os.path.join(tmp, "root"), files=image_files, arch=arch)
+    root = images.rootfs(os.path.join(tmp, "root"), files=image_files)
     cfg = {"cmd": ["/bin/sh", "-c", script], "skip_guest_agent": True}
     cfg.update(config or {})
     extra_mb = sum(len(d) for d in (image_files or {}).values()) // (1 << 20) * 2
     g = images.Guest(os.path.join(tmp, "disks"), root, cfg, overlay_mb=overlay_mb,
                      image_mb=64 + extra_mb)
     v = vmm.VM(os.path.join(tmp, "vm"), initrd, disks=g.disks, kernel=vmlinuz, timeout=300,
-               mem_mb=mem_mb, arch=arch)
+               mem_mb=mem_mb)
     v.start()
     try:
         v.wait_exit(300)
@@ -70,27 +362,6 @@ def run_guest(tmp, initrd, vmlinuz, script, config=None, image_files=None,
         v.kill()
     v.assert_no_panic()
     return v
-
-
-def one_boot(tmp, arch, initrd, vmlinuz):
-    v = run_guest(tmp, initrd, vmlinuz, "grep -E '^VmRSS' /proc/1/status", arch=arch)
-    lines = v.log_lines()
-    r = {"first_line": lines[0]["uptime_ms"]}
-    for l in lines:
-        if "dur_ms" in l and l["phase"] in PHASES:
-            r[l["phase"]] = l["dur_ms"]
-        if l["phase"] == "exec" and l["msg"].startswith("starting"):
-            r["program_start"] = l["uptime_ms"]
-        if l["phase"] == "shutdown" and "sending SIGTERM" in l["msg"]:
-            r["exit_seen"] = l["uptime_ms"]
-        if l["phase"] == "shutdown" and l["msg"] == "powering off":
-            r["poweroff"] = l["uptime_ms"]
-    r["init_to_program"] = r["program_start"] - r["first_line"]
-    r["exit_to_poweroff"] = r["poweroff"] - r["exit_seen"]
-    for line in v.console_text.splitlines():
-        if line.startswith("VmRSS:"):
-            r["pid1_rss_kb"] = int(line.split()[1])
-    return r
 
 
 MEMINFO = "grep -E '^(MemAvailable|MemFree):' /proc/meminfo | sed 's/^/%s/'; "
@@ -227,9 +498,13 @@ def bench_headers_options(n, vmlinuz):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=5)
+    ap.add_argument("-n", type=int, default=9)
+    ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--arch", default=archs.host())
     ap.add_argument("--initrd")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=INITRD[,ARGS]")
+    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--svg-dir")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--bundle-options", action="store_true")
     ap.add_argument("--headers-options", action="store_true")
@@ -244,49 +519,62 @@ def main():
             bench_headers_options(args.n, vmlinuz)
         return
     arches = [archs.norm(a) for a in args.arch.split(",")]
-    if args.initrd and len(arches) > 1:
-        ap.error("--initrd goes with one --arch")
-    setup = {}
+    if len(arches) > 1 and (args.initrd or args.variant):
+        ap.error("--initrd and --variant go with one --arch")
+    tag = (lambda a: " " + a) if len(arches) > 1 else (lambda a: "")
+    # (name, arch, initrd, kernel args, the reference's module count or None)
+    variants = []
+    tmp_ref = tempfile.TemporaryDirectory(prefix="hm-bench-")
+    ref_name = None
     for a in arches:
         initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test")
-        setup[a] = (initrd, kernel.kernel_tree(arch=a)[0])
-    load0 = os.getloadavg()
-    runs = {a: [] for a in arches}
+        variants.append(("hypeman-init" + tag(a), a, initrd, "", None))
+        for v in args.variant:
+            name, rest = v.split("=", 1)
+            vinitrd, _, append = rest.partition(",")
+            variants.append((name, a, vinitrd, append, None))
+        if not args.no_reference:
+            ref_name = "reference"
+            rinitrd, n = reference_initrd(os.path.join(tmp_ref.name, "initrd-ref-" + a), a)
+            variants.append(("reference" + tag(a), a, rinitrd, "", n))
+    load_before = os.getloadavg()
+    results = {v[0]: [] for v in variants}
     for i in range(args.n):
-        for a in arches:                 # alternate: load hits both alike
-            with tempfile.TemporaryDirectory() as tmp:
-                runs[a].append(one_boot(tmp, a, *setup[a]))
-            print("run %d %s: init->program %d ms" % (i + 1, a, runs[a][-1]["init_to_program"]),
-                  file=sys.stderr)
-    load1 = os.getloadavg()
+        for name, a, initrd, append, ref_modules in variants:
+            with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+                results[name].append(figures(boot(tmp, a, initrd, append, args.smp), ref_modules))
+            print("round %d %s: init->program %d ms, modules %d ms" % (
+                i + 1, name, results[name][-1]["init_to_program"], results[name][-1].get("modules", 0)),
+                file=sys.stderr)
+    load_after = os.getloadavg()
 
-    print("accelerator: %s, runs: %d per architecture (median, min, max in ms); "
-          "load average %.2f at start, %.2f at end" % (
-              os.environ.get("HYPEMAN_ACCEL", "tcg"), args.n, load0[0], load1[0]))
-    head = "| measure |" + "".join(" %s median | min | max |" % a for a in arches)
+    print("accelerator: %s, -smp %d, %d boots per variant, alternating; disks only "
+          "(no NIC, vsock or console device)" % (os.environ.get("HYPEMAN_ACCEL", "tcg"), args.smp, args.n))
+    print("host load average before: %.2f %.2f %.2f, after: %.2f %.2f %.2f"
+          % (load_before + load_after))
+    for a in arches:
+        mine = {n: r for n, r in results.items() if any(v[0] == n and v[1] == a for v in variants)}
+        if len(arches) > 1:
+            print("\n%s:" % a)
+        report(mine, ref_name and ref_name + tag(a))
     if len(arches) == 2:
-        head += " %s/%s |" % (arches[1], arches[0])
-    print(head)
-    print("|---|" + "---|---|---|" * len(arches) + ("---|" if len(arches) == 2 else ""))
-    for k in KEYS:
-        cells, meds = [], []
-        for a in arches:
-            vals = [r[k] for r in runs[a] if k in r]
-            if not vals:
-                cells.append(" - | - | - |")
-                meds.append(None)
-                continue
-            meds.append(statistics.median(vals))
-            cells.append(" %d | %d | %d |" % (meds[-1], min(vals), max(vals)))
-        row = "| %s |%s" % (k, "".join(cells))
-        if len(arches) == 2:
-            row += (" %.2f |" % (meds[1] / meds[0])) if meds[0] and meds[1] else " - |"
-        print(row)
+        print("\n%s / %s (medians):" % (arches[1], arches[0]))
+        report_arches(results["hypeman-init" + tag(arches[0])],
+                      results["hypeman-init" + tag(arches[1])])
     for a in arches:
         for name in ("busybox", "initrd", "initrd-test"):
             p = os.path.join(archs.out_dir(a), name)
             if os.path.exists(p):
-                print("size of %s: %d bytes" % (os.path.relpath(p, archs.REPO), os.path.getsize(p)))
+                print("size of %s: %d bytes" % (os.path.relpath(p, REPO), os.path.getsize(p)))
+    if args.svg_dir:
+        os.makedirs(args.svg_dir, exist_ok=True)
+        span = 1.05 * max(statistics.median(r["program"] - r["kernel_ms"] for r in runs)
+                          for runs in results.values())
+        for name, _, _, _, ref_modules in variants:
+            path = os.path.join(args.svg_dir, "timeline-%s.svg" % name.replace(" ", "-"))
+            timeline_svg(path, name, results[name], PHASES if ref_modules is None else REF_PHASES, span)
+            print("wrote %s" % path)
+    tmp_ref.cleanup()
 
 
 if __name__ == "__main__":

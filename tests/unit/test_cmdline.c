@@ -19,7 +19,7 @@ static void bad(const char *word, int len, const char *wanted)
 /* Parses TEXT over the defaults; the bad words land in bad_words. */
 static struct hm_cmdline parse(const char *text)
 {
-	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S, 0 };
+	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S, 0, false };
 
 	bad_words[0] = '\0';
 	hm_cmdline_parse(text, &c, bad);
@@ -39,8 +39,10 @@ static void test_defaults_kept(void)
 	CHECK_STR(bad_words, "");
 	/* other hypeman.* words and near misses are not ours */
 	c = parse("hypeman.rescue hypeman.rescue=1 hypeman.rescue=00 xhypeman.rescue=0 "
-		"hypeman.rescue=0x hypeman.gracex=1 hypeman.graceful=5 hypeman.other=0");
+		"hypeman.rescue=0x hypeman.gracex=1 hypeman.graceful=5 hypeman.other=0 "
+		"hypeman.debugx=1");
 	CHECK(c.rescue);
+	CHECK(!c.debug);
 	CHECK_INT(c.grace_s, 10);
 	CHECK_STR(bad_words, "");
 }
@@ -63,6 +65,12 @@ static void test_options(void)
 	CHECK_INT(c.grace_s, 3);
 	c = parse("hypeman.grace=3600");
 	CHECK_INT(c.grace_s, 3600);
+	CHECK(!c.debug);
+	c = parse("quiet hypeman.debug=1");
+	CHECK(c.debug);
+	CHECK(c.rescue);
+	c = parse("hypeman.debug=1 hypeman.debug=0");
+	CHECK(!c.debug);
 	CHECK_STR(bad_words, "");
 }
 
@@ -77,6 +85,10 @@ static void test_bad_values(void)
 	CHECK_STR(bad_words, "hypeman.grace=3601 hypeman.grace= hypeman.grace=-1 hypeman.grace=+2 "
 		"hypeman.grace=1s hypeman.grace=99999999999999999999 hypeman.grace");
 	CHECK_STR(bad_wanted, "0..3600 seconds");
+	c = parse("hypeman.debug=1 hypeman.debug=2 hypeman.debug hypeman.debug= hypeman.debug=yes");
+	CHECK(c.debug);
+	CHECK_STR(bad_words, "hypeman.debug=2 hypeman.debug hypeman.debug= hypeman.debug=yes");
+	CHECK_STR(bad_wanted, "0 or 1");
 	/* BAD may be NULL */
 	c.grace_s = 4;
 	hm_cmdline_parse("hypeman.grace=x", &c, NULL);

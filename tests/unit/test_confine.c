@@ -508,6 +508,24 @@ static void test_copy_and_symlink(void)
 	if (fd >= 0)
 		close(fd);
 	CK(got == (ssize_t)n && memcmp(data, back, n) == 0, "content differs (%zd bytes)", got);
+	/* a source sendfile cannot read (a pipe): copied through a buffer */
+	{
+		int pfd[2];
+		size_t small = 60000;	/* fits in the pipe */
+
+		if (pipe(pfd) != 0 || write(pfd[1], data, small) != (ssize_t)small)
+			die("pipe");
+		close(pfd[1]);
+		r = hm_copy_fd_in_root(rootfd, "/opt/hypeman/guest-agent", pfd[0], 0755, &rep);
+		close(pfd[0]);
+		CK(r == 0, "copy from a pipe r=%d errno %d", r, errno);
+		fd = open(src, O_RDONLY);
+		got = fd < 0 ? -1 : read(fd, back, n + 1);
+		if (fd >= 0)
+			close(fd);
+		CK(got == (ssize_t)small && memcmp(data, back, small) == 0,
+			"content from a pipe differs (%zd bytes)", got);
+	}
 	free(data);
 	free(back);
 

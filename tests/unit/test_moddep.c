@@ -254,6 +254,138 @@ static void test_modlist(void)
 	free(v);
 }
 
+/* What a module is for, from modules.alias: device patterns, fs- aliases. */
+static void test_alias_kinds(void)
+{
+	static const char alias[] =
+		"# Aliases extracted from modules themselves.\n"
+		"alias crypto-crc32c crc32c_intel\n"
+		"alias cpu:type:x86,ven*fam*mod*:feature:*0094* crc32c_intel\n"
+		"alias fs-ext4 ext4\n"
+		"alias ext3 ext4\n"
+		"alias fs-ext3 ext4\n"
+		"alias fs-overlay overlay\n"
+		"alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n"
+		"alias virtio:d00000002v* virtio_blk\n"
+		"alias virtio:d00000001v* virtio_net\n"
+		"alias of:N*T*Cvirtio,mmio virtio-mmio\n"
+		"alias of:N*T*Cvirtio,mmioC* virtio-mmio\n"
+		"alias acpi*:LNRO0005:* virtio-mmio\n"
+		"alias devname:vsock vsock\n"
+		"alias net-pf-40 vsock\n"
+		"alias\tvirtio:d00000013v*\tvmw_vsock_virtio_transport\r\n"
+		"alias broken\n";
+	char *devs[] = {
+		(char *)"pci:v00008086d000029C0sv00001AF4sd00001100bc06sc00i00",
+		(char *)"pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00",
+		(char *)"virtio:d00000002v00001AF4",
+		(char *)"virtio:d00000013v00001AF4",
+	};
+	char *buses[4] = { NULL };
+	int n = 0, i;
+
+	CHECK_INT(hm_module_kind(alias, "virtio_pci"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(alias, "virtio-blk"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(alias, "crc32c-intel"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(alias, "vmw_vsock_virtio_transport"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(alias, "ext4"), HM_MOD_FS);
+	CHECK_INT(hm_module_kind(alias, "overlay"), HM_MOD_FS);
+	/* devname: is a /dev node, not a device; net-pf- a protocol */
+	CHECK_INT(hm_module_kind(alias, "vsock"), HM_MOD_OTHER);
+	CHECK_INT(hm_module_kind(alias, "nothere"), HM_MOD_OTHER);
+	CHECK_INT(hm_module_kind(NULL, "ext4"), HM_MOD_OTHER);
+
+	/* fnmatch patterns against the devices present */
+	CHECK(hm_module_matches(alias, "virtio_pci", devs, 4));
+	CHECK(!hm_module_matches(alias, "virtio_pci", devs, 1));
+	CHECK(hm_module_matches(alias, "virtio_blk", devs, 4));
+	CHECK(!hm_module_matches(alias, "virtio_net", devs, 4));
+	CHECK(hm_module_matches(alias, "vmw-vsock-virtio-transport", devs, 4));
+	CHECK(!hm_module_matches(alias, "vmw_vsock_virtio_transport", devs, 3));
+	CHECK(!hm_module_matches(alias, "ext4", devs, 4));
+	CHECK(!hm_module_matches(alias, "virtio_blk", devs, 0));
+	{
+		char *dt[] = { (char *)"of:NvirtioT(null)Cvirtio,mmio" };
+		char *acpi[] = { (char *)"acpi:LNRO0005:" };
+
+		CHECK(hm_module_matches(alias, "virtio_mmio", dt, 1));
+		CHECK(hm_module_matches(alias, "virtio_mmio", acpi, 1));
+	}
+
+	CHECK(hm_module_serves_fs(alias, "ext4", "ext4"));
+	CHECK(hm_module_serves_fs(alias, "ext4", "ext3"));
+	CHECK(!hm_module_serves_fs(alias, "ext4", "erofs"));
+	CHECK(!hm_module_serves_fs(alias, "overlay", "ext4"));
+	CHECK(hm_module_serves_fs(alias, "overlay", "overlay"));
+
+	/* the buses each driver's patterns name, each once */
+	CHECK_INT(hm_module_buses(alias, "virtio_pci", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(alias, "virtio_blk", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(alias, "virtio_net", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(alias, "ext4", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(alias, "vsock", buses, 4, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_STR(list_str(buses, n), "pci virtio");
+	/* a third and fourth kind fill BUSES; a fifth does not fit */
+	CHECK_INT(hm_module_buses(alias, "virtio_mmio", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(alias, "crc32c_intel", buses, 4, &n), 0);
+	CHECK_INT(n, 4);
+	CHECK_STR(list_str(buses, n), "pci virtio of acpi");
+	for (i = 0; i < n; i++)
+		free(buses[i]);
+}
+
+/* One parsed set of files, several plans: the same as one-shot plans. */
+static void test_db(void)
+{
+	struct hm_moddb *db = hm_moddb_new(DEP, SOFT, ALIAS, BUILTIN);
+	struct hm_modplan p;
+	int i;
+	char *a[] = { (char *)"a" }, *fs[] = { (char *)"fs", (char *)"bi2" };
+
+	if (!CHECKF(db != NULL, "hm_moddb_new failed"))
+		return;
+	CHECK_INT(hm_moddb_plan(db, a, 1, &p), 0);
+	CHECK_STR(plan_str(&p), "kernel/crypto/foo_intel.ko? kernel/lib/foolib.ko? "
+		"kernel/crypto/foo-generic.ko? kernel/c.ko "
+		"kernel/y.ko? kernel/x.ko? kernel/b.ko kernel/a.ko kernel/post.ko?");
+	/* crypto-foo's two modules are alternatives, their deps are not */
+	if (CHECKF(p.n == 9, "%d items", p.n)) {
+		CHECK(p.items[0].alt > 0);
+		CHECK_INT(p.items[2].alt, p.items[0].alt);
+		CHECK_INT(p.items[1].alt, 0);
+		for (i = 3; i < 9; i++)
+			CHECK_INT(p.items[i].alt, 0);
+	}
+	hm_modplan_free(&p);
+	/* requested by name, an alternative is required, not one of a group */
+	{
+		char *w[] = { (char *)"foo_intel", (char *)"crypto-foo" };
+
+		CHECK_INT(hm_moddb_plan(db, w, 2, &p), 0);
+		CHECK_STR(plan_str(&p), "kernel/crypto/foo_intel.ko kernel/lib/foolib.ko? "
+			"kernel/crypto/foo-generic.ko?");
+		CHECK_INT(p.items[0].alt, 0);
+		CHECK(p.items[2].alt > 0);
+		hm_modplan_free(&p);
+	}
+	/* the second plan starts afresh: what the first planned comes again */
+	CHECK_INT(hm_moddb_plan(db, fs, 2, &p), 0);
+	CHECK_STR(plan_str(&p), "kernel/c.ko kernel/crypto/foo_intel.ko? kernel/lib/foolib.ko? "
+		"kernel/crypto/foo-generic.ko? kernel/jbd.ko kernel/fs.ko");
+	CHECK_STR(list_str(p.builtin, p.n_builtin), "bi2");
+	hm_modplan_free(&p);
+	hm_moddb_free(db);
+	hm_moddb_free(NULL);
+	db = hm_moddb_new(NULL, NULL, NULL, NULL);
+	if (CHECKF(db != NULL, "hm_moddb_new of nothing failed")) {
+		CHECK_INT(hm_moddb_plan(db, a, 1, &p), 0);
+		CHECK_STR(list_str(p.missing, p.n_missing), "a");
+		hm_modplan_free(&p);
+		hm_moddb_free(db);
+	}
+}
+
 static char *slurp(const char *dir, const char *name)
 {
 	char path[1024];
@@ -425,6 +557,8 @@ int main(void)
 {
 	test_synthetic();
 	test_modlist();
+	test_alias_kinds();
+	test_db();
 	test_kmod();
 	return check_done();
 }

@@ -133,9 +133,9 @@ def assert_boot_reached_overlay_and_named_vda(vm):
     log = vm.log_lines()
     assert log, "no JSON log line on the console"
     assert log[0].get("phase") == "boot", "first log line: %r" % log[0]
-    loaded = [l for l in log if l.get("phase") == "modules"
-              and str(l.get("msg", "")).startswith("loaded ")]
-    assert loaded, "no 'loaded ...' line in phase modules:\n" + boot_log_summary(vm)
+    loaded = [l for l in log if l.get("phase") == "modules" and "dur_ms" in l
+              and re.match(r"[1-9]\d* modules loaded", str(l.get("msg", "")))]
+    assert loaded, "no 'N modules loaded' line in phase modules:\n" + boot_log_summary(vm)
     errors = [l for l in log if l.get("level") == "ERROR"]
     assert any("/dev/vda" in l.get("msg", "") for l in errors), \
         "no ERROR naming /dev/vda:\n" + boot_log_summary(vm)
