@@ -67,7 +67,7 @@ done
 # The target's names: GNU triplet of Debian's cross tools, Debian's arch.
 triplet=$arch-linux-gnu
 case $arch in x86_64) debarch=amd64 ;; aarch64) debarch=arm64 ;; esac
-# ARM virtual machines have no PS/2 keyboard: Ctrl-Alt-Del (SPEC: a stop
+# ARM virtual machines have no PS/2 keyboard: Ctrl-Alt-Del (contract: Stop requests: a stop
 # request) arrives through a virtio keyboard, which needs virtio_input.
 [ "$arch" != aarch64 ] || BOOT_MODULES="$BOOT_MODULES virtio_input"
 

@@ -1,5 +1,5 @@
 // needs: hypeman/detect.c
-/* Unit tests for hypeman/detect.c: SPEC "Detection" and init_mode. */
+/* Unit tests for hypeman/detect.c: contract: Detection, and init_mode. */
 #include <stddef.h>
 #include "check.h"
 #include "detect.h"
