@@ -91,7 +91,7 @@ static void test_resolve(void)
 
 int main(void)
 {
-	test_detect();
-	test_resolve();
+	CHECK_CASE(test_detect());
+	CHECK_CASE(test_resolve());
 	return check_done();
 }

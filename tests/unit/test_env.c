@@ -263,10 +263,10 @@ static void test_signals(void)
 
 int main(void)
 {
-	test_argv();
-	test_env();
-	test_env_get();
-	test_execvpe();
-	test_signals();
+	CHECK_CASE(test_argv());
+	CHECK_CASE(test_env());
+	CHECK_CASE(test_env_get());
+	CHECK_CASE(test_execvpe());
+	CHECK_CASE(test_signals());
 	return check_done();
 }

@@ -190,10 +190,10 @@ static void test_program_start(void)
 
 int main(void)
 {
-	test_every_byte();
-	test_escape_cut();
-	test_line_shapes();
-	test_line_cut();
-	test_program_start();
+	CHECK_CASE(test_every_byte());
+	CHECK_CASE(test_escape_cut());
+	CHECK_CASE(test_line_shapes());
+	CHECK_CASE(test_line_cut());
+	CHECK_CASE(test_program_start());
 	return check_done();
 }
