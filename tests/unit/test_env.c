@@ -202,9 +202,11 @@ static void test_execvpe(void)
 	unlink(strcat(strcpy(path, dir), "/b/prog"));
 	unlink(strcat(strcpy(path, dir), "/b/only-text"));
 	unlink(strcat(strcpy(path, dir), "/here"));
+	unlink(strcat(strcpy(path, dir), "/a/noint"));
+	unlink(strcat(strcpy(path, dir), "/b/noint"));
 	rmdir(strcat(strcpy(path, dir), "/a"));
 	rmdir(strcat(strcpy(path, dir), "/b"));
-	rmdir(dir);
+	CHECKF(rmdir(dir) == 0, "rmdir %s: something was left in it", dir);
 }
 
 /* ---- signals ---- */
