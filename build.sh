@@ -4,6 +4,7 @@
 #   ./build.sh [--arch x86_64|aarch64] [--agent FILE] [--kernel-modules DIR]
 #              [--gpu-driver DIR] [--kernel-headers DIR] [--output FILE]
 #              [--busybox-only]
+#   ./build.sh --clear-cache     removes $HYPEMAN_CACHE (its folders' sizes first)
 #
 # Run as root on Debian bookworm: it installs its own build dependencies with
 # apt-get, fetches busybox from Debian's source package (pinned, sha256
@@ -35,7 +36,19 @@ IMAGE_MODULES=
 
 host_arch=$(uname -m)
 agent= kmods= output= busybox_only= gpu_driver= kheaders= arch=$host_arch
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# Everything the builds and tests downloaded or made there; the next build
+# fetches it again (README: "The cache"). Never follows a mount point.
+clear_cache() {
+	case $cache in /|'') echo "build.sh: HYPEMAN_CACHE='$cache': refusing to remove it" >&2; exit 1 ;; esac
+	[ -d "$cache" ] || { echo "build.sh: $cache: no cache to clear"; exit 0; }
+	echo "build.sh: removing $cache ($(du -sh "$cache" | cut -f1)):"
+	(shopt -s nullglob dotglob; du -sh "$cache"/*) | sed 's/^/    /'
+	rm -rf --one-file-system "$cache"
+	[ ! -e "$cache" ] || { echo "build.sh: $cache: not everything could be removed" >&2; exit 1; }
+	exit 0
+}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch)
@@ -51,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--kernel-headers) kheaders=$(realpath "${2:?--kernel-headers needs a DIR}"); shift 2 ;;
 	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
 	--busybox-only) busybox_only=1; shift ;;
+	--clear-cache) clear_cache ;;
 	-h|--help) usage ;;
 	*) echo "build.sh: unknown option '$1'" >&2; usage ;;
 	esac
@@ -67,11 +81,21 @@ done
 # The target's names: GNU triplet of Debian's cross tools, Debian's arch.
 triplet=$arch-linux-gnu
 case $arch in x86_64) debarch=amd64 ;; aarch64) debarch=arm64 ;; esac
-# ARM virtual machines have no PS/2 keyboard: Ctrl-Alt-Del (SPEC: a stop
+# ARM virtual machines have no PS/2 keyboard: Ctrl-Alt-Del (contract: Stop requests: a stop
 # request) arrives through a virtio keyboard, which needs virtio_input.
 [ "$arch" != aarch64 ] || BOOT_MODULES="$BOOT_MODULES virtio_input"
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
+# A line when each step starts and one with its duration; the output of
+# apt, make and the compiler goes to log files in $logs (the failing
+# one's last lines are shown).
+# shellcheck source=step.sh
+. "$top/step.sh"
+STEP_PREFIX="build.sh: "
+# a command that fails inside a step ends it with the FAILED line
+set -E
+trap 'step_end $? || :' ERR
+logs=$out/logs
 
 # --- build dependencies -----------------------------------------------------
 need_pkgs() {
@@ -92,9 +116,8 @@ need_pkgs() {
 		command -v flock >/dev/null 2>&1 || missing="$missing util-linux"
 	fi
 	if [ -n "$missing" ]; then
-		log "installing:$missing"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+		step "installing:$missing" "$logs/apt-install.log" sh -c "apt-get update &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing" || exit 1
 	fi
 }
 
@@ -105,7 +128,7 @@ fetch_busybox() {
 		echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet 2>/dev/null; then
 		return
 	fi
-	log "fetching busybox $BB_DEBIAN_VERSION source from Debian"
+	step_begin "fetching busybox $BB_DEBIAN_VERSION source from Debian (apt's progress below)"
 	mkdir -p "$dir" "$cache/apt/sources" "$cache/apt/lists/partial"
 	# A private apt configuration: deb-src entries mirroring the machine's
 	# deb entries, without touching /etc/apt.
@@ -119,10 +142,12 @@ fetch_busybox() {
 	fi
 	local apto=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$cache/apt/sources"
 		-o "Dir::State::Lists=$cache/apt/lists" -o APT::Sandbox::User=root)
-	apt-get "${apto[@]}" update -qq
-	(cd "$dir" && apt-get "${apto[@]}" source --download-only -qq "busybox=$BB_DEBIAN_VERSION")
+	apt-get "${apto[@]}" update -qq || step_end 1 || exit 1
+	(cd "$dir" && apt-get "${apto[@]}" source --download-only "busybox=$BB_DEBIAN_VERSION" >&2) ||
+		step_end 1 || exit 1
 	echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet ||
-		{ log "sha256 of $BB_ORIG does not match the pinned one"; exit 1; }
+		{ step_end 1; log "sha256 of $BB_ORIG does not match the pinned one"; exit 1; }
+	step_end
 }
 
 # --- busybox tree with our applet --------------------------------------------
@@ -132,7 +157,7 @@ fetch_busybox() {
 prepare_tree() {
 	bbdir=$out/build/busybox-$BB_VERSION
 	if [ ! -f "$bbdir/.hypeman-prepared" ]; then
-		log "unpacking busybox $BB_VERSION"
+		step_begin "unpacking and patching busybox $BB_VERSION"
 		rm -rf "$out/build"
 		mkdir -p "$out/build"
 		tar -xjf "$cache/busybox/$BB_ORIG" -C "$out/build"
@@ -150,6 +175,7 @@ prepare_tree() {
 		grep -q '^source hypeman_init/Config.in' "$bbdir/Config.in"
 		grep -q 'hypeman_init/ \\' "$bbdir/Makefile"
 		touch "$bbdir/.hypeman-prepared"
+		step_end
 	fi
 	mkdir -p "$bbdir/hypeman_init"
 	cp -a "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$bbdir/hypeman_init/"
@@ -210,7 +236,7 @@ musl_kernel_headers() {
 configure_busybox() {
 	local inc=$1 line name
 	# allnoconfig, then our fragment on top, then oldconfig for the rest.
-	make -C "$bbdir" -s allnoconfig >/dev/null
+	make -C "$bbdir" -s allnoconfig || return 1
 	while IFS= read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		name=${line%%=*}
@@ -219,13 +245,13 @@ configure_busybox() {
 	done < "$top/busybox-config"
 	sed -i '/^CONFIG_EXTRA_CFLAGS=/d' "$bbdir/.config"
 	printf 'CONFIG_EXTRA_CFLAGS="-isystem %s"\n' "$inc" >> "$bbdir/.config"
-	{ yes '' || :; } | make -C "$bbdir" -s oldconfig >/dev/null
+	{ yes '' || :; } | make -C "$bbdir" -s oldconfig || return 1
 	# Every option we asked for must have survived (a missing dependency
 	# would silently drop it).
 	while IFS= read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		grep -qxF "$line" "$bbdir/.config" ||
-			{ log "busybox-config: '$line' was dropped by kconfig (missing dependency?)"; exit 1; }
+			{ log "busybox-config: '$line' was dropped by kconfig (missing dependency?)"; return 1; }
 	done < "$top/busybox-config"
 }
 
@@ -234,18 +260,19 @@ build_busybox() {
 	cc=$(musl_cc)
 	inc=$(musl_kernel_headers)
 	[ "$arch" = "$host_arch" ] || cross=$triplet-   # strip, ar, ...
-	configure_busybox "$inc"
+	step "configuring busybox ($arch)" "$logs/busybox-config.log" configure_busybox "$inc" || exit 1
 	# The banner's date (SOURCE_DATE_EPOCH, in autoconf.h) is no CONFIG_
 	# symbol, so kbuild's fixdep does not rebuild messages.o when it
 	# changes: an incremental build after a new commit would keep the old
 	# date and differ from a build from scratch.
 	rm -f "$bbdir/libbb/messages.o"
-	log "compiling busybox ($arch)"
-	make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc busybox >/dev/null
+	# busybox's own code warns (gcc 12): into the log, not the terminal
+	step "compiling busybox ($arch)" "$logs/busybox-make.log" \
+		make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc \
+		busybox busybox.links || exit 1
 	mkdir -p "$out"
 	cp "$bbdir/busybox" "$out/busybox.new"
 	mv "$out/busybox.new" "$out/busybox"
-	make -C "$bbdir" -s busybox.links >/dev/null
 }
 
 # --- kernel modules ------------------------------------------------------------
@@ -442,6 +469,7 @@ append_images() {
 # --- initrd --------------------------------------------------------------------
 make_initrd() {
 	local stage=$out/build/initrd-root epoch app
+	step_begin "making the initrd $output"
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,run,tmp,lower,overlay,mnt/config,etc,usr/bin,usr/sbin}
 	install -m 0755 "$out/busybox" "$stage/bin/busybox"
@@ -472,6 +500,7 @@ make_initrd() {
 		cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$output.new"
 	[ -z "$gpu_driver$kheaders" ] || append_images "$output.new" "$out/build/images" "$epoch"
 	mv "$output.new" "$output"
+	step_end
 	log "wrote $output ($(stat -c %s "$output") bytes)"
 }
 

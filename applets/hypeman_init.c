@@ -6,7 +6,7 @@
  * disk), reads the config disk, mounts volumes, sets up the network,
  * installs the guest agent, switches root once, then runs the program
  * (exec mode: as its PID 1) or hands PID 1 to the image's systemd.
- * The contract is SPEC.md; each phase is a file in hypeman/.
+ * The contract is docs/guest-contract.md; each phase is a file in hypeman/.
  *
  * Licensed under GPLv2, see file LICENSE in this source tree.
  */
@@ -43,7 +43,7 @@
 #include <sys/reboot.h>
 #include "../hypeman/hypeman.h"
 
-/* SPEC: Boot phases. One order for both modes; each phase brackets its
+/* contract: Boot phases. One order for both modes; each phase brackets its
  * own log (see hypeman.h). */
 static void NORETURN boot(struct hm_boot *b)
 {

@@ -1,5 +1,5 @@
 /*
- * hypeman run: writing config.json (SPEC.md "config.json"). Strings are
+ * hypeman run: writing config.json (contract: config.json). Strings are
  * escaped per RFC 8259; they are all valid UTF-8 (image strings were
  * checked by the JSON reader, command-line strings by hypeman.c).
  */

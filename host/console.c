@@ -3,10 +3,10 @@
  *
  * Bytes go to our stdout as they come (prompts without a newline too),
  * except lines that start with '{': those are held until complete, and
- * when one is the init's JSON log line (SPEC "Log") it is shown for
+ * when one is the init's JSON log line (contract: Log) it is shown for
  * people ("10:15:30.123 INFO  overlay: mounted ... (12 ms)") while the
  * raw JSON goes to the run's log file. Whole lines are also scanned for
- * the markers (SPEC "Markers"), a kernel panic, and how the kernel ended
+ * the markers (contract: Markers), a kernel panic, and how the kernel ended
  * (power off, reboot, halt), and the phases' dur_ms are kept for
  * --timings.
  */

@@ -17,7 +17,7 @@
 
 #define OVERLAY_SIZE GiB		/* sparse; holds the writable layer */
 #define CONFIG_DISK_SIZE (16 * MiB)
-#define CONFIG_MAX MiB			/* what the init accepts (SPEC: config.json) */
+#define CONFIG_MAX MiB			/* what the init accepts (contract: config.json) */
 #define MAX_DEVICES 26			/* /dev/vda .. /dev/vdz */
 
 struct run {

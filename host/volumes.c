@@ -1,5 +1,5 @@
 /*
- * hypeman run: --volume DISK:PATH[:ro|:rw|:overlay] (SPEC: volume_mounts).
+ * hypeman run: --volume DISK:PATH[:ro|:rw|:overlay] (contract: config.json, volume_mounts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include "run.h"
 
-/* SPEC: absolute, no "..", not "/". NULL, or what is wrong. */
+/* contract: config.json: absolute, no "..", not "/". NULL, or what is wrong. */
 static const char *bad_mount_path(const char *path)
 {
 	const char *p = path;

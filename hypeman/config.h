@@ -1,5 +1,5 @@
 /*
- * hypeman-init: /config.json (see SPEC.md "config.json").
+ * hypeman-init: /config.json (contract: config.json).
  */
 #ifndef HM_CONFIG_H
 #define HM_CONFIG_H 1
@@ -62,7 +62,7 @@ void hm_config_free(struct hm_config *cfg);
 /* Frees a NULL-terminated array of malloc'd strings (V may be NULL). */
 void hm_free_strv(char **v);
 
-/* SPEC env key rule: non-empty and no '='. 1 when valid, else 0. */
+/* contract: config.json, the env key rule: non-empty and no '='. 1 when valid, else 0. */
 int hm_env_key_valid(const char *key);
 
 #endif

@@ -44,7 +44,7 @@ static char *read_capped(const char *path, size_t *len)
 	return NULL;
 }
 
-/* SPEC: env keys that are empty or contain '=' are rejected with a WARN,
+/* contract: config.json: env keys that are empty or contain '=' are rejected with a WARN,
  * here once for every later use (program, agent, /etc/hypeman/env). */
 static void drop_bad_env_keys(struct hm_config *cfg)
 {

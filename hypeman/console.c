@@ -1,5 +1,5 @@
 /*
- * The console (SPEC: Devices): the first of hvc0, ttyAMA0, ttyS0 that
+ * The console (contract: Devices): the first of hvc0, ttyAMA0, ttyS0 that
  * opens, else /dev/console. Opening a tty driver with no port behind it
  * fails (ENODEV/EIO), so a successful open is the test.
  */

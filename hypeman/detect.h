@@ -1,5 +1,5 @@
 /*
- * hypeman-init: exec or systemd mode (SPEC.md "Detection"). The host and
+ * hypeman-init: exec or systemd mode (contract: Detection). The host and
  * the guest must agree, so this is the one place the rule lives.
  */
 #ifndef HM_DETECT_H

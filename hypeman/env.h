@@ -1,6 +1,7 @@
 /*
- * hypeman-init: what the program (or systemd) starts with (SPEC: Exec
- * mode, Systemd mode): argv, environment, PATH lookup, signal state.
+ * hypeman-init: what the program (or systemd) starts with
+ * (contract: Exec mode; contract: Systemd mode): argv, environment, PATH
+ * lookup, signal state.
  */
 #ifndef HM_ENV_H
 #define HM_ENV_H 1

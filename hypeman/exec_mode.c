@@ -1,5 +1,5 @@
 /*
- * Exec mode (SPEC: Exec mode): the guest agent (phase agent-start), then
+ * Exec mode (contract: Exec mode): the guest agent (phase agent-start), then
  * the program as a child (phase exec), and PID 1's duties until it exits:
  * reap every child (orphans too), forward signals, turn stop requests into
  * SIGTERM (SIGKILL after the grace period), then the HYPEMAN-EXIT marker
@@ -56,7 +56,7 @@ static void NORETURN exec_child(char **argv, char **env, const char *workdir, in
 	_exit(err == EACCES ? 126 : 127);
 }
 
-/* The program's env plus the readiness variables (SPEC: Exec mode). */
+/* The program's env plus the readiness variables (contract: Exec mode). */
 static char **agent_env(char **env)
 {
 	static char fd_var[32];
@@ -141,7 +141,7 @@ static pid_t start_agent(char **env)
 	return pid;
 }
 
-/* Whether the kernel log shows an OOM kill (SPEC: 137 gets " - OOM"). */
+/* Whether the kernel log shows an OOM kill (contract: Exec mode; 137 gets " - OOM"). */
 static bool kernel_log_shows_oom(void)
 {
 	char *buf = xmalloc(64 * 1024);

@@ -1,6 +1,6 @@
 /*
  * hypeman-init: the program's exit status as the host sees it
- * (SPEC.md "Exec mode" exit status and the HYPEMAN-EXIT marker).
+ * (contract: Exec mode, the exit code, and the HYPEMAN-EXIT marker).
  */
 #ifndef HM_EXIT_STATUS_H
 #define HM_EXIT_STATUS_H 1

@@ -20,7 +20,7 @@
 #define GPU_FIRMWARE HM_DISKS_DIR "/gpu/lib/firmware"
 #define FW_PATH_PARAM "/sys/module/firmware_class/parameters/path"
 
-/* SPEC phase 6: the stack, in load order */
+/* contract: GPU and kernel headers: the stack, in load order */
 static const char *const nvidia_stack[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm" };
 
 static const char *stack_options(const char *name)

@@ -2,12 +2,13 @@
  * hypeman-init: what the boot phases share.
  *
  * Each phase lives in its own file; boot() in applets/hypeman_init.c calls
- * them in SPEC order. Every phase brackets itself the same way: it starts
- * with hm_phase_begin(NAME) and, on every path where the boot goes on,
- * ends with one hm_phase_end(NAME, summary) (the line with dur_ms). A
- * phase whose failure is fatal (mount, overlay, config, switch) returns 0,
- * or -1 after logging an ERROR, and boot() calls hm_fatal(); the others
- * return void, their failures logged as ERRORs.
+ * them in the order of contract: Boot phases. Every phase brackets
+ * itself the same way: it starts with hm_phase_begin(NAME) and, on every
+ * path where the boot goes on, ends with one hm_phase_end(NAME, summary)
+ * (the line with dur_ms). A phase whose failure is fatal (mount, overlay,
+ * config, switch) returns 0, or -1 after logging an ERROR, and boot()
+ * calls hm_fatal(); the others return void, their failures logged as
+ * ERRORs.
  *
  * Pure modules: json, config, detect, exit_status, envfile, moddep,
  * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
@@ -34,7 +35,7 @@
 
 PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
-/* Where the initrd puts things (SPEC: Devices, Boot phases). */
+/* Where the initrd puts things (contract: Devices; contract: Boot phases). */
 #define HM_DEV_ROOTFS    "/dev/vda"
 #define HM_DEV_OVERLAY   "/dev/vdb"
 #define HM_DEV_CONFIG    "/dev/vdc"
@@ -69,7 +70,7 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
  * the GPU bundle. */
 #define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES + 1)
 
-/* ---- log.c: JSON Lines on the console (SPEC: Log) ---- */
+/* ---- log.c: JSON Lines on the console (contract: Log) ---- */
 enum hm_level { HM_INFO, HM_WARN, HM_ERROR };
 void hm_log(enum hm_level level, const char *phase, const char *fmt, ...) FAST_FUNC
 	__attribute__ ((format (printf, 3, 4)));
@@ -227,7 +228,7 @@ void hm_poweroff(const char *phase) NORETURN FAST_FUNC;
 /* The same with reboot(2)'s CMD (RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM). */
 void hm_poweroff_cmd(const char *phase, int cmd) NORETURN FAST_FUNC;
 
-/* ---- rescue.c: SPEC Failure ---- */
+/* ---- rescue.c: contract: Failure ---- */
 void hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, ...) NORETURN FAST_FUNC
 	__attribute__ ((format (printf, 3, 4)));
 /* die_func for busybox's x*() helpers inside PID 1. */

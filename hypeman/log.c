@@ -1,5 +1,5 @@
 /*
- * JSON Lines log on the console (SPEC: Log), shaped by logline.c.
+ * JSON Lines log on the console (contract: Log), shaped by logline.c.
  *
  * {"time":"...Z","level":"INFO","phase":"overlay","msg":"...","uptime_ms":N[,"dur_ms":N]}
  * Each line goes out in a single write(2) so that lines from init and from

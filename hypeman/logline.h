@@ -1,5 +1,5 @@
 /*
- * hypeman-init: the shapes of the console lines (SPEC: Log, Markers),
+ * hypeman-init: the shapes of the console lines (contract: Log; contract: Markers),
  * formatted without I/O, so that log.c only adds clocks and write(2).
  */
 #ifndef HM_LOGLINE_H

@@ -8,7 +8,7 @@
  *    (virtio_pci: the virtio ones) starts another round. No NIC: no
  *    virtio_net; no vsock device: no vsock stack.
  *  - filesystems (an "fs-TYPE" alias): ext4 and overlay, which every boot
- *    mounts (SPEC: the overlay and config disks are ext4, the root an
+ *    mounts (contract: Devices: the overlay and config disks are ext4, the root an
  *    overlay), and the types the disks' superblocks show: erofs only for
  *    an erofs disk.
  *  - anything else: always.
@@ -220,7 +220,7 @@ static void coldplug(struct modset *ms)
 /*
  * The filesystems every boot mounts and the image disk's type, by its
  * superblock: the only disk whose type varies, since the overlay, config
- * and volume disks are ext4 (SPEC: Devices). Also the modules that are
+ * and volume disks are ext4 (contract: Devices). Also the modules that are
  * neither drivers nor filesystems.
  */
 static void load_filesystems(struct modset *ms, struct hm_boot *b)

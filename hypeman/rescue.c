@@ -1,5 +1,5 @@
 /*
- * SPEC: Failure. PID 1 never exits (that panics the kernel): a fatal error
+ * contract: Failure. PID 1 never exits (that panics the kernel): a fatal error
  * is logged, a banner printed, and a busybox shell (this same binary) runs
  * on the console; when it ends, or at once with hypeman.rescue=0, the VM
  * powers off.

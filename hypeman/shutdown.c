@@ -1,5 +1,5 @@
 /*
- * SPEC: Exec mode exit path. SIGTERM to everything, a grace period, SIGKILL,
+ * contract: Exec mode, its exit path. SIGTERM to everything, a grace period, SIGKILL,
  * reap, sync, unmount in reverse order (read-only remount when busy), power
  * off. hm_poweroff is also the end of the rescue path.
  */

@@ -1,5 +1,5 @@
 /*
- * Systemd mode (SPEC: Systemd mode): inject hypeman-agent.service and
+ * Systemd mode (contract: Systemd mode): inject hypeman-agent.service and
  * /etc/hypeman/env into the image, give systemd-shutdown a way back to us
  * (/run/initramfs/shutdown, systemd's initrd interface) so the disks end
  * clean, check the command exists, and exec it as PID 1 with the config

@@ -10,6 +10,10 @@
               out/<arch>/initrd-test for another architecture than the
               host's ($HYPEMAN_INITRD overrides the host's); the test is
               skipped when it is missing
+  tmp_path    pytest's, removed when the test passed (its disk images
+              are sparse files of up to 1 GiB); a failed test keeps it and
+              its report names it. On a passing session the whole base
+              temporary directory (session fixtures' too) is removed.
   vm_factory  vm_factory(disks=[...], **VM kwargs) -> started VM of arch;
               every VM is killed at teardown, and a failing test's report
               gets each VM's console tail. initrd= defaults to the initrd
@@ -20,6 +24,8 @@ sys.path through this conftest's rootdir-relative import).
 """
 
 import os
+import re
+import shutil
 import sys
 
 import pytest
@@ -85,6 +91,27 @@ def initrd(arch):
 
 
 @pytest.fixture
+def tmp_path(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(re.sub(r"\W", "_", request.node.name)[:30], numbered=True)
+    yield path
+    reports = getattr(request.node, "_hypeman_reports", [])
+    if reports and not any(r.failed for r in reports):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = factory.getbasetemp() if factory and factory._basetemp else None
+    if base is None:
+        return
+    if exitstatus == 0:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        session.config.get_terminal_writer().line(
+            "temporary files of the failed tests kept in %s" % base)
+
+
+@pytest.fixture
 def vm_factory(request, tmp_path, kernel, arch):
     """Start VMs for one test; all are killed at teardown."""
     vms = []
@@ -110,6 +137,11 @@ def vm_factory(request, tmp_path, kernel, arch):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if rep.when in ("setup", "call"):
+        item.__dict__.setdefault("_hypeman_reports", []).append(rep)
+        tmp = getattr(item, "funcargs", {}).get("tmp_path")
+        if rep.failed and tmp is not None:
+            rep.sections.append(("temporary files", "kept in %s" % tmp))
     vms = getattr(item, "_hypeman_vms", None)
     if rep.failed and vms:
         for i, v in enumerate(vms):

@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 try:
     from . import arch as _arch
@@ -61,6 +62,18 @@ def _apt(arch, tool):
 def _run(argv, cwd=None):
     return subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
+
+
+def _step(text):
+    """A long step's first line (on stderr, like step.sh's); its start time."""
+    sys.stderr.write("%s ...\n" % text)
+    sys.stderr.flush()
+    return time.monotonic()
+
+
+def _step_done(text, t0):
+    sys.stderr.write("%s: done in %.1f s\n" % (text, time.monotonic() - t0))
+    sys.stderr.flush()
 
 
 def resolve_package(arch=None):
@@ -135,16 +148,20 @@ def kernel_tree(pkg=None, arch=None):
             return vmlinuz, moddir, rel
         deb = _deb_for(kdir, pkg)
         if deb is None:
-            try:
-                _run(_apt(arch, "apt-get") + ["download", "-q", pkg], cwd=kdir)
-            except subprocess.CalledProcessError as e:
-                raise RuntimeError("apt-get download %s failed:\n%s%s"
-                                   % (pkg, e.stdout, e.stderr)) from None
+            t0 = _step("kernel: downloading %s into %s (apt's progress below)" % (pkg, kdir))
+            # apt's output on stderr: stdout carries this script's answer
+            argv = _apt(arch, "apt-get") + ["-o", "APT::Sandbox::User=root", "download", pkg]
+            r = subprocess.run(argv, cwd=kdir, stdout=sys.stderr)
+            if r.returncode != 0:
+                raise RuntimeError("apt-get download %s failed (exit status %d, its "
+                                   "output above)" % (pkg, r.returncode))
             deb = _deb_for(kdir, pkg)
             if deb is None:
                 raise RuntimeError("apt-get download %s left no .deb in %s"
                                    % (pkg, kdir))
+            _step_done("kernel: downloading %s" % pkg, t0)
         # Unpack into a temporary sibling, then rename: never a half tree.
+        t0 = _step("kernel: unpacking %s and running depmod" % os.path.basename(deb))
         tmp = tempfile.mkdtemp(prefix=".unpack-", dir=kdir)
         try:
             _run(["dpkg", "-x", deb, tmp])
@@ -156,6 +173,7 @@ def kernel_tree(pkg=None, arch=None):
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        _step_done("kernel: unpacking %s" % pkg, t0)
     for p in (vmlinuz, os.path.join(moddir, "modules.dep")):
         if not os.path.exists(p):
             raise RuntimeError("kernel tree incomplete: %s missing" % p)

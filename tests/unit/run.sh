@@ -7,9 +7,12 @@
 # and, when present, musl-gcc).
 # A test with a "// fixture: SCRIPT" line gets SCRIPT DIR run first (a
 # failure fails the test) and DIR in HM_FIXTURE.
-# Prints one line per failed case (file:line: why), a line counting the
-# compile checks (a failed one is also a failed test), and ends with
+# Prints one line per failed assertion (file:line: why) and per failed
+# case, a line counting the compile checks (a failed one is also a failed
+# test), and ends with the test cases (check.h's CHECK_CASE; a test that
+# does not build or crashes is one failed case more) and the assertions:
 #   unit: N passed, N failed
+#   unit assertions: N passed, N failed
 # Exit status: 0 when nothing failed.
 #
 # HM_UNIT_ARCH=aarch64 runs them for that architecture instead: built static
@@ -46,11 +49,19 @@ trap 'rm -rf "$out"' EXIT INT TERM
 
 passed=0
 failed=0
+a_passed=0
+a_failed=0
 compiled=0
 
 fail() {
 	echo "$1"
 	failed=$((failed + 1))
+}
+
+# Field N (1: passed, 2: failed) of the last "WHAT: N passed, N failed" in FILE.
+summary() {
+	grep "^$1: " "$2" | tail -n 1 |
+		sed -n "s/^$1: \([0-9]*\) passed, \([0-9]*\) failed\$/\\$3/p" | grep . || echo 0
 }
 
 for t in tests/unit/test_*.c; do
@@ -77,13 +88,14 @@ for t in tests/unit/test_*.c; do
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:exitcode=86} \
 		$RUN "$out/$name" >"$out/$name.out" 2>&1
 	rc=$?
-	# Failure lines, sanitizer reports: everything but the summary.
-	grep -v '^check: ' "$out/$name.out"
-	summary=$(grep '^check: ' "$out/$name.out" | tail -n 1)
-	p=$(echo "$summary" | sed -n 's/^check: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-	f=$(echo "$summary" | sed -n 's/^check: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	# Failure lines, sanitizer reports: everything but the summaries.
+	grep -v -e '^check: ' -e '^assertions: ' "$out/$name.out"
+	p=$(summary check "$out/$name.out" 1)
+	f=$(summary check "$out/$name.out" 2)
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
+	a_passed=$((a_passed + $(summary assertions "$out/$name.out" 1)))
+	a_failed=$((a_failed + $(summary assertions "$out/$name.out" 2)))
 	if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || [ "${f:-0}" -eq 0 ]; }; then
 		fail "$t:1: exited with status $rc (crash, sanitizer or leak report above)"
 	fi
@@ -105,4 +117,5 @@ done
 
 echo "compile: $compiled module builds with busybox's flags succeeded"
 echo "unit: $passed passed, $failed failed"
+echo "unit assertions: $a_passed passed, $a_failed failed"
 [ "$failed" -eq 0 ]

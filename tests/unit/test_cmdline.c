@@ -118,9 +118,9 @@ static void test_pids_max(void)
 
 int main(void)
 {
-	test_defaults_kept();
-	test_options();
-	test_bad_values();
-	test_pids_max();
+	CHECK_CASE(test_defaults_kept());
+	CHECK_CASE(test_options());
+	CHECK_CASE(test_bad_values());
+	CHECK_CASE(test_pids_max());
 	return check_done();
 }

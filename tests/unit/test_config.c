@@ -498,15 +498,15 @@ static void test_prefixes(void)
 
 int main(void)
 {
-	test_full();
-	test_defaults_and_null();
-	test_type_errors();
-	test_cidr();
-	test_volumes();
-	test_env();
-	test_duplicates_and_unknown();
-	test_init_mode();
-	test_bad_documents();
-	test_prefixes();
+	CHECK_CASE(test_full());
+	CHECK_CASE(test_defaults_and_null());
+	CHECK_CASE(test_type_errors());
+	CHECK_CASE(test_cidr());
+	CHECK_CASE(test_volumes());
+	CHECK_CASE(test_env());
+	CHECK_CASE(test_duplicates_and_unknown());
+	CHECK_CASE(test_init_mode());
+	CHECK_CASE(test_bad_documents());
+	CHECK_CASE(test_prefixes());
 	return check_done();
 }

@@ -622,11 +622,11 @@ int main(void)
 	snprintf(rootp, sizeof(rootp), "%s/root", top);
 	snprintf(outp, sizeof(outp), "%s/outside", top);
 	if (have_openat2())
-		run_suite(0);
+		CHECK_CASE(run_suite(0));
 	else
 		printf("openat2: ENOSYS here (qemu-user?): only the walk is tested\n");
-	run_suite(1);
-	test_volume_paths();
+	CHECK_CASE(run_suite(1));
+	CHECK_CASE(test_volume_paths());
 	if (!check_failed)
 		rm_rf(top);
 	else

@@ -1,5 +1,5 @@
 // needs: hypeman/detect.c
-/* Unit tests for hypeman/detect.c: SPEC "Detection" and init_mode. */
+/* Unit tests for hypeman/detect.c: contract: Detection, and init_mode. */
 #include <stddef.h>
 #include "check.h"
 #include "detect.h"
@@ -91,7 +91,7 @@ static void test_resolve(void)
 
 int main(void)
 {
-	test_detect();
-	test_resolve();
+	CHECK_CASE(test_detect());
+	CHECK_CASE(test_resolve());
 	return check_done();
 }

@@ -202,9 +202,11 @@ static void test_execvpe(void)
 	unlink(strcat(strcpy(path, dir), "/b/prog"));
 	unlink(strcat(strcpy(path, dir), "/b/only-text"));
 	unlink(strcat(strcpy(path, dir), "/here"));
+	unlink(strcat(strcpy(path, dir), "/a/noint"));
+	unlink(strcat(strcpy(path, dir), "/b/noint"));
 	rmdir(strcat(strcpy(path, dir), "/a"));
 	rmdir(strcat(strcpy(path, dir), "/b"));
-	rmdir(dir);
+	CHECKF(rmdir(dir) == 0, "rmdir %s: something was left in it", dir);
 }
 
 /* ---- signals ---- */
@@ -263,10 +265,10 @@ static void test_signals(void)
 
 int main(void)
 {
-	test_argv();
-	test_env();
-	test_env_get();
-	test_execvpe();
-	test_signals();
+	CHECK_CASE(test_argv());
+	CHECK_CASE(test_env());
+	CHECK_CASE(test_env_get());
+	CHECK_CASE(test_execvpe());
+	CHECK_CASE(test_signals());
 	return check_done();
 }

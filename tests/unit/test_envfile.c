@@ -353,9 +353,9 @@ static void test_lines_and_keys(void)
 
 int main(void)
 {
-	test_reader();
-	test_round_trip();
-	test_shell();
-	test_lines_and_keys();
+	CHECK_CASE(test_reader());
+	CHECK_CASE(test_round_trip());
+	CHECK_CASE(test_shell());
+	CHECK_CASE(test_lines_and_keys());
 	return check_done();
 }

@@ -163,9 +163,9 @@ static void test_kmsg(void)
 
 int main(void)
 {
-	test_codes_and_markers();
-	test_signal_names();
-	test_small_buffers();
-	test_kmsg();
+	CHECK_CASE(test_codes_and_markers());
+	CHECK_CASE(test_signal_names());
+	CHECK_CASE(test_small_buffers());
+	CHECK_CASE(test_kmsg());
 	return check_done();
 }

@@ -73,7 +73,7 @@ static void test_synthetic(void)
 
 int main(void)
 {
-	test_real_disks();
-	test_synthetic();
+	CHECK_CASE(test_real_disks());
+	CHECK_CASE(test_synthetic());
 	return check_done();
 }

@@ -123,9 +123,9 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s/hm-interp.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!CHECKF(mkdtemp(dir) != NULL, "mkdtemp %s", dir))
 		return check_done();
-	test_scripts();
-	test_elf();
-	test_explain();
+	CHECK_CASE(test_scripts());
+	CHECK_CASE(test_elf());
+	CHECK_CASE(test_explain());
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		CHECKF(0, "rm -rf %s", dir);

@@ -361,12 +361,12 @@ static void test_prefixes(void)
 
 int main(void)
 {
-	test_literals_and_numbers();
-	test_error_messages();
-	test_strings();
-	test_depth();
-	test_to_long();
-	test_pull_api();
-	test_prefixes();
+	CHECK_CASE(test_literals_and_numbers());
+	CHECK_CASE(test_error_messages());
+	CHECK_CASE(test_strings());
+	CHECK_CASE(test_depth());
+	CHECK_CASE(test_to_long());
+	CHECK_CASE(test_pull_api());
+	CHECK_CASE(test_prefixes());
 	return check_done();
 }

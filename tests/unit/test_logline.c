@@ -1,7 +1,7 @@
 // needs: hypeman/logline.c hypeman/json.c
 /*
  * Unit tests for hypeman/logline.c: the JSON escaping of every byte value,
- * the log line and PROGRAM-START marker shapes (SPEC: Log, Markers), and
+ * the log line and PROGRAM-START marker shapes (contract: Log; contract: Markers), and
  * lines cut to size staying one JSON object (read back with json.c).
  */
 #include <stdlib.h>
@@ -20,7 +20,7 @@ static struct hm_logline line_of(const char *msg)
 	return l;
 }
 
-/* What SPEC wants for byte C alone: the JSON escape, or C itself. */
+/* What contract: Log wants for byte C alone: the JSON escape, or C itself. */
 static const char *expected_escape(unsigned c, char buf[8])
 {
 	if (c == '"')
@@ -190,10 +190,10 @@ static void test_program_start(void)
 
 int main(void)
 {
-	test_every_byte();
-	test_escape_cut();
-	test_line_shapes();
-	test_line_cut();
-	test_program_start();
+	CHECK_CASE(test_every_byte());
+	CHECK_CASE(test_escape_cut());
+	CHECK_CASE(test_line_shapes());
+	CHECK_CASE(test_line_cut());
+	CHECK_CASE(test_program_start());
 	return check_done();
 }

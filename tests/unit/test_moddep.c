@@ -555,10 +555,10 @@ static void test_kmod(void)
 
 int main(void)
 {
-	test_synthetic();
-	test_modlist();
-	test_alias_kinds();
-	test_db();
-	test_kmod();
+	CHECK_CASE(test_synthetic());
+	CHECK_CASE(test_modlist());
+	CHECK_CASE(test_alias_kinds());
+	CHECK_CASE(test_db());
+	CHECK_CASE(test_kmod());
 	return check_done();
 }

@@ -173,9 +173,9 @@ static void test_bundle_list(void)
 
 int main(void)
 {
-	test_devices();
-	test_gpu_info();
-	test_cap();
-	test_bundle_list();
+	CHECK_CASE(test_devices());
+	CHECK_CASE(test_gpu_info());
+	CHECK_CASE(test_cap());
+	CHECK_CASE(test_bundle_list());
 	return check_done();
 }

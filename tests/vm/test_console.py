@@ -1,4 +1,4 @@
-"""Console choice (SPEC: Devices): the first of /dev/hvc0, /dev/ttyAMA0,
+"""Console choice (contract: Devices): the first of /dev/hvc0, /dev/ttyAMA0,
 /dev/ttyS0 that opens. With a virtio console (as Cloud Hypervisor gives),
 init moves its log and the markers to hvc0 once virtio_console is loaded.
 Before that the serial port: ttyS0 on x86_64, the PL011 ttyAMA0 on aarch64

@@ -1,5 +1,5 @@
 """egress_proxy.ca_cert_pem: the proxy's CA becomes trusted in the image
-(SPEC config.json), written inside the new root only."""
+(contract: config.json), written inside the new root only."""
 
 from lib import disks, images
 

@@ -1,4 +1,4 @@
-"""VM acceptance tests of hypeman-init's exec mode (SPEC: "Exec mode",
+"""VM acceptance tests of hypeman-init's exec mode (contract: Exec mode,
 "Markers"): the program runs as PID 1's child, and PID 1 reaps, forwards
 signals, stops it, reports its exit and powers off cleanly.
 

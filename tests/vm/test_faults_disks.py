@@ -1,6 +1,6 @@
 """Fault matrix (issue 12), case 3: missing and broken disks.
 
-Each case boots with hypeman.rescue=0 and checks the SPEC rule: a
+Each case boots with hypeman.rescue=0 and checks the rule of contract: Failure: a
 missing or unusable image, overlay or config disk is fatal (an ERROR
 naming the device and what was expected, then power-off without a shell,
 never a kernel panic, no program); a missing or broken volume is an ERROR
@@ -74,7 +74,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_broken_disk(vm_factory, tmp_path, case):
     """The case's ERROR names the device and what was expected; then the
-    SPEC rule (fatal: no program, power-off at once; volume: the program
+    rule of contract: Failure (fatal: no program, power-off at once; volume: the program
     runs), no panic, and no write to a disk that was not mounted rw."""
     make, fatal, words = CASES[case]
     root = images.rootfs(tmp_path / "root", dirs=("vol",))

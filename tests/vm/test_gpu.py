@@ -1,4 +1,4 @@
-"""has_gpu: the initrd's NVIDIA bundle (SPEC phase 6, issue 9 acceptance 1
+"""has_gpu: the initrd's NVIDIA bundle (contract: GPU and kernel headers, issue 9 acceptance 1
 and 2). Without a GPU on these machines:
 
 - the stand-in bundle (tests/gpu/make-standin-bundle.sh: stand-in modules

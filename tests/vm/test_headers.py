@@ -1,4 +1,4 @@
-"""Kernel headers for DKMS (SPEC phase 6, issue 9 acceptance 3 and 4), from
+"""Kernel headers for DKMS (contract: GPU and kernel headers, issue 9 acceptance 3 and 4), from
 the test initrd built with --kernel-headers /usr/src/linux-headers-<test
 kernel> (Debian's package): installed off the boot path by a worker, ready
 once /run/hypeman/headers-ready exists.

@@ -1,7 +1,7 @@
 """Acceptance tests for the boot pipeline (issue "boot pipeline").
 
 Each test boots the init under test ($HYPEMAN_INITRD) with an image made
-from Debian's static busybox and checks one point of SPEC.md "Boot phases"
+from Debian's static busybox and checks one point of contract: Boot phases
 from the outside: in the guest through the test agent, on the console, and
 on the disks after the guest powered off.
 
@@ -30,8 +30,8 @@ HELLO = "hello from the image\n"
 SLEEP = ["/bin/sleep", "600"]
 BOOT_PHASES = ("mount", "modules", "overlay", "config", "volumes", "network",
                "egress-ca", "agent", "switch")
-# SPEC's list, and our two own (README: Behaviour where SPEC is silent)
-SPEC_PHASES = {"boot", "mount", "modules", "overlay", "config", "volumes", "network",
+# the phase names of contract: Log
+CONTRACT_PHASES = {"boot", "mount", "modules", "overlay", "config", "volumes", "network",
                "gpu", "agent", "headers", "switch", "exec", "systemd", "shutdown",
                "rescue", "egress-ca", "agent-start"}
 RFC3339_MS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -146,7 +146,7 @@ def fsck_report(img):
 def assert_disk_clean(img):
     """The guest left IMG cleanly unmounted (or read-only remounted): no
     journal to replay, no errors. debugfs does not replay the journal, so
-    only then do reads from the host show what the guest wrote (and SPEC:
+    only then do reads from the host show what the guest wrote (and contract: Exec mode:
     the ext4 disks need no journal recovery after the exit path)."""
     clean, report = disks.e2fsck_clean(img)
     assert clean, "%s not clean after power-off:\n%s" % (img, report)
@@ -250,17 +250,17 @@ def test_agent_installed_0755_and_answers(normal):
 
 @pytest.mark.multiarch
 def test_boot_log_shows_phase_durations(normal):
-    """Every boot phase ends with a line carrying dur_ms, in SPEC order; every
-    JSON line has time (RFC3339 UTC, ms, Z), level, phase, msg, uptime_ms
-    with the right types; the first is phase boot; a normal boot logs no
-    ERROR and no garbled line."""
+    """Every boot phase ends with a line carrying dur_ms, in the order of
+    contract: Boot phases; every JSON line has time (RFC3339 UTC, ms, Z),
+    level, phase, msg, uptime_ms with the right types; the first is phase
+    boot; a normal boot logs no ERROR and no garbled line."""
     vm = normal.vm
     log = vm.log_lines()
     assert log and log[0]["phase"] == "boot"
     for l in log:
         assert isinstance(l.get("time"), str) and RFC3339_MS_Z.fullmatch(l["time"]), l
         assert l.get("level") in ("INFO", "WARN", "ERROR"), l
-        assert l.get("phase") in SPEC_PHASES, l
+        assert l.get("phase") in CONTRACT_PHASES, l
         assert isinstance(l.get("msg"), str), l
         assert type(l.get("uptime_ms")) is int and l["uptime_ms"] >= 0, l
         if "dur_ms" in l:

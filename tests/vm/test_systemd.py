@@ -107,7 +107,7 @@ def test_auto_detect_boots_systemd_with_agent(vm_factory, tmp_path, image):
     assert "test-agent: started" in journal
     assert "test-agent: env TRICKY=" + TRICKY in journal, journal
 
-    # the unit as SPEC writes it, enabled by a relative symlink
+    # the unit as contract: Systemd mode writes it, enabled by a relative symlink
     unit = sh(v, "cat /etc/systemd/system/hypeman-agent.service")[1]
     for line in ("Description=Hypeman Guest Agent", "Type=simple",
                  "ExecStart=/opt/hypeman/guest-agent", "EnvironmentFile=-/etc/hypeman/env",

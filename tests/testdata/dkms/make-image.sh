@@ -27,7 +27,7 @@ command -v debootstrap >/dev/null || { echo "make-image: debootstrap not found" 
 . "$(dirname "$0")/../debootstrap.sh"
 deboot_start "$OUT" "$TARBALL"
 start=$(date +%s)
-deboot_root $SUITE $INCLUDE $MIRROR >/dev/null
+deboot_root $SUITE $INCLUDE $MIRROR
 
 # As the systemd test image: no units that need hardware, no leftovers.
 rm -f "$ROOT"/etc/systemd/system/*.wants/* \

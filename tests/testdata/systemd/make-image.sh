@@ -71,6 +71,9 @@ done
 
 . "$(dirname "$0")/../debootstrap.sh"
 deboot_start "$OUT" "$TARBALL"
+# a command failing inside a step ends it with the FAILED line
+set -E
+trap 'step_end $? || :' ERR
 LAYOUT=$WORK/layout
 start=$(date +%s)
 
@@ -79,8 +82,9 @@ start=$(date +%s)
 # in one of our VMs of that architecture.
 deboot_root $SUITE $INCLUDE $MIRROR $DEBARCH $FOREIGN
 if [ -n "$FOREIGN" ]; then
-    echo "make-image: second stage in an $ARCH VM"
+    step_begin "second stage in an $ARCH VM (about 11 min under TCG)"
     /usr/bin/python3 "$HERE/second-stage.py" --arch "$ARCH" --initrd "$INITRD" "$ROOT"
+    step_end
 fi
 
 # 3. Trim as the Dockerfile does, and drop what a container image should not carry.
@@ -107,7 +111,7 @@ echo hypeman > "$ROOT/etc/hostname"
 chmod 0644 "$ROOT/etc/resolv.conf" "$ROOT/etc/hostname"
 
 # 4. Package as an OCI image layout: one layer holding the whole rootfs.
-echo "make-image: packaging OCI layout"
+step_begin "packaging the OCI layout (umoci)"
 umoci init --layout "$LAYOUT"
 umoci new --image "$LAYOUT:latest"
 umoci insert --image "$LAYOUT:latest" \
@@ -133,6 +137,7 @@ with open(path, "w") as f:
     json.dump(index, f)
 EOF
 chmod -R a+rX "$LAYOUT"   # umoci writes blobs 0600; let non-root tools read them
+step_end
 
 # 5. Atomic publish: replace OUT only with a complete layout.
 if [ -e "$OUT" ]; then
