@@ -41,10 +41,16 @@ deboot_step() {
 	local text=$1 log=$2 rc
 	shift 2
 	step_begin "$text" "log: $log"
-	debootstrap "$@" 2>&1 | tee "$log" | awk '
+	# a meter that rewrites its line on a terminal; in a log (CI), a line
+	# every 50 steps
+	local tty=0
+	[ -t 2 ] && tty=1
+	debootstrap "$@" 2>&1 | tee "$log" | awk -v tty="$tty" '
 		/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) / {
-			n++; printf "\r    %d package steps", n > "/dev/stderr"; fflush("/dev/stderr") }
-		END { if (n) printf "\n" > "/dev/stderr" }'
+			n++
+			if (tty) { printf "\r    %d package steps", n > "/dev/stderr"; fflush("/dev/stderr") }
+			else if (n % 50 == 0) printf "    %d package steps\n", n > "/dev/stderr" }
+		END { if (n && tty) printf "\n" > "/dev/stderr" }'
 	rc=${PIPESTATUS[0]}
 	step_end "$rc" && return 0
 	tail -n 20 "$log" | sed 's/^/    /' >&2
