@@ -589,43 +589,24 @@ void hm_modplan_free(struct hm_modplan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-/* The next word of the line at *S (spaces and tabs between words): its
- * start, *LEN; *S moves past it. NULL at the end of the line. */
-static const char *line_word(const char **s, size_t *len)
-{
-	const char *w = *s + strspn(*s, " \t\r");
-
-	*len = strcspn(w, " \t\r\n");
-	*s = w + *len;
-	return *len ? w : NULL;
-}
-
 /*
- * FN(pattern, ARG) for each "alias PATTERN MODULE" line of ALIAS whose
- * module is NAME ('-' == '_'), the pattern a NUL-terminated copy; stops
- * at FN's first nonzero return and returns it (0 when none was).
+ * FN(pattern, ARG) for each modules.alias line of DB whose module is NAME
+ * ('-' == '_'); stops at FN's first nonzero return and returns it (0 when
+ * none was). Patterns of 512 bytes or more are left out (device patterns
+ * run to a few hundred bytes: dmi:...).
  */
-static int each_alias_of(const char *alias, const char *name,
+static int each_alias_of(const struct hm_moddb *db, const char *name,
 		int (*fn)(const char *pattern, const void *arg), const void *arg)
 {
-	const char *s, *w, *pat, *mod;
-	size_t wl, pl, ml;
-	char buf[512];
-	int r;
+	const struct line *l;
+	size_t len = strlen(name);
+	int i, r;
 
-	for (s = alias; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
-		w = line_word(&s, &wl);
-		pat = line_word(&s, &pl);
-		mod = line_word(&s, &ml);
-		if (!w || wl != 5 || memcmp(w, "alias", 5) != 0 || !mod
-		 || !name_eq(mod, ml, name, strlen(name)))
+	for (i = 0; i < db->alias.n; i++) {
+		l = &db->alias.v[i];
+		if (!name_eq(l->b, strlen(l->b), name, len) || strlen(l->a) >= 512)
 			continue;
-		/* device patterns run to a few hundred bytes (dmi:...) */
-		if (pl >= sizeof(buf))
-			continue;
-		memcpy(buf, pat, pl);
-		buf[pl] = '\0';
-		r = fn(buf, arg);
+		r = fn(l->a, arg);
 		if (r)
 			return r;
 	}
@@ -688,33 +669,33 @@ static int add_bus(const char *pattern, const void *arg)
 	return 0;
 }
 
-int hm_module_buses(const char *alias, const char *name, char **buses, int cap, int *n)
+int hm_module_buses(const struct hm_moddb *db, const char *name, char **buses, int cap, int *n)
 {
 	struct buses b = { buses, cap, n };
 
-	return each_alias_of(alias, name, add_bus, &b) < 0 ? -1 : 0;
+	return each_alias_of(db, name, add_bus, &b) < 0 ? -1 : 0;
 }
 
-enum hm_modkind hm_module_kind(const char *alias, const char *name)
+enum hm_modkind hm_module_kind(const struct hm_moddb *db, const char *name)
 {
-	if (each_alias_of(alias, name, is_device_pattern, NULL))
+	if (each_alias_of(db, name, is_device_pattern, NULL))
 		return HM_MOD_DRIVER;
-	if (each_alias_of(alias, name, is_fs_pattern, NULL))
+	if (each_alias_of(db, name, is_fs_pattern, NULL))
 		return HM_MOD_FS;
 	return HM_MOD_OTHER;
 }
 
-bool hm_module_matches(const char *alias, const char *name,
+bool hm_module_matches(const struct hm_moddb *db, const char *name,
 		char *const *modaliases, int n)
 {
 	struct devices d = { modaliases, n };
 
-	return each_alias_of(alias, name, pattern_matches, &d) != 0;
+	return each_alias_of(db, name, pattern_matches, &d) != 0;
 }
 
-bool hm_module_serves_fs(const char *alias, const char *name, const char *fstype)
+bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char *fstype)
 {
-	return each_alias_of(alias, name, is_fs_pattern, fstype) != 0;
+	return each_alias_of(db, name, is_fs_pattern, fstype) != 0;
 }
 
 int hm_modlist_parse(char *text, char ***names)

@@ -64,7 +64,7 @@ void hm_moddb_free(struct hm_moddb *db);
 
 /*
  * What decides whether a boot module is needed, from its modules.alias
- * lines (ALIAS is that file's text, NAME a module name, '-' == '_'):
+ * lines (as DB parsed them; NAME a module name, '-' == '_'):
  *   HM_MOD_DRIVER  it has a device pattern ("pci:v00001AF4d*...",
  *                  "virtio:d00000002v*"): needed when a device's modalias
  *                  matches one (hm_module_matches);
@@ -74,10 +74,10 @@ void hm_moddb_free(struct hm_moddb *db);
  * Patterns longer than 511 bytes are ignored.
  */
 enum hm_modkind { HM_MOD_OTHER, HM_MOD_DRIVER, HM_MOD_FS };
-enum hm_modkind hm_module_kind(const char *alias, const char *name);
+enum hm_modkind hm_module_kind(const struct hm_moddb *db, const char *name);
 /* Whether one of NAME's patterns matches one of MODALIASES[0..N) (the
  * devices', as sysfs shows them), with fnmatch(3) as modprobe does. */
-bool hm_module_matches(const char *alias, const char *name,
+bool hm_module_matches(const struct hm_moddb *db, const char *name,
 		char *const *modaliases, int n);
 /*
  * The buses NAME's device patterns name (the "pci" of "pci:v0000...",
@@ -85,9 +85,9 @@ bool hm_module_matches(const char *alias, const char *name,
  * each appended once to BUSES[*N..CAP) as a malloc'ed string; those past
  * CAP are left out. 0, or -1 (ENOMEM).
  */
-int hm_module_buses(const char *alias, const char *name, char **buses, int cap, int *n);
+int hm_module_buses(const struct hm_moddb *db, const char *name, char **buses, int cap, int *n);
 /* Whether NAME has the alias "fs-FSTYPE". */
-bool hm_module_serves_fs(const char *alias, const char *name, const char *fstype);
+bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char *fstype);
 
 /*
  * Split the text of the initrd's module list in place: one name per line,

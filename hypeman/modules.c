@@ -37,8 +37,8 @@ enum { PENDING, TAKEN };        /* per boot module */
 
 struct modset {
 	char *dir;                      /* /lib/modules/<release> */
-	char *alias;                    /* modules.alias (what a module is for) */
-	struct hm_moddb *db;            /* modules.dep, .softdep, .alias, .builtin */
+	struct hm_moddb *db;            /* modules.dep, .softdep, .alias (what a module
+	                                 * is for), .builtin */
 	char *list;                     /* the boot list's text */
 	char **names;                   /* its names (pointers into LIST) */
 	int n;
@@ -161,9 +161,9 @@ static bool need_now(struct modset *ms, int i, const void *fstype)
 	if (ms->kind[i] != HM_MOD_FS)
 		return ms->kind[i] == HM_MOD_OTHER;
 	for (k = 0; k < ARRAY_SIZE(always_fs); k++)
-		if (hm_module_serves_fs(ms->alias, ms->names[i], always_fs[k]))
+		if (hm_module_serves_fs(ms->db, ms->names[i], always_fs[k]))
 			return true;
-	return fstype && hm_module_serves_fs(ms->alias, ms->names[i], fstype);
+	return fstype && hm_module_serves_fs(ms->db, ms->names[i], fstype);
 }
 
 struct devices { char **modaliases; int n; };
@@ -173,7 +173,7 @@ static bool need_for_device(struct modset *ms, int i, const void *arg)
 	const struct devices *d = arg;
 
 	return ms->kind[i] == HM_MOD_DRIVER
-		&& hm_module_matches(ms->alias, ms->names[i], d->modaliases, d->n);
+		&& hm_module_matches(ms->db, ms->names[i], d->modaliases, d->n);
 }
 
 /* The buses the pending drivers' patterns name, in BUSES; their count. */
@@ -183,7 +183,7 @@ static int pending_buses(struct modset *ms, char **buses, int cap)
 
 	for (i = 0; i < ms->n; i++)
 		if (ms->state[i] == PENDING && ms->kind[i] == HM_MOD_DRIVER
-		 && hm_module_buses(ms->alias, ms->names[i], buses, cap, &n) != 0)
+		 && hm_module_buses(ms->db, ms->names[i], buses, cap, &n) != 0)
 			bb_die_memory_exhausted();
 	return n;
 }
@@ -269,7 +269,7 @@ static void skipped(const struct modset *ms, char *buf, size_t cap)
 /* The boot list and the indexes; -1 (logged) when there is nothing to do. */
 static int read_boot_set(struct modset *ms)
 {
-	char *dep, *softdep, *builtin;
+	char *dep, *softdep, *alias, *builtin;
 	struct utsname uts;
 	int i;
 
@@ -289,10 +289,11 @@ static int read_boot_set(struct modset *ms)
 	}
 	softdep = read_index(ms->dir, "modules.softdep");
 	builtin = read_index(ms->dir, "modules.builtin");
-	ms->alias = read_index(ms->dir, "modules.alias");
-	ms->db = hm_moddb_new(dep, softdep, ms->alias, builtin);
+	alias = read_index(ms->dir, "modules.alias");
+	ms->db = hm_moddb_new(dep, softdep, alias, builtin);
 	free(dep);
 	free(softdep);
+	free(alias);
 	free(builtin);
 	if (!ms->db)
 		bb_die_memory_exhausted();
@@ -302,7 +303,7 @@ static int read_boot_set(struct modset *ms)
 	ms->state = xzalloc(ms->n + 1);
 	ms->kind = xzalloc((ms->n + 1) * sizeof(ms->kind[0]));
 	for (i = 0; i < ms->n; i++)
-		ms->kind[i] = hm_module_kind(ms->alias, ms->names[i]);
+		ms->kind[i] = hm_module_kind(ms->db, ms->names[i]);
 	return 0;
 }
 
@@ -310,7 +311,6 @@ static void free_boot_set(struct modset *ms)
 {
 	free(ms->dir);
 	hm_moddb_free(ms->db);
-	free(ms->alias);
 	free(ms->list);
 	free(ms->names);
 	free(ms->state);

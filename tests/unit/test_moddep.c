@@ -281,58 +281,65 @@ static void test_alias_kinds(void)
 		(char *)"virtio:d00000002v00001AF4",
 		(char *)"virtio:d00000013v00001AF4",
 	};
+	struct hm_moddb *db = hm_moddb_new(NULL, NULL, alias, NULL);
+	struct hm_moddb *none = hm_moddb_new(NULL, NULL, NULL, NULL);
 	char *buses[4] = { NULL };
 	int n = 0, i;
 
-	CHECK_INT(hm_module_kind(alias, "virtio_pci"), HM_MOD_DRIVER);
-	CHECK_INT(hm_module_kind(alias, "virtio-blk"), HM_MOD_DRIVER);
-	CHECK_INT(hm_module_kind(alias, "crc32c-intel"), HM_MOD_DRIVER);
-	CHECK_INT(hm_module_kind(alias, "vmw_vsock_virtio_transport"), HM_MOD_DRIVER);
-	CHECK_INT(hm_module_kind(alias, "ext4"), HM_MOD_FS);
-	CHECK_INT(hm_module_kind(alias, "overlay"), HM_MOD_FS);
+	CHECK(db != NULL && none != NULL);
+	if (!db || !none)
+		return;
+	CHECK_INT(hm_module_kind(db, "virtio_pci"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(db, "virtio-blk"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(db, "crc32c-intel"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(db, "vmw_vsock_virtio_transport"), HM_MOD_DRIVER);
+	CHECK_INT(hm_module_kind(db, "ext4"), HM_MOD_FS);
+	CHECK_INT(hm_module_kind(db, "overlay"), HM_MOD_FS);
 	/* devname: is a /dev node, not a device; net-pf- a protocol */
-	CHECK_INT(hm_module_kind(alias, "vsock"), HM_MOD_OTHER);
-	CHECK_INT(hm_module_kind(alias, "nothere"), HM_MOD_OTHER);
-	CHECK_INT(hm_module_kind(NULL, "ext4"), HM_MOD_OTHER);
+	CHECK_INT(hm_module_kind(db, "vsock"), HM_MOD_OTHER);
+	CHECK_INT(hm_module_kind(db, "nothere"), HM_MOD_OTHER);
+	CHECK_INT(hm_module_kind(none, "ext4"), HM_MOD_OTHER);
 
 	/* fnmatch patterns against the devices present */
-	CHECK(hm_module_matches(alias, "virtio_pci", devs, 4));
-	CHECK(!hm_module_matches(alias, "virtio_pci", devs, 1));
-	CHECK(hm_module_matches(alias, "virtio_blk", devs, 4));
-	CHECK(!hm_module_matches(alias, "virtio_net", devs, 4));
-	CHECK(hm_module_matches(alias, "vmw-vsock-virtio-transport", devs, 4));
-	CHECK(!hm_module_matches(alias, "vmw_vsock_virtio_transport", devs, 3));
-	CHECK(!hm_module_matches(alias, "ext4", devs, 4));
-	CHECK(!hm_module_matches(alias, "virtio_blk", devs, 0));
+	CHECK(hm_module_matches(db, "virtio_pci", devs, 4));
+	CHECK(!hm_module_matches(db, "virtio_pci", devs, 1));
+	CHECK(hm_module_matches(db, "virtio_blk", devs, 4));
+	CHECK(!hm_module_matches(db, "virtio_net", devs, 4));
+	CHECK(hm_module_matches(db, "vmw-vsock-virtio-transport", devs, 4));
+	CHECK(!hm_module_matches(db, "vmw_vsock_virtio_transport", devs, 3));
+	CHECK(!hm_module_matches(db, "ext4", devs, 4));
+	CHECK(!hm_module_matches(db, "virtio_blk", devs, 0));
 	{
 		char *dt[] = { (char *)"of:NvirtioT(null)Cvirtio,mmio" };
 		char *acpi[] = { (char *)"acpi:LNRO0005:" };
 
-		CHECK(hm_module_matches(alias, "virtio_mmio", dt, 1));
-		CHECK(hm_module_matches(alias, "virtio_mmio", acpi, 1));
+		CHECK(hm_module_matches(db, "virtio_mmio", dt, 1));
+		CHECK(hm_module_matches(db, "virtio_mmio", acpi, 1));
 	}
 
-	CHECK(hm_module_serves_fs(alias, "ext4", "ext4"));
-	CHECK(hm_module_serves_fs(alias, "ext4", "ext3"));
-	CHECK(!hm_module_serves_fs(alias, "ext4", "erofs"));
-	CHECK(!hm_module_serves_fs(alias, "overlay", "ext4"));
-	CHECK(hm_module_serves_fs(alias, "overlay", "overlay"));
+	CHECK(hm_module_serves_fs(db, "ext4", "ext4"));
+	CHECK(hm_module_serves_fs(db, "ext4", "ext3"));
+	CHECK(!hm_module_serves_fs(db, "ext4", "erofs"));
+	CHECK(!hm_module_serves_fs(db, "overlay", "ext4"));
+	CHECK(hm_module_serves_fs(db, "overlay", "overlay"));
 
 	/* the buses each driver's patterns name, each once */
-	CHECK_INT(hm_module_buses(alias, "virtio_pci", buses, 4, &n), 0);
-	CHECK_INT(hm_module_buses(alias, "virtio_blk", buses, 4, &n), 0);
-	CHECK_INT(hm_module_buses(alias, "virtio_net", buses, 4, &n), 0);
-	CHECK_INT(hm_module_buses(alias, "ext4", buses, 4, &n), 0);
-	CHECK_INT(hm_module_buses(alias, "vsock", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "virtio_pci", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "virtio_blk", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "virtio_net", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "ext4", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "vsock", buses, 4, &n), 0);
 	CHECK_INT(n, 2);
 	CHECK_STR(list_str(buses, n), "pci virtio");
 	/* a third and fourth kind fill BUSES; a fifth does not fit */
-	CHECK_INT(hm_module_buses(alias, "virtio_mmio", buses, 4, &n), 0);
-	CHECK_INT(hm_module_buses(alias, "crc32c_intel", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "virtio_mmio", buses, 4, &n), 0);
+	CHECK_INT(hm_module_buses(db, "crc32c_intel", buses, 4, &n), 0);
 	CHECK_INT(n, 4);
 	CHECK_STR(list_str(buses, n), "pci virtio of acpi");
 	for (i = 0; i < n; i++)
 		free(buses[i]);
+	hm_moddb_free(db);
+	hm_moddb_free(none);
 }
 
 /* One parsed set of files, several plans: the same as one-shot plans. */
