@@ -1,7 +1,9 @@
 /*
  * Phase 1 (mount): the kernel filesystems, mounted by the applet itself,
- * then stdout/stderr on the console. Also the two small helpers every
- * phase uses to mount and make directories with their failures logged.
+ * the /dev a container gets from Docker, the /run the switch moves into
+ * the image, then stdout/stderr on the console. Also the two small
+ * helpers every phase uses to mount and make directories with their
+ * failures logged.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += mounts.o
 
@@ -59,7 +61,21 @@ static const struct early_mount early[] = {
 	{ "devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0755, false },
 	{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666", MS_NOSUID | MS_NOEXEC, 0755, true },
 	{ "shm", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777, true },
+	{ "mqueue", "/dev/mqueue", "mqueue", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 01777, true },
 	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0755, true },
+	/* the image's /run (contract: Boot phases, switch), here so that
+	 * phases before the switch can leave state there */
+	{ "tmpfs", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV, 0755, false },
+};
+
+/* What Docker links in a container's /dev: images rely on them (nginx
+ * logs to /dev/stdout). devtmpfs has none of them. */
+static const char *const dev_links[][2] = {
+	{ "/proc/self/fd", "/dev/fd" },
+	{ "/proc/self/fd/0", "/dev/stdin" },
+	{ "/proc/self/fd/1", "/dev/stdout" },
+	{ "/proc/self/fd/2", "/dev/stderr" },
+	{ "/proc/kcore", "/dev/core" },
 };
 
 /* Fatal only when proc, sys or dev cannot be mounted. */
@@ -85,6 +101,9 @@ int FAST_FUNC hm_mount_early(void)
 	}
 	if (rc != 0)
 		return rc;
+	for (i = 0; i < ARRAY_SIZE(dev_links); i++)
+		if (symlink(dev_links[i][0], dev_links[i][1]) != 0 && errno != EEXIST)
+			hm_log_errno(HM_WARN, "mount", errno, "symlink %s -> %s failed", dev_links[i][1], dev_links[i][0]);
 	hm_console_open();
 	hm_phase_end("mount", "kernel filesystems mounted, console %s", hm_console_path());
 	return 0;

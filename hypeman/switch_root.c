@@ -1,7 +1,8 @@
 /*
  * Phase 7 (switch): once, for both modes. / made recursively private;
- * /dev, /sys, a fresh /run and /proc moved into the new root (mount points
- * resolved through confine.c); the new root moved onto /; chroot; chdir /;
+ * /dev, /sys, a fresh /run (mounted in phase mount) and /proc moved into
+ * the new root (mount points resolved through confine.c); the new root
+ * moved onto /; chroot; chdir /;
  * the disks the root and volumes are made of moved under
  * /run/hypeman/disks (so that shutdown can unmount them); and the
  * initramfs contents freed, never crossing into another mount.
@@ -154,9 +155,6 @@ int FAST_FUNC hm_switch_root(struct hm_boot *b)
 	hm_phase_begin("switch");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 		hm_log_errno(HM_WARN, "switch", errno, "making / private failed");
-	if (hm_mkdir("switch", "/run", 0755)
-	 || hm_mount("switch", "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"))
-		return -1;
 	for (i = 0; i < (int)ARRAY_SIZE(api); i++) {
 		api_dir(b->newroot_fd, api[i] + 1);
 		if (move_into(b->newroot_fd, api[i], api[i]) != 0)
