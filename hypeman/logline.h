@@ -45,4 +45,41 @@ size_t hm_logline_format(char *buf, size_t cap, const struct hm_logline *l);
 int hm_program_start_format(char *buf, size_t cap, const struct timespec *now,
 		const char *mode);
 
+/*
+ * S as a Go string literal ("...", as Go's %q and strconv.Quote write it
+ * for ASCII; strconv.Unquote gives S back) into DST (CAP bytes,
+ * NUL-terminated): '"' and '\\' backslashed, \a \b \f \n \r \t \v,
+ * other bytes below 0x20 and from 0x7f as \xNN. A string too long is cut
+ * before the escape that would not fit; the closing quote always fits.
+ * Returns the length.
+ */
+size_t hm_go_quote(char *dst, size_t cap, const char *s);
+/*
+ * The reverse, for the markers' parsers: the Go literal at SRC ("..."
+ * with the escapes above) into DST (CAP bytes). Returns the bytes of SRC
+ * it took, or 0 when SRC is not such a literal or DST is too small.
+ */
+size_t hm_go_unquote(char *dst, size_t cap, const char *src);
+
+/*
+ * The kernel headers' markers (contract: Markers), one function each,
+ * no newline: HYPEMAN-HEADERS-START ts=<UTC RFC3339, ns>Z,
+ * HYPEMAN-HEADERS-READY ts=..., HYPEMAN-HEADERS-FAILED ts=... error="..."
+ * (ERROR quoted by hm_go_quote). Return the length (as snprintf).
+ */
+int hm_headers_start_format(char *buf, size_t cap, const struct timespec *now);
+int hm_headers_ready_format(char *buf, size_t cap, const struct timespec *now);
+int hm_headers_failed_format(char *buf, size_t cap, const struct timespec *now,
+		const char *error);
+
+/* What hm_headers_marker_parse found in a line. */
+struct hm_headers_marker {
+	char state[8];			/* "START", "READY", "FAILED" */
+	char ts[40];			/* as written: 2026-...Z */
+	char error[HM_LOG_ERROR_MAX];	/* FAILED's, unquoted; "" otherwise */
+};
+/* A headers marker anywhere in LINE (as the host looks for it) into *M:
+ * 0, or -1 when LINE holds none or a malformed one. */
+int hm_headers_marker_parse(const char *line, struct hm_headers_marker *m);
+
 #endif

@@ -1,4 +1,4 @@
-// needs: hypeman/exit_status.c
+// needs: hypeman/exit_status.c hypeman/logline.c
 /* Unit tests for hypeman/exit_status.c: codes, messages, markers, OOM in the kernel log. */
 #include <fcntl.h>
 #include <signal.h>
@@ -121,6 +121,17 @@ static void test_signal_names(void)
 	}
 }
 
+/* Any code and message: the message quoted as Go's %q does. */
+static void test_marker_format(void)
+{
+	char buf[HM_EXIT_MARKER_MAX];
+
+	hm_exit_marker_format(buf, sizeof(buf), 78,
+		"egress proxy CA certificate setup failed: \"x\" is not a PEM\n");
+	CHECK_STR(buf, "HYPEMAN-EXIT code=78 message=\"egress proxy CA certificate setup failed: "
+		"\\\"x\\\" is not a PEM\\n\"");
+}
+
 static void test_small_buffers(void)
 {
 	char buf[10];
@@ -175,6 +186,7 @@ int main(void)
 {
 	CHECK_CASE(test_codes_and_markers());
 	CHECK_CASE(test_signal_names());
+	CHECK_CASE(test_marker_format());
 	CHECK_CASE(test_small_buffers());
 	CHECK_CASE(test_kmsg());
 	return check_done();

@@ -188,6 +188,78 @@ static void test_program_start(void)
 	CHECK_STR(buf, "HYPEMAN-PROGRAM-START ts=2026-11-26T10:15:30.000000005Z mode=systemd");
 }
 
+/* Go's strconv.Quote for ASCII, and back: every byte value survives. */
+static void test_go_quote(void)
+{
+	char in[2], q[32], back[8];
+	unsigned c;
+
+	hm_go_quote(q, sizeof(q), "a\"b\\c");
+	CHECK_STR(q, "\"a\\\"b\\\\c\"");
+	hm_go_quote(q, sizeof(q), "\a\b\f\n\r\t\v");
+	CHECK_STR(q, "\"\\a\\b\\f\\n\\r\\t\\v\"");
+	hm_go_quote(q, sizeof(q), "\x01\x7f\xc3\xa9");
+	CHECK_STR(q, "\"\\x01\\x7f\\xc3\\xa9\"");
+	for (c = 1; c < 256; c++) {
+		in[0] = c;
+		in[1] = '\0';
+		hm_go_quote(q, sizeof(q), in);
+		CHECKF(hm_go_unquote(back, sizeof(back), q) == strlen(q) && strcmp(back, in) == 0,
+			"byte 0x%02x: %s", c, q);
+	}
+	/* cut before an escape that does not fit; the quotes always close */
+	CHECK_INT(hm_go_quote(q, 8, "abc\ndef"), 7);
+	CHECK_STR(q, "\"abc\\n\"");
+	CHECK_INT(hm_go_quote(q, 7, "abc\ndef"), 5);
+	CHECK_STR(q, "\"abc\"");
+	CHECK_INT(hm_go_quote(q, 3, "abc"), 2);
+	CHECK_STR(q, "\"\"");
+	/* not literals */
+	CHECK_INT(hm_go_unquote(back, sizeof(back), "abc"), 0);
+	CHECK_INT(hm_go_unquote(back, sizeof(back), "\"abc"), 0);
+	CHECK_INT(hm_go_unquote(back, sizeof(back), "\"a\\qb\""), 0);
+	CHECK_INT(hm_go_unquote(back, sizeof(back), "\"a\\x4\""), 0);
+	CHECK_INT(hm_go_unquote(back, 3, "\"abc\""), 0);
+	CHECK_INT(hm_go_unquote(back, sizeof(back), "\"ab\" rest"), 4);
+	CHECK_STR(back, "ab");
+}
+
+/* Each headers marker as the host reads it, and parsed back. */
+static void test_headers_markers(void)
+{
+	struct hm_headers_marker m;
+	char buf[512], line[600];
+	int n;
+
+	n = hm_headers_start_format(buf, sizeof(buf), &when);
+	CHECK_STR(buf, "HYPEMAN-HEADERS-START ts=2026-11-26T10:15:30.123456789Z");
+	CHECK_INT(n, strlen(buf));
+	CHECK_INT(hm_headers_marker_parse(buf, &m), 0);
+	CHECK_STR(m.state, "START");
+	CHECK_STR(m.ts, "2026-11-26T10:15:30.123456789Z");
+	CHECK_STR(m.error, "");
+	hm_headers_ready_format(buf, sizeof(buf), &when);
+	CHECK_STR(buf, "HYPEMAN-HEADERS-READY ts=2026-11-26T10:15:30.123456789Z");
+	/* found anywhere in a line, as the host looks for it */
+	snprintf(line, sizeof(line), "[   12.5] x: %s\r\n", buf);
+	CHECK_INT(hm_headers_marker_parse(line, &m), 0);
+	CHECK_STR(m.state, "READY");
+	hm_headers_failed_format(buf, sizeof(buf), &when, "cannot link /usr/src/a \"b\": Not a directory\n");
+	CHECK_STR(buf, "HYPEMAN-HEADERS-FAILED ts=2026-11-26T10:15:30.123456789Z "
+		"error=\"cannot link /usr/src/a \\\"b\\\": Not a directory\\n\"");
+	CHECK_INT(hm_headers_marker_parse(buf, &m), 0);
+	CHECK_STR(m.state, "FAILED");
+	CHECK_STR(m.error, "cannot link /usr/src/a \"b\": Not a directory\n");
+	/* malformed ones */
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-DONE ts=x", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-START", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-START ts=", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-READY ts=x y", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-FAILED ts=x", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("HYPEMAN-HEADERS-FAILED ts=x error=\"y", &m), -1);
+	CHECK_INT(hm_headers_marker_parse("no marker", &m), -1);
+}
+
 int main(void)
 {
 	CHECK_CASE(test_every_byte());
@@ -195,5 +267,7 @@ int main(void)
 	CHECK_CASE(test_line_shapes());
 	CHECK_CASE(test_line_cut());
 	CHECK_CASE(test_program_start());
+	CHECK_CASE(test_go_quote());
+	CHECK_CASE(test_headers_markers());
 	return check_done();
 }
