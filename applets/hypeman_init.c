@@ -73,6 +73,8 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_stop_point(b, "during boot");
 	/* the headers' worker, off the boot path */
 	hm_start_headers(b);
+	/* the image's own tool, now that the image is the root */
+	hm_update_ca_certificates(b);
 
 	if (b->mode == HM_MODE_SYSTEMD)
 		hm_run_systemd(b);

@@ -1,26 +1,57 @@
 /*
  * Phase egress-ca (after network): the egress proxy's CA (config
  * egress_proxy: enabled + ca_cert_pem) trusted in the image, so that TLS
- * through the proxy verifies. The PEM goes where update-ca-certificates
- * looks (Debian, Ubuntu, Alpine) and is appended to the bundles that
- * already exist, so it works without running anything in the image. All
- * writes are confined to the new root.
+ * through the proxy verifies (contract: Egress proxy CA).
+ *
+ * Before the switch the PEM goes where update-ca-certificates looks
+ * (Debian, Ubuntu, Alpine). An image that has update-ca-certificates gets
+ * it run after the switch, bounded in time, its output on the console:
+ * the /etc/ssl/certs hash links and its hooks (Java's keystore...) then
+ * know the CA. An image without it gets the PEM appended to the bundles
+ * that exist. Every write is confined to the new root.
+ *
+ * The program needs that trust, so any failure (not a PEM, a write,
+ * update-ca-certificates failing or hanging) ends the boot before it, as
+ * today's hypeman does: HYPEMAN-EXIT code=78 and the shutdown path.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += egress_ca.o
 
 #include "libbb.h"
 #include "hypeman.h"
 #include "confine.h"
+#include "exit_status.h"
+#include "pem.h"
 
 #define PHASE "egress-ca"
 #define CA_FILE "/usr/local/share/ca-certificates/hypeman-egress-proxy.crt"
 #define BUNDLE_MAX (16 * 1024 * 1024)
+#define UPDATE_TIMEOUT_MS (120 * 1000)
+/* EX_CONFIG of sysexits.h, as today's hypeman ends such a boot */
+#define EXIT_CA_FAILED 78
 
 static const char *const bundles[] = {
 	"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Ubuntu, Alpine */
 	"/etc/pki/tls/certs/ca-bundle.crt",     /* Fedora, RHEL */
 	"/etc/ssl/ca-bundle.pem",               /* openSUSE */
 };
+
+/* The image's update-ca-certificates, to run after the switch ("": none). */
+static char update_tool[48];
+
+/* The end of the boot: no program runs without the trust it needs. */
+static void NORETURN fail(struct hm_boot *b, const char *fmt, ...)
+{
+	char why[PATH_MAX + 128], *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	msg = xasprintf("egress proxy CA certificate setup failed: %s", why);
+	hm_log(HM_ERROR, PHASE, "%s: not starting the program", msg);
+	hm_exit_marker_out(EXIT_CA_FAILED, msg);
+	hm_shutdown(b->cmdline.grace_s);
+}
 
 /* Appends PEM to the bundle at PATH when it exists and lacks it; 1 when
  * it did. */
@@ -37,42 +68,112 @@ static int add_to_bundle(struct hm_boot *b, const char *path, const char *pem)
 	/* read at the file's size, not into a buffer of the limit's */
 	old = xmalloc_read(fd, &n);
 	close(fd);
-	if (!old || n > BUNDLE_MAX) {
-		hm_log(HM_WARN, PHASE, "CA bundle %s unreadable or over %d bytes: not extended", path, BUNDLE_MAX);
-	} else if (!strstr(old, pem)) {
+	if (!old || n > BUNDLE_MAX)
+		fail(b, "CA bundle %s unreadable or over %d bytes", path, BUNDLE_MAX);
+	if (!strstr(old, pem)) {
 		joined = xasprintf("%s%s%s", old, (n && old[n - 1] != '\n') ? "\n" : "", pem);
-		if (hm_write_in_image(b, PHASE, path, joined, strlen(joined), 0644) == 0) {
-			hm_debug(PHASE, "egress proxy CA added to %s", path);
-			added = 1;
-		}
+		if (hm_write_in_image(b, PHASE, path, joined, strlen(joined), 0644) != 0)
+			fail(b, "cannot write %s: %s", path, strerror(errno));
+		hm_debug(PHASE, "egress proxy CA added to %s", path);
+		added = 1;
 		free(joined);
 	}
 	free(old);
 	return added;
 }
 
+/* The first update-ca-certificates on the default PATH, inside the image:
+ * true when found (its path in update_tool). */
+static bool find_update_tool(struct hm_boot *b)
+{
+	const char *dir = HM_DEFAULT_PATH, *end;
+
+	for (; *dir; dir = *end ? end + 1 : end) {
+		struct stat st;
+		int fd;
+
+		end = strchrnul(dir, ':');
+		snprintf(update_tool, sizeof(update_tool), "%.*s/update-ca-certificates", (int)(end - dir), dir);
+		fd = hm_openat_in_root(b->newroot_fd, update_tool, O_PATH, 0);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+			close(fd);
+			return true;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	update_tool[0] = '\0';
+	return false;
+}
+
 void FAST_FUNC hm_install_egress_ca(struct hm_boot *b)
 {
-	const char *pem = b->cfg.egress_ca_cert_pem;
+	const char *pem = b->cfg.egress_ca_cert_pem, *why;
 	char *text;
 	unsigned i, bundles_added = 0;
-	int written;
 
 	hm_phase_begin(PHASE);
 	if (!b->cfg.egress_proxy_enabled || !pem || !pem[0]) {
 		hm_phase_end(PHASE, "no egress proxy CA to install");
 		return;
 	}
-	if (!strstr(pem, "-----BEGIN CERTIFICATE-----")) {
-		hm_log(HM_ERROR, PHASE, "egress_proxy.ca_cert_pem is not a PEM certificate: not installed");
-		hm_phase_end(PHASE, "egress proxy CA not installed");
-		return;
-	}
+	if (hm_pem_certificates(pem, &why) == 0)
+		fail(b, "egress_proxy.ca_cert_pem is not a PEM certificate (%s)", why);
 	text = xasprintf("%s%s", pem, last_char_is(pem, '\n') ? "" : "\n");
-	written = hm_write_in_image(b, PHASE, CA_FILE, text, strlen(text), 0644) == 0;
-	for (i = 0; i < ARRAY_SIZE(bundles); i++)
-		bundles_added += add_to_bundle(b, bundles[i], text);
+	if (hm_write_in_image(b, PHASE, CA_FILE, text, strlen(text), 0644) != 0)
+		fail(b, "cannot write %s: %s", CA_FILE, strerror(errno));
+	if (find_update_tool(b)) {
+		hm_phase_end(PHASE, "egress proxy CA written to %s; the image's %s runs after the switch",
+			CA_FILE, update_tool);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(bundles); i++)
+			bundles_added += add_to_bundle(b, bundles[i], text);
+		hm_phase_end(PHASE, "egress proxy CA written to %s, added to %u bundles (the image has no update-ca-certificates)",
+			CA_FILE, bundles_added);
+	}
 	free(text);
-	hm_phase_end(PHASE, "egress proxy CA %s %s, added to %u bundles",
-		written ? "written to" : "not written to", CA_FILE, bundles_added);
+}
+
+/* Child side: the tool in its own process group (its hooks die with it on
+ * a timeout), stdin /dev/null, the console for its output. */
+static void NORETURN exec_update_tool(void)
+{
+	static char *const envp[] = { (char *)"PATH=" HM_DEFAULT_PATH, NULL };
+	char *const argv[] = { update_tool, NULL };
+	int fd;
+
+	die_func = NULL;
+	hm_reset_signals();
+	setpgid(0, 0);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0)
+		xmove_fd(fd, STDIN_FILENO);
+	execve(update_tool, argv, envp);
+	hm_log_errno(HM_ERROR, PHASE, errno, "cannot execute %s", update_tool);
+	_exit(127);
+}
+
+/* After the switch: the image's update-ca-certificates, when it has one. */
+void FAST_FUNC hm_update_ca_certificates(struct hm_boot *b)
+{
+	char msg[HM_EXIT_MESSAGE_MAX];
+	int status;
+	pid_t pid;
+
+	if (!update_tool[0])
+		return;
+	hm_phase_begin(PHASE);
+	pid = fork();
+	if (pid == 0)
+		exec_update_tool();
+	if (pid < 0)
+		fail(b, "fork for %s: %s", update_tool, strerror(errno));
+	status = hm_wait_bounded(pid, UPDATE_TIMEOUT_MS);
+	if (status == -1)
+		fail(b, "%s did not finish within %d s", update_tool, UPDATE_TIMEOUT_MS / 1000);
+	if (status == -2)
+		fail(b, "waiting for %s: %s", update_tool, strerror(errno));
+	if (status != 0)
+		fail(b, "%s failed (%s)", update_tool, hm_exit_message(status, false, msg, sizeof(msg)));
+	hm_phase_end(PHASE, "ran the image's %s", update_tool);
 }

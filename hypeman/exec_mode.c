@@ -73,13 +73,32 @@ static char **agent_env(char **env)
 	return e;
 }
 
-/* Waits, bounded, for the agent's byte on FD or a stop request (left
- * pending for hm_stop_point); logs the outcome. */
-static void await_agent(int fd, pid_t pid)
+/* Once the readiness pipe reads EOF: how the agent ended, into BUF (it
+ * closes the pipe as it exits, a moment before it can be reaped; one that
+ * lives on is killed: the VM powers off). */
+static void agent_end(pid_t pid, char *buf, size_t len)
+{
+	char how[HM_EXIT_MESSAGE_MAX];
+	int status = hm_wait_bounded(pid, 1000);
+
+	if (status < 0)
+		snprintf(buf, len, "closed its readiness pipe without signalling");
+	else
+		snprintf(buf, len, "exited (%s) before signalling readiness",
+			hm_exit_message(status, false, how, sizeof(how)));
+}
+
+/*
+ * Waits, bounded, for the agent's byte on FD or a stop request (left
+ * pending for hm_stop_point). 0 when it is ready or a stop is pending;
+ * -1 after an ERROR naming the agent and the cause.
+ */
+static int await_agent(int fd, pid_t pid)
 {
 	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	char why[128];
 	sigset_t stop;
-	int rc, n = -1;
+	int rc;
 	char c;
 
 	hm_stop_sigset(&stop);
@@ -90,26 +109,27 @@ static void await_agent(int fd, pid_t pid)
 		close(pfd[1].fd);
 	if (rc > 0 && !pfd[0].revents) {
 		hm_phase_end("agent-start", "stop requested before the guest agent (pid %d) was ready", (int)pid);
-		return;
+		return 0;
 	}
-	if (rc > 0)
-		n = read(fd, &c, 1);
-	if (n == 1) {
+	if (rc > 0 && read(fd, &c, 1) == 1) {
 		hm_phase_end("agent-start", "guest agent %s ready (pid %d)", HM_AGENT_DST, (int)pid);
-		return;
+		return 0;
 	}
 	if (rc == 0)
-		hm_log(HM_ERROR, "agent-start", "guest agent (pid %d) did not signal readiness within %d ms; starting the program anyway",
-			(int)pid, AGENT_READY_TIMEOUT_MS);
+		snprintf(why, sizeof(why), "did not signal readiness within %d ms", AGENT_READY_TIMEOUT_MS);
 	else
-		hm_log(HM_ERROR, "agent-start", "guest agent (pid %d) exited or closed its readiness pipe without signalling; starting the program anyway",
-			(int)pid);
-	hm_phase_end("agent-start", "guest agent (pid %d) started without a readiness signal", (int)pid);
+		agent_end(pid, why, sizeof(why));
+	hm_log(HM_ERROR, "agent-start", "guest agent %s (pid %d) %s: not starting the program; powering off",
+		HM_AGENT_DST, (int)pid, why);
+	return -1;
 }
 
-/* Phase agent-start: the agent with the readiness pipe on
- * HM_AGENT_READY_FD, waited for. Returns its pid (or -1). */
-static pid_t start_agent(char **env)
+/*
+ * Phase agent-start: the agent with the readiness pipe on
+ * HM_AGENT_READY_FD, and the strict gate of today's hypeman: no program
+ * without its readiness. Returns its pid; on failure the VM shuts down.
+ */
+static pid_t start_agent(struct hm_boot *b, char **env)
 {
 	char *argv[] = { (char *)HM_AGENT_DST, NULL };
 	char **e;
@@ -118,9 +138,8 @@ static pid_t start_agent(char **env)
 
 	hm_phase_begin("agent-start");
 	if (pipe2(pipefd, O_CLOEXEC) != 0) {
-		hm_log_errno(HM_ERROR, "agent-start", errno, "pipe for the agent's readiness failed");
-		hm_phase_end("agent-start", "guest agent not started");
-		return -1;
+		hm_log_errno(HM_ERROR, "agent-start", errno, "pipe for the agent's readiness failed: powering off");
+		hm_shutdown(b->cmdline.grace_s);
 	}
 	e = agent_env(env);
 	mkdir("/run/hypeman", 0755);
@@ -131,12 +150,10 @@ static pid_t start_agent(char **env)
 	}
 	free(e);
 	close(pipefd[1]);
-	if (pid < 0) {
-		hm_log_errno(HM_ERROR, "agent-start", errno, "fork for the guest agent failed");
-		hm_phase_end("agent-start", "guest agent not started");
-	} else {
-		await_agent(pipefd[0], pid);
-	}
+	if (pid < 0)
+		hm_log_errno(HM_ERROR, "agent-start", errno, "fork for the guest agent failed: powering off");
+	if (pid < 0 || await_agent(pipefd[0], pid) != 0)
+		hm_shutdown(b->cmdline.grace_s);
 	close(pipefd[0]);
 	return pid;
 }
@@ -172,16 +189,23 @@ static bool kernel_log_shows_oom(void)
 	return oom;
 }
 
-static void report_exit(int status)
+void FAST_FUNC hm_exit_marker_out(int code, const char *message)
 {
 	char line[HM_EXIT_MARKER_MAX + 1];
-	bool oom = hm_exit_code(status) == 137 && kernel_log_shows_oom();
 
 	/* The program's last output may lack a newline: the host only finds
 	 * the marker at the start of a line. */
 	line[0] = '\n';
-	hm_exit_marker(status, oom, line + 1, sizeof(line) - 1);
+	hm_exit_marker_format(line + 1, sizeof(line) - 1, code, message);
 	hm_console_line(line);
+}
+
+static void report_exit(int status)
+{
+	char msg[HM_EXIT_MESSAGE_MAX];
+	bool oom = hm_exit_code(status) == 137 && kernel_log_shows_oom();
+
+	hm_exit_marker_out(hm_exit_code(status), hm_exit_message(status, oom, msg, sizeof(msg)));
 }
 
 /* Reaps every child that has exited: true when PROG was one (its wait
@@ -268,8 +292,9 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 		bb_die_memory_exhausted();
 	if (!argv[0])
 		hm_fatal(b, "exec", "nothing to exec: entrypoint and cmd are both empty");
-	if (!b->cfg.skip_guest_agent)
-		agent = start_agent(env);
+	/* an initrd without an agent said so in phase agent */
+	if (!b->cfg.skip_guest_agent && !b->no_agent)
+		agent = start_agent(b, env);
 	hm_stop_point(b, "before the program started");
 
 	hm_phase_begin("exec");

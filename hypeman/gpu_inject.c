@@ -93,32 +93,6 @@ static const char *library_dir(struct hm_boot *b)
 	return dirs[i];
 }
 
-/* Waits for PID until the deadline: its wait status, -1 when it was
- * killed at the deadline, -2 when waitpid failed. */
-static int wait_bounded(pid_t pid, unsigned timeout_ms)
-{
-	unsigned long long deadline = hm_uptime_ms() + timeout_ms;
-	struct timespec ts;
-	sigset_t chld;
-	int status;
-	pid_t r;
-
-	/* SIGCHLD is blocked in PID 1: wait for it, bounded */
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	while ((r = waitpid(pid, &status, WNOHANG)) != pid) {
-		if (r < 0 && errno != EINTR)
-			return -2;
-		if (!hm_time_left(deadline, &ts)) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sigtimedwait(&chld, NULL, &ts);
-	}
-	return status;
-}
-
 /* The image's ldconfig, chrooted into the image, in a child. */
 static void run_ldconfig(struct hm_boot *b)
 {
@@ -154,7 +128,7 @@ static void run_ldconfig(struct hm_boot *b)
 		hm_log_errno(HM_ERROR, "gpu", errno, "fork for ldconfig failed");
 		return;
 	}
-	status = wait_bounded(pid, LDCONFIG_TIMEOUT_MS);
+	status = hm_wait_bounded(pid, LDCONFIG_TIMEOUT_MS);
 	if (status == -1)
 		hm_log(HM_ERROR, "gpu", "the image's %s did not finish within %u ms: killed", path, LDCONFIG_TIMEOUT_MS);
 	else if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

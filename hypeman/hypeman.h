@@ -106,6 +106,7 @@ struct hm_boot {
 	 * loads its driver), or NULL: the overlay phase looks itself */
 	const char *rootfs_type;
 	int newroot_fd;         /* O_PATH fd of HM_NEWROOT, for confined paths */
+	bool no_agent;          /* the initrd carries no guest agent (phase agent) */
 	/* Disk mounts in the initramfs that the root or a volume is made
 	 * of; switch_root.c moves them under HM_DISKS_DIR. */
 	struct hm_staged { char *path; char *name; } staged[HM_MAX_STAGED];
@@ -132,8 +133,14 @@ void hm_install_agent(struct hm_boot *b) FAST_FUNC;     /* agent.c: agent */
 void hm_prepare_headers(struct hm_boot *b) FAST_FUNC;   /* headers.c: headers (before the switch) */
 int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c: switch */
 void hm_start_headers(struct hm_boot *b) FAST_FUNC;     /* headers.c: headers (after it) */
+void hm_update_ca_certificates(struct hm_boot *b) FAST_FUNC; /* egress_ca.c: egress-ca (after it) */
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
+
+/* ---- exec_mode.c ---- */
+/* The HYPEMAN-EXIT marker of CODE and MESSAGE on the console, on a line
+ * of its own (contract: Markers). */
+void hm_exit_marker_out(int code, const char *message) FAST_FUNC;
 
 /* ---- stop.c: stop requests before the program ---- */
 /* SIGTERM and SIGINT (Ctrl-Alt-Del): the signals that ask for a stop. */
@@ -194,6 +201,10 @@ pid_t hm_fork_applet(const char *phase, const char *const *argv, void (*setup)(v
 /* The same, waited for: its exit status (0..255), or -1 when it could not
  * run or was killed. */
 int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
+/* waitpid for PID (a child), at most TIMEOUT_MS: its wait status, or -1
+ * after that time (then it and its process group were killed and
+ * reaped), -2 when waitpid failed. */
+int hm_wait_bounded(pid_t pid, unsigned timeout_ms) FAST_FUNC;
 
 /* ---- GPU and kernel headers (gpu*.c, headers.c, initrd_image.c) ---- */
 struct hm_modplan;

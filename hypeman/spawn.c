@@ -66,3 +66,29 @@ int FAST_FUNC hm_run_applet(const char *phase, const char *const *argv)
 	hm_log(HM_ERROR, phase, "%s killed by signal %d", argv[0], WTERMSIG(status));
 	return -1;
 }
+
+int FAST_FUNC hm_wait_bounded(pid_t pid, unsigned timeout_ms)
+{
+	unsigned long long deadline = hm_uptime_ms() + timeout_ms;
+	struct timespec ts;
+	sigset_t chld;
+	int status;
+	pid_t r;
+
+	/* SIGCHLD is blocked in PID 1: wait for it, bounded */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((r = waitpid(pid, &status, WNOHANG)) != pid) {
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (!hm_time_left(deadline, &ts)) {
+			/* its process group too, when it made one */
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	return status;
+}

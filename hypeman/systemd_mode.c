@@ -142,7 +142,7 @@ void FAST_FUNC hm_run_systemd(struct hm_boot *b)
 	if (argv[0][0] != '/' || !executable_in_image(argv[0]))
 		hm_fatal(b, "systemd", "%s does not exist or is not an executable file in the image%s",
 			argv[0], argv[0][0] != '/' ? " (systemd mode needs an absolute path)" : "");
-	if (!b->cfg.skip_guest_agent)
+	if (!b->cfg.skip_guest_agent && !b->no_agent)
 		inject_agent(b);
 	prepare_shutdown_root(b);
 	env = hm_build_env(&b->cfg);

@@ -338,9 +338,56 @@ int main(void)
 }
 """
 
+# What a container's /dev holds (contract: Devices, /dev): the links Docker
+# makes, written through; mqueue and shm mounted; a pty from /dev/ptmx.
+# As PID 1 (systemd mode's program) it powers off itself.
+DEVCHECK_C = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/reboot.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+static const char *fs(const char *path)
+{
+	struct statfs sf;
+	if (statfs(path, &sf) != 0)
+		return "none";
+	return sf.f_type == 0x19800202 ? "mqueue" : sf.f_type == 0x01021994 ? "tmpfs" : "other";
+}
+int main(void)
+{
+	static const char *const links[] = { "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/core" };
+	char buf[256], *pts;
+	unsigned i;
+	int fd;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		ssize_t n = readlink(links[i], buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = 0;
+		printf("DEVCHECK link %s -> %s\n", links[i], n > 0 ? buf : "(none)");
+	}
+	fd = open("/dev/stdout", O_WRONLY | O_APPEND);
+	dprintf(fd, "DEVCHECK written to /dev/stdout\n");
+	fd = open("/dev/stderr", O_WRONLY | O_APPEND);
+	dprintf(fd, "DEVCHECK written to /dev/stderr\n");
+	printf("DEVCHECK fs /dev/mqueue %s /dev/shm %s\n", fs("/dev/mqueue"), fs("/dev/shm"));
+	fd = posix_openpt(O_RDWR | O_NOCTTY);
+	pts = fd >= 0 && grantpt(fd) == 0 && unlockpt(fd) == 0 ? ptsname(fd) : NULL;
+	printf("DEVCHECK ptmx %s\n", pts ? pts : "failed");
+	printf("DEVCHECK done\n");
+	if (getpid() == 1) {
+		sync();
+		reboot(RB_POWER_OFF);
+	}
+	return 0;
+}
+"""
+
 SOURCES = {"hello": HELLO_C, "exitwith": EXITWITH_C, "orphans": ORPHANS_C,
            "sigprog": SIGPROG_C, "status": STATUS_C, "writer": WRITER_C,
-           "agentprobe": AGENTPROBE_C}
+           "agentprobe": AGENTPROBE_C, "devcheck": DEVCHECK_C}
 
 
 @pytest.fixture(scope="session")
@@ -712,27 +759,94 @@ def test_agent_readiness_awaited(vm_factory, tmp_path, progs, arch):
     assert prog_ms - agent_start < 9500, "waited (nearly) the whole 10 s time-out"
 
 
-def test_agent_dies_program_still_runs(vm_factory, tmp_path, progs, arch):
-    """An agent that exits at once: an ERROR (phase agent-start) and the program
-    runs anyway, without waiting for the whole readiness time-out."""
-    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/agentprobe"],
-                 install={"/agentprobe": "agentprobe"}, agent_on=True,
-                 env={"TEST_AGENT_DIE": "1"})
-    prog_ms, _ = _agent_probe(vm)
+def _gate_failed(vm, guest, cause):
+    """The strict agent gate closed: one ERROR (phase agent-start) naming
+    the agent and CAUSE, no program, no HYPEMAN-EXIT, then the shutdown
+    path (power-off, clean disks). Returns the ERROR."""
+    assert_clean_poweroff(vm)
+    errors = [o for o in vm.log_lines() if o["level"] == "ERROR"]
+    assert len(errors) == 1, errors
+    err = errors[0]
+    assert err["phase"] == "agent-start", err
+    assert "guest agent /opt/hypeman/guest-agent (pid " in err["msg"] and cause in err["msg"], err
+    assert "HYPEMAN-PROGRAM-START" not in vm.console_text
+    assert "AGENTPROBE" not in vm.console_text
+    assert vm.exit_marker() is None
+    ok, report = disks.e2fsck_clean(guest.vdb)
+    assert ok, report
+    return err
+
+
+def test_agent_exits_before_readiness(vm_factory, tmp_path, progs, arch):
+    """An agent that exits at once: the program never starts (strict gate,
+    contract: Exec mode), the ERROR says how the agent ended, power-off,
+    without waiting for the readiness time-out."""
+    vm, guest = boot(vm_factory, tmp_path, progs, arch, cmd=["/agentprobe"],
+                     install={"/agentprobe": "agentprobe"}, agent_on=True,
+                     env={"TEST_AGENT_DIE": "1"})
+    err = _gate_failed(vm, guest, "exited (exit code 3) before signalling readiness")
+    assert "test-agent: TEST_AGENT_DIE=1" in vm.console_text
+    shut = [o for o in vm.log_lines() if o["phase"] == "shutdown"][0]
+    assert shut["uptime_ms"] - err["uptime_ms"] < 2000, (err, shut)
+
+
+def test_mute_agent_powers_off(vm_factory, tmp_path, progs, arch):
+    """An agent that never signals readiness: after the 10 s time-out the
+    program never starts; the agent, still running, is stopped by the
+    shutdown path."""
+    vm, guest = boot(vm_factory, tmp_path, progs, arch, cmd=["/agentprobe"],
+                     install={"/agentprobe": "agentprobe"}, agent_on=True,
+                     env={"TEST_AGENT_READY_DELAY_MS": "600000"}, timeout=120)
+    err = _gate_failed(vm, guest, "did not signal readiness within 10000 ms")
+    switch = [o for o in vm.log_lines() if o["phase"] == "switch"][0]
+    assert err["uptime_ms"] - switch["uptime_ms"] >= 10000, (switch, err)
+    # the agent itself was still running: the shutdown reaped it
+    reaped = [o for o in vm.log_lines() if o["msg"].startswith("reaped ")][0]
+    assert not reaped["msg"].startswith("reaped 0 "), reaped
+
+
+def test_agentless_initrd_is_quiet(vm_factory, tmp_path, progs, arch):
+    """An initrd built without --agent (as the README builds one for
+    hypeman run): one INFO line says so, no ERROR or WARN at all, and the
+    program starts (skip_guest_agent false)."""
+    initrd = os.path.join(_arch.out_dir(arch), "initrd-noagent")
+    if not os.path.exists(initrd):
+        pytest.skip("%s not built (tests/run builds it)" % initrd)
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/hello"], install={"/hello": "hello"},
+                 config={"skip_guest_agent": False}, initrd=initrd)
+    vm.wait_for("HELLO-FROM-STATIC")
     assert_clean_poweroff(vm)
     check_exit_line(vm, 0, "success")
-    start_idx = check_program_start(vm, "AGENTPROBE")
+    logs = vm.log_lines()
+    assert [o for o in logs if o["level"] != "INFO"] == []
+    agent_lines = [o for o in logs if o["phase"] in ("agent", "agent-start")]
+    assert [o["msg"] for o in agent_lines] == [
+        "this initrd has no guest agent (/usr/local/bin/guest-agent): none installed or started"]
+
+
+DEV_LINKS = ["DEVCHECK link /dev/fd -> /proc/self/fd", "DEVCHECK link /dev/stdin -> /proc/self/fd/0",
+             "DEVCHECK link /dev/stdout -> /proc/self/fd/1", "DEVCHECK link /dev/stderr -> /proc/self/fd/2",
+             "DEVCHECK link /dev/core -> /proc/kcore", "DEVCHECK written to /dev/stdout",
+             "DEVCHECK written to /dev/stderr", "DEVCHECK fs /dev/mqueue mqueue /dev/shm tmpfs"]
+
+
+@pytest.mark.parametrize("mode", ["exec", "systemd"])
+def test_dev_as_docker_gives_it(vm_factory, tmp_path, progs, arch, mode):
+    """/dev as Docker gives a container, before anything of the image runs
+    (contract: Devices): /dev/fd and /dev/std{in,out,err} (output written
+    to /dev/stdout and /dev/stderr reaches the console), /dev/core,
+    /dev/mqueue, /dev/shm, /dev/ptmx. In systemd mode the image's first
+    program (here PID 1 itself) sees them."""
+    vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/devcheck"], install={"/devcheck": "devcheck"},
+                 config={"init_mode": mode})
+    vm.wait_for("DEVCHECK done")
+    assert vm.wait_exit() == 0
+    vm.assert_no_panic()
     lines = clean_lines(vm)
-    err_idx = line_index(lines, lambda l: '"phase":"agent-start"' in l and '"level":"ERROR"' in l,
-                         "with an agent ERROR")
-    assert err_idx < start_idx
-    assert "test-agent: TEST_AGENT_DIE=1" in vm.console_text
-    # the last log line before the agent's start bounds its start time from below
-    died_idx = lines.index("test-agent: TEST_AGENT_DIE=1, exiting with 3")
-    from lib.vm import parse_log
-    before = parse_log("\n".join(lines[:died_idx]))[-1]
-    print("log before the agent: %d ms; program ran at %d ms" % (before["uptime_ms"], prog_ms))
-    assert prog_ms - before["uptime_ms"] < 8000, "waited for a dead agent's readiness"
+    for want in DEV_LINKS:
+        assert want in lines, "missing %r" % want
+    assert any(re.fullmatch(r"DEVCHECK ptmx /dev/pts/\d+", l) for l in lines), lines
+    assert "HYPEMAN-PROGRAM-START" in vm.console_text and "mode=%s" % mode in vm.console_text
 
 
 def test_pid1_memory(vm_factory, tmp_path, progs, arch):
