@@ -2,7 +2,7 @@
 # Build the hypeman-init busybox (static, musl) and the initrd cpio.
 #
 #   ./build.sh [--arch x86_64|aarch64] [--agent FILE] [--kernel-modules DIR]
-#              [--gpu-driver DIR] [--kernel-headers DIR] [--output FILE]
+#              [--gpu-driver DIR] [--kernel-headers DIR|FILE.tar.gz] [--output FILE]
 #              [--busybox-only]
 #   ./build.sh --clear-cache     removes $HYPEMAN_CACHE (its folders' sizes first)
 #
@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
 	--agent) agent=$(realpath "${2:?--agent needs a FILE}"); shift 2 ;;
 	--kernel-modules) kmods=$(realpath "${2:?--kernel-modules needs a DIR}"); shift 2 ;;
 	--gpu-driver) gpu_driver=$(realpath "${2:?--gpu-driver needs a DIR}"); shift 2 ;;
-	--kernel-headers) kheaders=$(realpath "${2:?--kernel-headers needs a DIR}"); shift 2 ;;
+	--kernel-headers) kheaders=$(realpath "${2:?--kernel-headers needs a DIR or a FILE.tar.gz}"); shift 2 ;;
 	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
 	--busybox-only) busybox_only=1; shift ;;
 	--clear-cache) clear_cache ;;
@@ -72,7 +72,8 @@ done
 [ -z "$agent" ] || [ -f "$agent" ] || { echo "build.sh: --agent: no file $agent" >&2; exit 1; }
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
 [ -z "$gpu_driver" ] || [ -d "$gpu_driver" ] || { echo "build.sh: --gpu-driver: no directory $gpu_driver" >&2; exit 1; }
-[ -z "$kheaders" ] || [ -d "$kheaders" ] || { echo "build.sh: --kernel-headers: no directory $kheaders" >&2; exit 1; }
+[ -z "$kheaders" ] || [ -d "$kheaders" ] || [ -f "$kheaders" ] ||
+	{ echo "build.sh: --kernel-headers: no directory or file $kheaders" >&2; exit 1; }
 # Another architecture's build (and its busybox tree) lives in out/<arch>/.
 [ "$arch" = "$host_arch" ] || out=$out/$arch
 # An initrd with modules is named after their kernel release: hypeman run
@@ -425,10 +426,29 @@ headers_closure() {
 	done
 }
 
+# hypeman's kernel-headers-<arch>.tar.gz (released with its kernel): a
+# whole tree at the top of the archive, as hypeman's init extracts it into
+# /usr/src/linux-headers-$(uname -r). Unpacked here into that layout under
+# $out/build/headers-tar; prints the tree's path there.
+headers_from_tarball() {
+	local tarball=$1 x=$out/build/headers-tar rel
+	rm -rf "$x"
+	mkdir -p "$x/top"
+	# GNU tar refuses members with ".." and absolute names
+	tar -xzf "$tarball" -C "$x/top" --no-same-owner --no-same-permissions ||
+		{ log "--kernel-headers: cannot unpack $tarball"; exit 1; }
+	rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$x/top/include/generated/utsrelease.h" 2>/dev/null)
+	[ -n "$rel" ] || { log "--kernel-headers: $tarball has no include/generated/utsrelease.h at its top (a headers tree, as hypeman's kernel-headers-<arch>.tar.gz)"; exit 1; }
+	mkdir -p "$x/usr/src"
+	mv "$x/top" "$x/usr/src/linux-headers-$rel"
+	echo "$x/usr/src/linux-headers-$rel"
+}
+
 # DIR is a headers tree as installed, .../usr/src/<name>; ROOT is what
 # its absolute paths are relative to (/ for an installed one).
 headers_image() {
 	local stage=$1 imgs=$2 dir=$kheaders root tree rel p list
+	[ -d "$dir" ] || dir=$(headers_from_tarball "$dir")
 	case $dir in */usr/src/?*) ;; *) log "--kernel-headers wants a .../usr/src/<name> directory, got $dir"; exit 1 ;; esac
 	tree=/usr/src/${dir##*/usr/src/}
 	root=${dir%"$tree"}
@@ -446,9 +466,9 @@ headers_image() {
 	find "$out/build/headers-root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	mkdir -p "$imgs"
 	mk_squashfs "$out/build/headers-root" "$imgs/headers.sqfs"
-	rm -rf "$out/build/headers-root"
+	rm -rf "$out/build/headers-root" "$out/build/headers-tar"
 	mv "$list" "$stage/etc/hypeman/headers"
-	log "kernel headers: $tree for $rel ($(grep -c '^path' "$stage/etc/hypeman/headers") more paths), image $(stat -c %s "$imgs/headers.sqfs") bytes"
+	log "kernel headers: $tree for $rel ($(grep -c '^path' "$stage/etc/hypeman/headers" || :) more paths), image $(stat -c %s "$imgs/headers.sqfs") bytes"
 }
 
 # The images as an uncompressed cpio after the gzip'ed one (the kernel reads
