@@ -37,6 +37,7 @@
 //usage:       "Kernel command line: hypeman.rescue=0 (no rescue shell),\n"
 //usage:       "hypeman.grace=SECONDS (SIGTERM to SIGKILL at shutdown, default 10),\n"
 //usage:       "hypeman.pids_max=N (at most N processes in the exec-mode program),\n"
+//usage:       "hypeman.ca_timeout=SECONDS (the image's update-ca-certificates, default 300),\n"
 //usage:       "hypeman.debug=1 (a log line per module, disk and volume too)"
 
 #include "libbb.h"

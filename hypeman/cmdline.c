@@ -60,6 +60,12 @@ static void option(const char *word, size_t len, struct hm_cmdline *c,
 			c->pids_max = v;
 		else if (bad)
 			bad(word, (int)len, "1.." STR(HM_PIDS_MAX_MAX) " processes");
+	} else if (is(word, klen, "hypeman.ca_timeout")) {
+		v = number(val, vlen, HM_GRACE_MAX_S);
+		if (v > 0)
+			c->ca_timeout_s = v;
+		else if (bad)
+			bad(word, (int)len, "1.." STR(HM_GRACE_MAX_S) " seconds");
 	} else if (is(word, klen, "hypeman.debug")) {
 		if (eq && (is(val, vlen, "0") || is(val, vlen, "1")))
 			c->debug = *val == '1';

@@ -9,6 +9,8 @@
  *   hypeman.debug=1    one log line per item as well (each module loaded
  *                      or skipped, each disk mounted), not only each
  *                      phase's summary; hypeman.debug=0 is the default
+ *   hypeman.ca_timeout=N  seconds the image's update-ca-certificates may
+ *                      take (egress proxy CA), 1..HM_GRACE_MAX_S
  */
 #ifndef HM_CMDLINE_H
 #define HM_CMDLINE_H 1
@@ -18,12 +20,16 @@
 #define HM_GRACE_DEFAULT_S 10
 #define HM_GRACE_MAX_S     3600
 #define HM_PIDS_MAX_MAX    4194304  /* the kernel's PID_MAX_LIMIT */
+/* Debian's update-ca-certificates takes about 1 s under KVM, 20 s under
+ * TCG, 130-160 s under TCG on a 2-core host with a load of 16 */
+#define HM_CA_TIMEOUT_DEFAULT_S 300
 
 struct hm_cmdline {
 	bool rescue;		/* default true */
 	unsigned grace_s;	/* default HM_GRACE_DEFAULT_S */
 	unsigned pids_max;	/* 0 (the default): no limit */
 	bool debug;		/* default false */
+	unsigned ca_timeout_s;	/* default HM_CA_TIMEOUT_DEFAULT_S */
 };
 
 /*

@@ -25,7 +25,6 @@
 #define PHASE "egress-ca"
 #define CA_FILE "/usr/local/share/ca-certificates/hypeman-egress-proxy.crt"
 #define BUNDLE_MAX (16 * 1024 * 1024)
-#define UPDATE_TIMEOUT_MS (120 * 1000)
 /* EX_CONFIG of sysexits.h, as today's hypeman ends such a boot */
 #define EXIT_CA_FAILED 78
 
@@ -168,9 +167,9 @@ void FAST_FUNC hm_update_ca_certificates(struct hm_boot *b)
 		exec_update_tool();
 	if (pid < 0)
 		fail(b, "fork for %s: %s", update_tool, strerror(errno));
-	status = hm_wait_bounded(pid, UPDATE_TIMEOUT_MS);
+	status = hm_wait_bounded(pid, b->cmdline.ca_timeout_s * 1000);
 	if (status == -1)
-		fail(b, "%s did not finish within %d s", update_tool, UPDATE_TIMEOUT_MS / 1000);
+		fail(b, "%s did not finish within %u s (hypeman.ca_timeout)", update_tool, b->cmdline.ca_timeout_s);
 	if (status == -2)
 		fail(b, "waiting for %s: %s", update_tool, strerror(errno));
 	if (status != 0)

@@ -2,10 +2,10 @@
  * Phase 6 (headers), unless config skip_kernel_headers and when the initrd
  * carries them (build.sh --kernel-headers): the running kernel's headers
  * for DKMS and `make -C /lib/modules/$(uname -r)/build M=...`, off the
- * boot path, with the protocol today's hypeman host reads (contract: GPU
- * and kernel headers): /run/hypeman/kernel-headers.status going pending,
- * running, then ready or failed, and the HYPEMAN-HEADERS-START, -READY
- * and -FAILED markers on the console.
+ * boot path, with the protocol today's hypeman host reads
+ * (contract: GPU and kernel headers): /run/hypeman/kernel-headers.status
+ * going pending, running, then ready or failed, and the
+ * HYPEMAN-HEADERS-START, -READY and -FAILED markers on the console.
  *
  * Before the switch PID 1 stages "pending" and only opens what the work
  * needs from the initramfs (the headers image and the loop and squashfs

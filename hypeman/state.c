@@ -17,6 +17,7 @@ struct hm_boot* FAST_FUNC hm_boot_init(void)
 	b.cmdline.rescue = true;
 	b.cmdline.grace_s = HM_GRACE_DEFAULT_S;
 	b.cmdline.debug = false;
+	b.cmdline.ca_timeout_s = HM_CA_TIMEOUT_DEFAULT_S;
 	b.rootfs_type = NULL;
 	b.newroot_fd = -1;
 	hm_boot_state = &b;

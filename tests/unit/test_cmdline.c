@@ -19,7 +19,7 @@ static void bad(const char *word, int len, const char *wanted)
 /* Parses TEXT over the defaults; the bad words land in bad_words. */
 static struct hm_cmdline parse(const char *text)
 {
-	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S, 0, false };
+	struct hm_cmdline c = { true, HM_GRACE_DEFAULT_S, 0, false, HM_CA_TIMEOUT_DEFAULT_S };
 
 	bad_words[0] = '\0';
 	hm_cmdline_parse(text, &c, bad);
@@ -95,6 +95,24 @@ static void test_bad_values(void)
 	CHECK_INT(c.grace_s, 4);
 }
 
+static void test_ca_timeout(void)
+{
+	struct hm_cmdline c;
+
+	c = parse("console=ttyS0");
+	CHECK_INT(c.ca_timeout_s, 300);
+	c = parse("hypeman.ca_timeout=5 hypeman.grace=2");
+	CHECK_INT(c.ca_timeout_s, 5);
+	CHECK_INT(c.grace_s, 2);
+	c = parse("hypeman.ca_timeout=1 hypeman.ca_timeout=3600");
+	CHECK_INT(c.ca_timeout_s, 3600);
+	CHECK_STR(bad_words, "");
+	c = parse("hypeman.ca_timeout=9 hypeman.ca_timeout=0 hypeman.ca_timeout=3601 hypeman.ca_timeout=");
+	CHECK_INT(c.ca_timeout_s, 9);
+	CHECK_STR(bad_words, "hypeman.ca_timeout=0 hypeman.ca_timeout=3601 hypeman.ca_timeout=");
+	CHECK_STR(bad_wanted, "1..3600 seconds");
+}
+
 static void test_pids_max(void)
 {
 	struct hm_cmdline c;
@@ -122,5 +140,6 @@ int main(void)
 	CHECK_CASE(test_options());
 	CHECK_CASE(test_bad_values());
 	CHECK_CASE(test_pids_max());
+	CHECK_CASE(test_ca_timeout());
 	return check_done();
 }
