@@ -365,7 +365,7 @@ def run_guest(tmp, initrd, vmlinuz, script, config=None, image_files=None,
 
 
 MEMINFO = "grep -E '^(MemAvailable|MemFree):' /proc/meminfo | sed 's/^/%s/'; "
-WAIT_READY = ("i=0; while [ ! -e /run/hypeman/headers-ready ] && [ $i -lt 600 ]; "
+WAIT_READY = ("i=0; until grep -qx ready /run/hypeman/kernel-headers.status 2>/dev/null || [ $i -ge 600 ]; "
               "do sleep 0.05; i=$((i+1)); done; ")
 
 

@@ -89,7 +89,7 @@ def _set_pdeathsig():
 class VM:
     def __init__(self, tmpdir, initrd, disks=(), append_extra="", net=False,
                  mem_mb=512, agent_socket=True, timeout=60, kernel=None,
-                 rescue=False, smp=1, extra_args=(), arch=None):
+                 rescue=False, smp=1, extra_args=(), arch=None, hostfwd=()):
         """tmpdir: where console.log, qemu.stderr (and sockets) go.
         disks: paths or Disk objects, in order vda, vdb, vdc, ...
         append_extra: added to the kernel command line
@@ -99,6 +99,8 @@ class VM:
             instead of waiting in the rescue shell); True leaves it out.
         net: virtio-net on QEMU user networking with restrict=on (no host
             or outside access; guest 10.0.2.15/24, gw 10.0.2.2, dns 10.0.2.3).
+        hostfwd: with net, forwards as QEMU's hostfwd= takes them, e.g.
+            "tcp:127.0.0.1:8080-:80" (host addresses: 127.0.0.1 only).
         agent_socket: virtio-serial port org.hypeman.agent.0 backed by a
             unix socket server at self.agent_socket (None when False).
         timeout: default for wait_for / wait_exit (scaled).
@@ -125,6 +127,10 @@ class VM:
             "console=%s panic=-1 loglevel=4" % self.console,
             "" if rescue else "hypeman.rescue=0", append_extra) if x)
         self.net, self.mem_mb, self.smp = net, mem_mb, smp
+        for f in hostfwd:
+            if not f.split(":")[1] == "127.0.0.1":
+                raise ValueError("hostfwd %r: only 127.0.0.1 on the host" % f)
+        self.hostfwd = list(hostfwd)
         self.timeout = timeout
         self.extra_args = list(extra_args)
         self.console_log = os.path.join(self.tmpdir, "console.log")
@@ -174,7 +180,7 @@ class VM:
                 dev += ",serial=%s" % d.serial
             a += ["-drive", drive, "-device", dev]
         if self.net:
-            a += ["-netdev", "user,id=n0,restrict=on",
+            a += ["-netdev", "user,id=n0,restrict=on" + "".join(",hostfwd=" + f for f in self.hostfwd),
                   "-device", "virtio-net-pci,netdev=n0,addr=0x%x" % NET_SLOT]
         if self.agent_socket:
             a += ["-device", "virtio-serial-pci,id=vser0,addr=0x%x" % SERIAL_SLOT,
