@@ -1,5 +1,5 @@
-// needs: hypeman/json.c hypeman/config.c
-/* Unit tests for hypeman/config.c: every field, defaults, type errors, hostile input. */
+// needs: contract/json.c contract/config.c
+/* Unit tests for contract/config.c: every field, defaults, type errors, hostile input. */
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"

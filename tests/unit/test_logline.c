@@ -1,6 +1,6 @@
-// needs: hypeman/logline.c hypeman/json.c
+// needs: contract/logline.c contract/json.c
 /*
- * Unit tests for hypeman/logline.c: the JSON escaping of every byte value,
+ * Unit tests for contract/logline.c: the JSON escaping of every byte value,
  * the log line and PROGRAM-START marker shapes (contract: Log; contract: Markers), and
  * lines cut to size staying one JSON object (read back with json.c).
  */
