@@ -17,6 +17,7 @@
 #include "confine.h"
 #include "exit_status.h"
 #include "interp.h"
+#include "marker.h"
 
 #define AGENT_READY_TIMEOUT_MS 10000
 
@@ -191,13 +192,10 @@ static bool kernel_log_shows_oom(void)
 
 void FAST_FUNC hm_exit_marker_out(int code, const char *message)
 {
-	char line[HM_EXIT_MARKER_MAX + 1];
+	struct hm_marker m = { .kind = HM_MARKER_EXIT, .num = code };
 
-	/* The program's last output may lack a newline: the host only finds
-	 * the marker at the start of a line. */
-	line[0] = '\n';
-	hm_exit_marker_format(line + 1, sizeof(line) - 1, code, message);
-	hm_console_line(line);
+	m.text[HM_MF_MESSAGE] = message;
+	hm_marker_out(&m);
 }
 
 static void report_exit(int status)

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "exit_status.h"
-#include "logline.h"
 
 int hm_exit_code(int wstatus)
 {
@@ -68,20 +67,13 @@ const char *hm_exit_message(int wstatus, bool oom, char *buf, size_t len)
 	return buf;
 }
 
-int hm_exit_marker_format(char *buf, size_t len, int code, const char *message)
+size_t hm_exit_marker(int wstatus, bool oom, char *buf, size_t len)
 {
-	char quoted[HM_EXIT_MARKER_MAX - 32];
-
-	hm_go_quote(quoted, sizeof(quoted), message);
-	return snprintf(buf, len, "HYPEMAN-EXIT code=%d message=%s", code, quoted);
-}
-
-int hm_exit_marker(int wstatus, bool oom, char *buf, size_t len)
-{
+	struct hm_marker m = { .kind = HM_MARKER_EXIT, .num = hm_exit_code(wstatus) };
 	char msg[HM_EXIT_MESSAGE_MAX];
 
-	return hm_exit_marker_format(buf, len, hm_exit_code(wstatus),
-		hm_exit_message(wstatus, oom, msg, sizeof(msg)));
+	m.text[HM_MF_MESSAGE] = hm_exit_message(wstatus, oom, msg, sizeof(msg));
+	return hm_marker_format(buf, len, &m);
 }
 
 /* memmem() is a GNU extension: this is all we need of it. */

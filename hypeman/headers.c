@@ -30,7 +30,7 @@
 #include <sys/resource.h>
 #include "hypeman.h"
 #include "confine.h"
-#include "logline.h"
+#include "marker.h"
 #include "nvinfo.h"
 #include "rmtree.h"
 
@@ -98,28 +98,21 @@ static int failure(int err, const char *fmt, ...)
 	return -1;
 }
 
+/* START, READY or FAILED (with job.error), as the host reads them. */
+static void headers_marker(enum hm_marker_kind kind)
+{
+	struct hm_marker m = { .kind = kind };
+
+	m.text[HM_MF_ERROR] = job.error;
+	hm_marker_out(&m);
+}
+
 /* The end of an install that failed: status, marker, the phase's end. */
 static void headers_failed(void)
 {
-	char line[HM_LOGLINE_MAX];
-	struct timespec now;
-
 	set_status("failed");
-	clock_gettime(CLOCK_REALTIME, &now);
-	hm_headers_failed_format(line, sizeof(line), &now, job.error);
-	hm_console_line(line);
+	headers_marker(HM_MARKER_HEADERS_FAILED);
 	hm_phase_end("headers", "kernel headers not installed");
-}
-
-/* START or READY, as the host reads them. */
-static void headers_marker(int (*format)(char *, size_t, const struct timespec *))
-{
-	char line[128];
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	format(line, sizeof(line), &now);
-	hm_console_line(line);
 }
 
 static void close_job(void)
@@ -323,7 +316,7 @@ static void NORETURN worker(struct hm_boot *b)
 	die_func = NULL;  /* an x*() failure ends the worker, not PID 1 */
 	hm_reset_signals();
 	hm_phase_begin("headers");
-	headers_marker(hm_headers_start_format);
+	headers_marker(HM_MARKER_HEADERS_START);
 	set_status("running");
 	setpriority(PRIO_PROCESS, 0, 10);
 	syscall(__NR_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, IOPRIO_IDLE);
@@ -332,7 +325,7 @@ static void NORETURN worker(struct hm_boot *b)
 		_exit(1);
 	}
 	set_status("ready");
-	headers_marker(hm_headers_ready_format);
+	headers_marker(HM_MARKER_HEADERS_READY);
 	hm_phase_end("headers", "kernel headers of %s ready: /lib/modules/%s/build", release, release);
 	_exit(0);
 }

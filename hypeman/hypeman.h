@@ -11,7 +11,7 @@
  * ERRORs.
  *
  * Pure modules: json, config, detect, exit_status, envfile, moddep,
- * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
+ * fstype, confine, logline, cmdline, env and pem use libc only (no libbb.h,
  * no hm_log) and have their own headers, so that they build on the host
  * for the unit tests (tests/unit/run.sh compiles them with busybox's
  * flags too), and json and detect for host/. Everything else is the init's and uses
@@ -35,10 +35,8 @@
 
 PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
-/* Where the initrd puts things (contract: Devices; contract: Boot phases). */
-#define HM_DEV_ROOTFS    "/dev/vda"
-#define HM_DEV_OVERLAY   "/dev/vdb"
-#define HM_DEV_CONFIG    "/dev/vdc"
+/* Where the initrd puts things (contract: Boot phases); the disks
+ * (contract: Devices) are the contract layer's (disks.h). */
 #define HM_LOWER         "/lower"
 #define HM_OVERLAY       "/overlay"
 /* The overlay's mount point: in the initramfs, not on the overlay disk,
@@ -64,8 +62,6 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
 /* Device nodes appear asynchronously once the driver binds. */
 #define HM_DEVICE_TIMEOUT_MS 5000
-/* Volumes mounted at most; the rest are an ERROR. */
-#define HM_MAX_VOLUMES   32
 /* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume,
  * the GPU bundle. */
 #define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES + 1)
@@ -92,6 +88,10 @@ bool hm_time_left(unsigned long long deadline_ms, struct timespec *left) FAST_FU
 void hm_console_line(const char *line) FAST_FUNC;
 /* HYPEMAN-PROGRAM-START ts=<RFC3339 UTC, ns> mode=MODE */
 void hm_program_start_marker(const char *mode) FAST_FUNC;
+/* The marker M (contract layer: marker.h) on the console, its ts now;
+ * HYPEMAN-EXIT after an empty line. */
+struct hm_marker;
+void hm_marker_out(struct hm_marker *m) FAST_FUNC;
 
 /* ---- console.c ---- */
 int hm_console_open(void) FAST_FUNC;     /* fd 1 and 2 on the best console */

@@ -1,5 +1,6 @@
 /*
- * JSON Lines log on the console (contract: Log), shaped by logline.c.
+ * JSON Lines log on the console (contract: Log), shaped by the contract
+ * layer's logline.c; the markers (contract: Markers) by its marker.c.
  *
  * {"time":"...Z","level":"INFO","phase":"overlay","msg":"...","uptime_ms":N[,"dur_ms":N]}
  * Each line goes out in a single write(2) so that lines from init and from
@@ -11,6 +12,7 @@
 #include "libbb.h"
 #include "hypeman.h"
 #include "logline.h"
+#include "marker.h"
 
 static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
 
@@ -147,13 +149,23 @@ void FAST_FUNC hm_console_line(const char *line)
 	console_writev(iov, 2);
 }
 
+void FAST_FUNC hm_marker_out(struct hm_marker *m)
+{
+	char line[HM_MARKER_MAX + 1];
+
+	clock_gettime(CLOCK_REALTIME, &m->ts);
+	/* The program's last output may lack a newline: the host only finds
+	 * HYPEMAN-EXIT at the start of a line. */
+	line[0] = '\n';
+	hm_marker_format(line + 1, sizeof(line) - 1, m);
+	hm_console_line(m->kind == HM_MARKER_EXIT ? line : line + 1);
+}
+
 void FAST_FUNC hm_program_start_marker(const char *mode)
 {
-	struct timespec now;
-	char line[128];
+	struct hm_marker m = { .kind = HM_MARKER_PROGRAM_START };
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	hm_program_start_format(line, sizeof(line), &now, mode);
-	hm_console_line(line);
+	m.text[HM_MF_MODE] = mode;
+	hm_marker_out(&m);
 }
 

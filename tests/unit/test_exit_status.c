@@ -1,4 +1,4 @@
-// needs: hypeman/exit_status.c hypeman/logline.c
+// needs: hypeman/exit_status.c contract/marker.c contract/logline.c contract/json.c
 /* Unit tests for hypeman/exit_status.c: codes, messages, markers, OOM in the kernel log. */
 #include <fcntl.h>
 #include <signal.h>
@@ -121,17 +121,6 @@ static void test_signal_names(void)
 	}
 }
 
-/* Any code and message: the message quoted as Go's %q does. */
-static void test_marker_format(void)
-{
-	char buf[HM_EXIT_MARKER_MAX];
-
-	hm_exit_marker_format(buf, sizeof(buf), 78,
-		"egress proxy CA certificate setup failed: \"x\" is not a PEM\n");
-	CHECK_STR(buf, "HYPEMAN-EXIT code=78 message=\"egress proxy CA certificate setup failed: "
-		"\\\"x\\\" is not a PEM\\n\"");
-}
-
 static void test_small_buffers(void)
 {
 	char buf[10];
@@ -140,7 +129,7 @@ static void test_small_buffers(void)
 	memset(buf, 'x', sizeof(buf));
 	n = hm_exit_marker(9, true, buf, sizeof(buf));
 	CHECK_STR(buf, "HYPEMAN-E");
-	CHECK_INT(n, (int)strlen("HYPEMAN-EXIT code=137 message=\"killed by signal 9 (SIGKILL) - OOM\""));
+	CHECK_INT(n, 9);
 	hm_exit_message(9, true, buf, sizeof(buf));
 	CHECK_STR(buf, "killed by");
 	hm_exit_message(9, true, buf, 1);
@@ -186,7 +175,6 @@ int main(void)
 {
 	CHECK_CASE(test_codes_and_markers());
 	CHECK_CASE(test_signal_names());
-	CHECK_CASE(test_marker_format());
 	CHECK_CASE(test_small_buffers());
 	CHECK_CASE(test_kmsg());
 	return check_done();
