@@ -63,7 +63,7 @@ static struct {
 	int mod_fd[MAX_MODULES];
 	int n_mod;
 	char error[256];		/* the first failure, for the FAILED marker */
-} job = { .image_fd = -1 };
+} job;	/* in .bss: hm_prepare_headers sets image_fd first */
 
 /* STATUS becomes VALUE (atomically: a reader sees one whole value). */
 static void set_status(const char *value)
@@ -151,6 +151,7 @@ static int open_job(void)
 
 void FAST_FUNC hm_prepare_headers(struct hm_boot *b)
 {
+	job.image_fd = -1;
 	job.text = xmalloc_open_read_close(HM_HEADERS_LIST, NULL);
 	if (!job.text)
 		return;  /* this initrd carries no headers */
