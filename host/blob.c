@@ -70,7 +70,7 @@ static int check_digest(const char *d, const char *what)
 		return -1;
 	}
 	if (strncmp(d, "sha256:", 7)) {
-		if (strchr(d, ':') && strlen(d) < 200 && utf8_valid(d))
+		if (strchr(d, ':') && strlen(d) < 200 && hm_utf8_valid(d))
 			msg("%s: unsupported digest algorithm in \"%s\" (only sha256)", what, d);
 		else
 			msg("%s: malformed digest", what);

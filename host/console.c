@@ -30,7 +30,7 @@ void console_init(struct console *c, int log_fd)
 
 static void out(struct console *c, const char *s, size_t n)
 {
-	if (c->stdout_ok && n && write_all(1, s, n))
+	if (c->stdout_ok && n && hm_write_all(1, s, n))
 		c->stdout_ok = false;	/* e.g. a closed pipe: keep scanning */
 }
 
@@ -72,7 +72,7 @@ static void held_line(struct console *c, const char *line, size_t n)
 	if (hm_logline_parse(line, n, &l, store, sizeof(store)) == 0) {
 		show_log(c, &l);
 		note_timing(c, &l);
-		if (c->log_fd >= 0 && (write_all(c->log_fd, line, n) || write_all(c->log_fd, "\n", 1)))
+		if (c->log_fd >= 0 && (hm_write_all(c->log_fd, line, n) || hm_write_all(c->log_fd, "\n", 1)))
 			c->log_fd = -1;	/* a full disk must not stop the console */
 	} else {
 		out(c, line, n);

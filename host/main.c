@@ -132,7 +132,7 @@ static int opt_env(struct opts *o, const char *kv)
 		return usage_error("--env '%s': want KEY=VALUE", kv);
 	if (eq == kv)
 		return usage_error("--env '%s': empty variable name", kv);
-	if (!utf8_valid(kv))
+	if (!hm_utf8_valid(kv))
 		return usage_error("--env: '%.*s' is not valid UTF-8", (int)(eq - kv), kv);
 	strv_push(&o->env, kv);
 	return -1;

@@ -112,9 +112,9 @@ static int send_ctrl_alt_del(const char *sock)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
 	 && qmp_expect(fd, "\"QMP\"", deadline) == 0
-	 && write_all(fd, caps, sizeof(caps) - 1) == 0
+	 && hm_write_all(fd, caps, sizeof(caps) - 1) == 0
 	 && qmp_expect(fd, "\"return\"", deadline) == 0
-	 && write_all(fd, keys, sizeof(keys) - 1) == 0
+	 && hm_write_all(fd, keys, sizeof(keys) - 1) == 0
 	 && qmp_expect(fd, "\"return\"", deadline) == 0)
 		rc = 0;
 	close(fd);

@@ -375,7 +375,7 @@ static int write_config(struct run *r)
 		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, json, len) || close(fd)) {
+	if (fd < 0 || hm_write_all(fd, json, len) || close(fd)) {
 		msg("%s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fdio.h"		/* hm_write_all */
+#include "json.h"		/* hm_utf8_valid */
+
 #define KiB 1024ULL
 #define MiB (1024ULL * KiB)
 #define GiB (1024ULL * MiB)
@@ -51,25 +54,13 @@ bool parse_size(const char *s, uint64_t *out);
 /* Seconds on the monotonic clock. */
 double now_s(void);
 
-/* Writes all n bytes to fd (retrying short writes); 0 or -1. */
-int write_all(int fd, const void *buf, size_t n);
-/* True when s is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-bool utf8_valid(const char *s);
 /* The safe form of an image path for messages ("\x0a" for control bytes). */
 const char *printable(const char *s, char *out, size_t outlen);
 
 /* Bytes free for root on the file system holding path (statvfs). */
 uint64_t free_space(const char *path);
 
-/*
- * Removes name in dirfd and everything below it, never following a
- * symlink and never crossing into another mount; ENOENT is not an error.
- * 0 or -1 (errno set).
- */
-int remove_at(int dirfd, const char *name);
-/* Removes everything inside the directory dirfd (the directory stays). */
-int clear_dir(int dirfd);
-/* remove_at() for a path. */
+/* hm_remove_tree_at() (contract/rmtree.h) for a path. */
 int remove_tree(const char *path);
 /* Space the tree below path takes in 4 KiB blocks (hard links once);
  * also the number of entries and the sum of the file sizes. */

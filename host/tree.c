@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
+#include "rmtree.h"
 #include "run.h"
 
 #define WH ".wh."
@@ -345,7 +346,7 @@ static int wipe(struct tree *t, int dfd, const char *drel, const char *name)
 	int rc = 0, cfd;
 
 	if (!pathset_has(&t->upper, rel)) {
-		rc = remove_at(dfd, name);
+		rc = hm_remove_tree_at(dfd, name);
 		if (rc)
 			msg("%s: whiteout of /%s: %s", t->what, printable(rel, shown, sizeof(shown)),
 				strerror(errno));
@@ -570,7 +571,7 @@ static int place(struct tree *t, struct archive *a, struct archive_entry *e,
 		return -1;
 	}
 	exists = fstatat(t->pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (exists && !(S_ISDIR(st.st_mode) && isdir) && remove_at(t->pfd, base)) {
+	if (exists && !(S_ISDIR(st.st_mode) && isdir) && hm_remove_tree_at(t->pfd, base)) {
 		int err = errno;
 
 		msg("%s: replacing /%s: %s", t->what, printable(rel, shown, sizeof(shown)),

@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#include "rmtree.h"
 #include "run.h"
 
 bool hr_quiet;
@@ -217,109 +218,6 @@ const char *printable(const char *s, char *out, size_t outlen)
 	return out;
 }
 
-int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-bool utf8_valid(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	while (*s) {
-		unsigned cp, min, k, i;
-
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if ((*s & 0xe0) == 0xc0) {
-			k = 2; cp = *s & 0x1f; min = 0x80;
-		} else if ((*s & 0xf0) == 0xe0) {
-			k = 3; cp = *s & 0x0f; min = 0x800;
-		} else if ((*s & 0xf8) == 0xf0) {
-			k = 4; cp = *s & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		for (i = 1; i < k; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += k;
-	}
-	return true;
-}
-
-int clear_dir(int dirfd)
-{
-	int fd = dup(dirfd);
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (fd < 0)
-		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	/* Removing while reading is fine for a directory only we change. */
-	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (remove_at(dirfd, e->d_name)) {
-			rc = -1;
-			break;
-		}
-	}
-	if (!e && errno)
-		rc = -1;
-	closedir(d);
-	return rc;
-}
-
-int remove_at(int dirfd, const char *name)
-{
-	struct stat st, dst;
-	int fd, rc;
-
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) && errno != ENOENT ? -1 : 0;
-	if (fstat(dirfd, &dst))
-		return -1;
-	if (st.st_dev != dst.st_dev) {	/* a mount point: never cross */
-		errno = EBUSY;
-		return -1;
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = clear_dir(fd);
-	close(fd);
-	if (rc)
-		return -1;
-	return unlinkat(dirfd, name, AT_REMOVEDIR) && errno != ENOENT ? -1 : 0;
-}
-
 int remove_tree(const char *path)
 {
 	char *dir = hr_strdup(path), *slash = strrchr(dir, '/');
@@ -338,7 +236,7 @@ int remove_tree(const char *path)
 		free(dir);
 		return -1;
 	}
-	rc = remove_at(fd, name);
+	rc = hm_remove_tree_at(fd, name);
 	close(fd);
 	free(dir);
 	return rc;

@@ -67,7 +67,7 @@ const char *parse_volume(const char *spec, struct volume *v, char *why, size_t w
 		snprintf(why, whylen, "--volume '%s': the mount path '%s' %s", spec, v->path, bad);
 		return why;
 	}
-	if (!utf8_valid(v->path)) {
+	if (!hm_utf8_valid(v->path)) {
 		snprintf(why, whylen, "--volume: the mount path is not valid UTF-8");
 		return why;
 	}

@@ -10,12 +10,13 @@
  * calls hm_fatal(); the others return void, their failures logged as
  * ERRORs.
  *
- * Pure modules: json, config, detect, exit_status, envfile, moddep,
- * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
- * no hm_log) and have their own headers, so that they build on the host
- * for the unit tests (tests/unit/run.sh compiles them with busybox's
- * flags too), and json and detect for host/. Everything else is the init's and uses
- * busybox's libbb.
+ * Pure modules use libc only (no libbb.h, no hm_log) and have their own
+ * headers, so that they build on the host for the unit tests
+ * (tests/unit/run.sh compiles them with busybox's flags too): here
+ * exit_status, envfile, moddep, fstype, confine, cmdline, env, interp
+ * and nvinfo; and the contract layer (contract/: json, config, detect,
+ * logline, marker, rmtree, disks.h), which host/ compiles too. Everything
+ * else here is the init's and uses busybox's libbb.
  *
  * Comments: file headers and comments of three lines or more open and
  * close on lines of their own; shorter ones open and close on their text.
@@ -180,16 +181,37 @@ int hm_mount_disk(const char *phase, const char *what, const char *dev,
 /* mkdir -p for initramfs paths (ours, trusted). */
 int hm_mkdir(const char *phase, const char *path, mode_t mode) FAST_FUNC;
 
-/* ---- spawn.c: busybox applets in a child ---- */
+/* ---- spawn.c: children, through one runner ---- */
 /*
- * Forks a child that runs applet ARGV[0] of this busybox (no exec), with
- * SETUP (may be NULL) run in it first. Returns the child's pid, or -1
- * after an ERROR under PHASE.
+ * Forks a child that runs FN(ARG) and _exits with what it returns, after
+ * die_func is reset (an x*() failure ends the child) and the signals are
+ * back to their defaults with an empty mask. Its pid, or -1 after an
+ * ERROR under PHASE ("fork for WHAT failed").
  */
+pid_t hm_spawn(const char *phase, const char *what, int (*fn)(void *arg), void *arg) FAST_FUNC;
+/*
+ * Waits for the child PID (WHAT names it): its exit status (0..255), or
+ * -1 after an ERROR under PHASE when it was killed by a signal, when
+ * TIMEOUT_MS (0: no bound) passed (it is then killed with SIGKILL and
+ * reaped) or when waitpid failed.
+ */
+int hm_spawn_wait(const char *phase, const char *what, pid_t pid, unsigned timeout_ms) FAST_FUNC;
+/* Until a SIGCHLD comes (it must be blocked) or DEADLINE_MS (the
+ * hm_uptime_ms clock) passes: false once it has. */
+bool hm_sigchld_wait(unsigned long long deadline_ms) FAST_FUNC;
+/* Applet ARGV[0] of this busybox in a child (no exec), SETUP (may be
+ * NULL) run in it first: its pid, or -1 after an ERROR under PHASE. */
 pid_t hm_fork_applet(const char *phase, const char *const *argv, void (*setup)(void)) FAST_FUNC;
-/* The same, waited for: its exit status (0..255), or -1 when it could not
- * run or was killed. */
+/* The same, waited for without a bound: as hm_spawn_wait. */
 int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
+/*
+ * The image's program PATH (ARGV, an empty environment, stdin /dev/null,
+ * stdout and stderr the console) chrooted into the new root
+ * (B->newroot_fd, before or after the switch), waited for at most
+ * TIMEOUT_MS: as hm_spawn_wait ("the image's PATH" in its messages).
+ */
+int hm_run_in_image(struct hm_boot *b, const char *phase, const char *path,
+		char *const argv[], unsigned timeout_ms) FAST_FUNC;
 
 /* ---- GPU and kernel headers (gpu*.c, headers.c, initrd_image.c) ---- */
 struct hm_modplan;

@@ -2,6 +2,8 @@
 # libFuzzer runs of the init's parsers of untrusted text:
 #   fuzz_config   config.json (config.c, json.c; then detect.c, env.c)
 #   fuzz_moddep   modules.dep / .softdep / .alias / .builtin and the module list (moddep.c)
+#   fuzz_interp   an image's executable: its #! line or PT_INTERP (interp.c)
+#   fuzz_fstype   a disk's first bytes: its filesystem type (fstype.c)
 # Each is built with clang (-fsanitize=fuzzer,address,undefined) and run
 # for SECONDS (default 30) from its seed corpus in tests/fuzz/corpus/NAME
 # (copied: the tree is not changed). A crash, leak or sanitizer report
@@ -49,6 +51,8 @@ run() {
 
 run fuzz_config contract/config.c contract/json.c contract/detect.c hypeman/env.c
 run fuzz_moddep hypeman/moddep.c
+run fuzz_interp hypeman/interp.c
+run fuzz_fstype hypeman/fstype.c
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
