@@ -21,7 +21,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "console.h"
+#include "serial.h"
 
 #define DISK_SLOT0 0x04		/* disks at PCI slots 0x04.., so vda, vdb... follow */
 #define NET_SLOT 0x02

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "logline.h"
 #include "marker.h"
-#include "console.h"
+#include "serial.h"
 
 void console_init(struct console *c, int log_fd)
 {

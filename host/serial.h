@@ -1,8 +1,8 @@
 /*
  * hypeman run: the guest's console as the tool reads it (console.c).
  */
-#ifndef HOST_CONSOLE_H
-#define HOST_CONSOLE_H 1
+#ifndef HR_SERIAL_H
+#define HR_SERIAL_H 1
 
 #include "run.h"
 
