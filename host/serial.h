@@ -1,16 +1,23 @@
 /*
- * hypeman run: the guest's console as the tool reads it (console.c).
+ * hypeman run: the guest's serial console as the tool reads it (serial.c):
+ * shown, the init's log lines made readable and kept raw, the markers and
+ * the kernel's last words noted.
  */
 #ifndef HR_SERIAL_H
 #define HR_SERIAL_H 1
 
-#include "run.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#define MAX_PHASES 32
+#define HR_SERIAL_PHASES 32
+/* The host steps --timings reports: reading the image, the layers, the
+ * rootfs disk, the other disks. */
+#define HR_HOST_STEPS 4
 
-enum kernel_end { END_NONE, END_POWEROFF, END_REBOOT, END_HALT };
+enum hr_kernel_end { HR_END_NONE, HR_END_POWEROFF, HR_END_REBOOT, HR_END_HALT };
 
-struct console {
+struct hr_serial {
 	/* the line being read */
 	char line[4096];
 	size_t len;
@@ -23,19 +30,21 @@ struct console {
 	long exit_code;
 	char exit_message[256];
 	char mode[16];		/* from HYPEMAN-PROGRAM-START */
-	enum kernel_end kernel_end;
+	enum hr_kernel_end kernel_end;
 	/* the init's boot phases (--timings) */
-	struct { char name[16]; long long dur_ms; } phases[MAX_PHASES];
+	struct { char name[16]; long long dur_ms; } phases[HR_SERIAL_PHASES];
 	size_t n_phases;
 	long long first_uptime, last_uptime, prog_uptime;	/* -1: not seen */
 };
 
-void console_init(struct console *c, int log_fd);
+void hr_serial_init(struct hr_serial *c, int log_fd);
 /* Shows n bytes of console output and scans its lines. */
-void console_feed(struct console *c, const char *buf, size_t n);
+void hr_serial_feed(struct hr_serial *c, const char *buf, size_t n);
 /* The console closed: a last line without a newline is still scanned. */
-void console_end(struct console *c);
-/* The host steps' times and the guest's boot phases, on stderr. */
-void console_timings(const struct console *c, const double host_s[HOST_STEPS]);
+void hr_serial_end(struct hr_serial *c);
+/* The host steps' times (seconds), on stderr. */
+void hr_serial_host_timings(const double host_s[HR_HOST_STEPS]);
+/* Those and the guest's boot phases, on stderr. */
+void hr_serial_timings(const struct hr_serial *c, const double host_s[HR_HOST_STEPS]);
 
 #endif

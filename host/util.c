@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "rmtree.h"
-#include "run.h"
-
-bool hr_quiet;
+#include "tool.h"
+#include "util.h"
 
 static void vmsg(const char *fmt, va_list ap)
 {
@@ -27,18 +27,18 @@ static void vmsg(const char *fmt, va_list ap)
 	fflush(stderr);
 }
 
-void progress(const char *fmt, ...)
+void hr_progress(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (hr_quiet)
+	if (hr_tool.quiet)
 		return;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
 }
 
-void msg(const char *fmt, ...)
+void hr_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +111,7 @@ char *hr_asprintf(const char *fmt, ...)
 	return s;
 }
 
-void strv_push(struct strv *s, const char *str)
+void hr_strv_push(struct hr_strv *s, const char *str)
 {
 	if (s->n + 1 >= s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -121,7 +121,7 @@ void strv_push(struct strv *s, const char *str)
 	s->v[s->n] = NULL;
 }
 
-void strv_free(struct strv *s)
+void hr_strv_free(struct hr_strv *s)
 {
 	size_t i;
 
@@ -131,14 +131,14 @@ void strv_free(struct strv *s)
 	memset(s, 0, sizeof(*s));
 }
 
-char *const *strv_array(const struct strv *s)
+char *const *hr_strv_array(const struct hr_strv *s)
 {
 	static char *const empty[] = { NULL };
 
 	return s->v ? s->v : empty;
 }
 
-const char *human_size(uint64_t bytes, char buf[32])
+const char *hr_human_size(uint64_t bytes, char buf[32])
 {
 	if (bytes < 1000)
 		snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
@@ -151,7 +151,7 @@ const char *human_size(uint64_t bytes, char buf[32])
 	return buf;
 }
 
-double now_s(void)
+double hr_now_s(void)
 {
 	struct timespec ts;
 
@@ -159,7 +159,7 @@ double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-bool parse_size(const char *s, uint64_t *out)
+bool hr_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t unit = 1;
@@ -189,7 +189,7 @@ bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-uint64_t free_space(const char *path)
+uint64_t hr_free_space(const char *path)
 {
 	struct statvfs sv;
 
@@ -198,7 +198,14 @@ uint64_t free_space(const char *path)
 	return (uint64_t)sv.f_bfree * sv.f_frsize;
 }
 
-const char *printable(const char *s, char *out, size_t outlen)
+const char *hr_after(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+const char *hr_printable(const char *s, char *out, size_t outlen)
 {
 	size_t n = 0;
 
@@ -218,7 +225,7 @@ const char *printable(const char *s, char *out, size_t outlen)
 	return out;
 }
 
-int remove_tree(const char *path)
+int hr_remove_tree(const char *path)
 {
 	char *dir = hr_strdup(path), *slash = strrchr(dir, '/');
 	const char *name;
@@ -315,7 +322,7 @@ static void usage_at(int dirfd, struct usage *u)
 	closedir(d);
 }
 
-uint64_t tree_usage(const char *path, uint64_t *entries, uint64_t *apparent)
+uint64_t hr_tree_usage(const char *path, uint64_t *entries, uint64_t *apparent)
 {
 	struct usage u;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
