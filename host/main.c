@@ -156,6 +156,7 @@ static int opt_volume(struct hr_opts *o, const char *spec)
 	struct hm_volume v = { 0 };
 	struct stat st;
 	char *disk, why[256] = "";
+	size_t n;
 
 	if (!colon || colon == spec || !colon[1] || colon[1] == ':')
 		return usage_error("--volume '%s': %s (want DISK:PATH[:ro|:rw|:overlay])", spec,
@@ -180,10 +181,12 @@ static int opt_volume(struct hr_opts *o, const char *spec)
 	else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		snprintf(why, sizeof(why), "--volume '%s': disk %s is not a file or block device",
 			spec, disk);
-	o->volumes = hr_realloc(o->volumes, (o->n_volumes + 1) * sizeof(*o->volumes));
-	o->volume_disks = hr_realloc(o->volume_disks, (o->n_volumes + 1) * sizeof(char *));
-	o->volumes[o->n_volumes] = v;
-	o->volume_disks[o->n_volumes++] = disk;
+	n = (size_t)o->config.n_volumes;
+	o->config.volumes = hr_realloc(o->config.volumes, (n + 1) * sizeof(v));
+	o->volume_disks = hr_realloc(o->volume_disks, (n + 1) * sizeof(char *));
+	o->config.volumes[n] = v;
+	o->volume_disks[n] = disk;
+	o->config.n_volumes++;
 	return why[0] ? usage_error("%s", why) : -1;
 }
 
@@ -199,6 +202,7 @@ static int opt_gpu(struct hr_opts *o, const char *arg)
 		if (!strcmp(o->gpus.v[i], addr))
 			return usage_error("--gpu %s given twice", addr);
 	hr_strv_push(&o->gpus, addr);
+	o->config.has_gpu = true;
 	return -1;
 }
 
@@ -222,11 +226,12 @@ static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 	case OPT_INIT_MODE:
 		if (strcmp(arg, "auto") && strcmp(arg, "exec") && strcmp(arg, "systemd"))
 			return usage_error("unknown --init-mode '%s' (want auto, exec or systemd)", arg);
-		o->init_mode = arg;
+		free(o->config.init_mode);
+		o->config.init_mode = hr_strdup(arg);
 		return -1;
 	case 'e': return opt_env(o, arg);
 	case 'v': return opt_volume(o, arg);
-	case OPT_NETWORK: o->network = true; return -1;
+	case OPT_NETWORK: o->config.network_enabled = true; return -1;
 	case OPT_GPU: return opt_gpu(o, arg);
 	case OPT_KERNEL: o->kernel = arg; return -1;
 	case OPT_INITRD: o->initrd = arg; return -1;
@@ -253,7 +258,7 @@ static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 		o->limits.max_entries = n;
 		return -1;
 	case OPT_TIMINGS: o->timings = true; return -1;
-	case OPT_SKIP_GUEST_AGENT: o->skip_guest_agent = true; return -1;
+	case OPT_SKIP_GUEST_AGENT: o->config.skip_guest_agent = true; return -1;
 	case OPT_APPEND: o->append = arg; return -1;
 	case OPT_NO_BOOT: o->no_boot = true; return -1;
 	case OPT_PRINT_QEMU: o->print_qemu = true; return -1;
@@ -292,6 +297,7 @@ static int parse_args(int argc, char **argv, struct hr_opts *o)
 	int c, r;
 
 	o->target = hr_target_host();
+	o->config.guest_cidr = -1;
 	o->memory = 1024;
 	o->cpus = 1;
 	o->limits = (struct hr_limits){ HR_DEFAULT_MAX_SIZE, HR_DEFAULT_MAX_ENTRIES, HR_DEFAULT_MAX_JSON };
@@ -307,6 +313,12 @@ static int parse_args(int argc, char **argv, struct hr_opts *o)
 		return usage_error("no IMAGE given");
 	o->image = argv[optind++];
 	o->command = optind < argc ? argv + optind : NULL;
+	if (o->config.network_enabled) {	/* QEMU user networking's fixed addresses */
+		o->config.guest_ip = hr_strdup("10.0.2.15");
+		o->config.guest_cidr = 24;
+		o->config.guest_gw = hr_strdup("10.0.2.2");
+		o->config.guest_dns = hr_strdup("10.0.2.3");
+	}
 	return check_target(o);
 }
 
@@ -336,13 +348,10 @@ static void opts_free(struct hr_opts *o)
 {
 	size_t i;
 
-	for (i = 0; i < o->n_volumes; i++) {
-		free(o->volumes[i].path);
-		free(o->volumes[i].mode);
+	for (i = 0; i < (size_t)o->config.n_volumes; i++)
 		free(o->volume_disks[i]);
-	}
-	free(o->volumes);
 	free(o->volume_disks);
+	hm_config_free(&o->config);
 	hr_strv_free(&o->env);
 	hr_strv_free(&o->gpus);
 }

@@ -26,11 +26,11 @@
 #define CONFIG_DISK_SIZE (16 * MiB)
 
 struct run {
-	const struct hr_opts *o;
+	struct hr_opts *o;
 	struct hr_boot_files bf;
 	struct hr_layout layout;
 	struct hr_image img;
-	struct hm_config cfg;
+	struct hm_config *cfg;		/* o->config, completed by make_config */
 	enum hm_mode mode;
 	/* the volumes' devices, and their upper disks (overlay mode) */
 	char (*vol_dev)[HM_DEV_NAME_MAX], (*vol_upper_dev)[HM_DEV_NAME_MAX];
@@ -65,7 +65,7 @@ static int check_gpus(const struct run *r)
  * (main.c has checked the options). */
 static int check_inputs(struct run *r)
 {
-	size_t n = r->o->n_volumes;
+	size_t n = (size_t)r->o->config.n_volumes;
 	int rc;
 
 	r->vol_dev = hr_calloc(n, sizeof(*r->vol_dev));
@@ -253,8 +253,8 @@ static int other_disks(struct run *r)
 	if (hr_mkfs_empty(r->overlay_img, OVERLAY_SIZE, "overlay")
 	 || add_disk(r, r->overlay_img, false, NULL) || add_disk(r, r->config_img, false, NULL))
 		return 1;
-	for (i = 0; i < r->o->n_volumes; i++) {
-		const char *mode = r->o->volumes[i].mode;
+	for (i = 0; i < (size_t)r->cfg->n_volumes; i++) {
+		const char *mode = r->cfg->volumes[i].mode;
 
 		if (add_disk(r, r->o->volume_disks[i], strcmp(mode, "rw") != 0, r->vol_dev[i]))
 			return 1;
@@ -302,12 +302,13 @@ static void env_set(struct hm_config *c, const char *kv)
 	c->env[i].value = hr_strdup(eq ? eq + 1 : "");
 }
 
-/* config.json's content (contract: config.json): the image's command,
- * workdir and env, the options over them, the disks' devices, the mode. */
+/* config.json's content (contract: config.json): the options' (main.c),
+ * the image's command, workdir and env, the disks' devices, the mode. */
 static int make_config(struct run *r)
 {
 	const struct hr_ocidoc_config *img = &r->img.config;
-	struct hm_config *c = &r->cfg;
+	struct hm_config *c = r->cfg;
+	const char *mode;
 	size_t i;
 
 	c->entrypoint = strv_copy(hr_strv_array(&img->entrypoint), &c->n_entrypoint);
@@ -317,30 +318,16 @@ static int make_config(struct run *r)
 		env_set(c, img->env.v[i]);
 	for (i = 0; i < r->o->env.n; i++)
 		env_set(c, r->o->env.v[i]);
-	c->network_enabled = r->o->network;
-	c->guest_cidr = -1;
-	if (c->network_enabled) {	/* QEMU user networking's fixed addresses */
-		c->guest_ip = hr_strdup("10.0.2.15");
-		c->guest_cidr = 24;
-		c->guest_gw = hr_strdup("10.0.2.2");
-		c->guest_dns = hr_strdup("10.0.2.3");
-	}
-	c->volumes = hr_calloc(r->o->n_volumes, sizeof(*c->volumes));
-	for (c->n_volumes = 0; (size_t)c->n_volumes < r->o->n_volumes; c->n_volumes++) {
-		const struct hm_volume *v = &r->o->volumes[c->n_volumes];
-		struct hm_volume *cv = &c->volumes[c->n_volumes];
-
-		cv->device = hr_strdup(r->vol_dev[c->n_volumes]);
-		cv->path = hr_strdup(v->path);
-		cv->mode = hr_strdup(v->mode);
-		if (r->vol_upper[c->n_volumes])
-			cv->overlay_device = hr_strdup(r->vol_upper_dev[c->n_volumes]);
+	for (i = 0; i < (size_t)c->n_volumes; i++) {
+		c->volumes[i].device = hr_strdup(r->vol_dev[i]);
+		if (r->vol_upper[i])
+			c->volumes[i].overlay_device = hr_strdup(r->vol_upper_dev[i]);
 	}
 	/* the options were checked: an unknown --init-mode cannot get here */
-	hm_resolve_mode(r->o->init_mode, c->entrypoint, c->cmd, &r->mode);
-	c->init_mode = hr_strdup(hm_mode_name(r->mode));
-	c->skip_guest_agent = r->o->skip_guest_agent;
-	c->has_gpu = r->o->gpus.n > 0;
+	hm_resolve_mode(c->init_mode, c->entrypoint, c->cmd, &r->mode);
+	mode = hm_mode_name(r->mode);
+	free(c->init_mode);
+	c->init_mode = hr_strdup(mode);
 	return 0;
 }
 
@@ -351,7 +338,7 @@ static int write_config(struct run *r)
 	double t = hr_now_s();
 	int fd, rc = 1;
 
-	json = hm_config_write(&r->cfg, &len, err, sizeof(err));
+	json = hm_config_write(r->cfg, &len, err, sizeof(err));
 	if (!json) {
 		hr_msg("config.json: %s", err);
 		goto out;
@@ -368,7 +355,7 @@ static int write_config(struct run *r)
 	}
 	if (hr_mkfs_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
 		goto out;
-	hr_progress("made the overlay and config disks (init_mode %s)", r->cfg.init_mode);
+	hr_progress("made the overlay and config disks (init_mode %s)", r->cfg->init_mode);
 	r->host_s[3] += hr_now_s() - t;
 	rc = 0;
 out:
@@ -402,11 +389,11 @@ static int boot_vm(struct run *r)
 	}
 	b = (struct hr_vm){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
 		.append_extra = r->o->append, .disks = r->disks, .n_disks = r->ndisks,
-		.network = r->o->network, .interactive = r->o->interactive,
+		.network = r->cfg->network_enabled, .interactive = r->o->interactive,
 		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,
 		.mem_mb = r->o->memory, .cpus = r->o->cpus, .timeout_s = r->o->timeout,
-		.sockdir = r->sockdir, .skip_guest_agent = r->o->skip_guest_agent, .log_path = log,
-		.program = r->cfg.entrypoint[0] ? r->cfg.entrypoint[0] : r->cfg.cmd[0],
+		.sockdir = r->sockdir, .skip_guest_agent = r->cfg->skip_guest_agent, .log_path = log,
+		.program = r->cfg->entrypoint[0] ? r->cfg->entrypoint[0] : r->cfg->cmd[0],
 		.gpus = hr_strv_array(&r->o->gpus), .n_gpus = r->o->gpus.n,
 		.print_only = r->o->print_qemu };
 	memcpy(b.host_s, r->host_s, sizeof(b.host_s));
@@ -435,9 +422,8 @@ static void run_free(struct run *r)
 		hr_remove_tree(r->sockdir);
 	hr_oci_free(&r->img);
 	hr_target_boot_files_free(&r->bf);
-	hm_config_free(&r->cfg);
 	hr_layout_close(&r->layout);
-	for (i = 0; i < r->o->n_volumes && r->vol_upper; i++)
+	for (i = 0; i < (size_t)r->cfg->n_volumes && r->vol_upper; i++)
 		free(r->vol_upper[i]);
 	free(r->vol_upper);
 	free(r->vol_dev);
@@ -463,9 +449,9 @@ static int step(struct run *r, int (*fn)(struct run *))
 	return status;
 }
 
-int hr_run(const struct hr_opts *o)
+int hr_run(struct hr_opts *o)
 {
-	struct run r = { .o = o, .layout = { .dirfd = -1 } };
+	struct run r = { .o = o, .cfg = &o->config, .layout = { .dirfd = -1 } };
 	int status;
 
 	status = step(&r, check_inputs);	/* kernel and initrd, GPUs, root */

@@ -7,23 +7,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "config.h"		/* struct hm_config */
 #include "unpack.h"		/* struct hr_limits */
 #include "util.h"
 
-struct hm_volume;
 struct hr_target;
 
 struct hr_opts {
+	/*
+	 * config.json as the options set it (contract: config.json):
+	 * network_enabled and QEMU's addresses, volume_mounts' paths and
+	 * modes, init_mode (NULL: auto), skip_guest_agent, has_gpu. An
+	 * option for a new field sets it here; hr_run() adds what the image
+	 * and the disks give.
+	 */
+	struct hm_config config;
+	char **volume_disks;		/* --volume: the disk of each volume */
 	const struct hr_target *target;	/* --arch, else the machine's */
-	const char *init_mode;		/* auto, exec, systemd; NULL: auto */
-	struct hr_strv env;		/* --env K=V, in order */
-	/* --volume: path and mode (devices are the run's to give), and the
-	 * disk file of each */
-	struct hm_volume *volumes;
-	char **volume_disks;
-	size_t n_volumes;
+	struct hr_strv env;		/* --env K=V, in order, over the image's */
 	struct hr_strv gpus;		/* --gpu, as "dddd:bb:dd.f" */
-	bool network, interactive, skip_guest_agent, no_boot, timings, print_qemu;
+	bool interactive, no_boot, timings, print_qemu;
 	const char *kernel, *initrd, *keep, *rootfs_fs, *append, *log;
 	unsigned memory, cpus, timeout;
 	struct hr_limits limits;
@@ -31,7 +34,7 @@ struct hr_opts {
 	char **command;			/* after IMAGE, or NULL */
 };
 
-/* The steps of `hypeman run`; the exit status. */
-int hr_run(const struct hr_opts *o);
+/* The steps of `hypeman run`, completing o->config; the exit status. */
+int hr_run(struct hr_opts *o);
 
 #endif

@@ -127,10 +127,7 @@ static void free_mounts(struct mnt *v, int n)
 /* Mounts the kernel needs to the end, or that cannot go. */
 static bool keep(const struct mnt *m)
 {
-	return strcmp(m->target, "/") == 0
-		|| strcmp(m->target, "/proc") == 0
-		|| strcmp(m->target, "/sys") == 0
-		|| strcmp(m->target, "/dev") == 0
+	return index_in_strings("/\0/proc\0/sys\0/dev\0", m->target) >= 0
 		|| strcmp(m->fstype, "rootfs") == 0;
 }
 
