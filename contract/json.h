@@ -7,9 +7,9 @@
  * without allocating, so a hostile 1 MiB config cannot make PID 1 build
  * a huge tree. Nesting is tracked in a bit mask, never by recursion.
  *
- * Every function returns -1 (or HM_JSON_ERROR) on the first error and
- * leaves a one-line reason in j->err ("offset 17: expected ',' or '}'");
- * once an error is set every later call fails too.
+ * Every reader function returns -1 (or HM_JSON_ERROR) on the first error
+ * and leaves a one-line reason in j->err ("offset 17: expected ',' or
+ * '}'"); once an error is set every later call fails too.
  */
 #ifndef HM_JSON_H
 #define HM_JSON_H 1
