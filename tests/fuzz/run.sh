@@ -8,6 +8,8 @@
 #                 config (host/ocidoc.c)
 #   fuzz_layer    hypeman run: a layer's blob through libarchive onto a
 #                 temporary root (host/unpack.c, host/tree.c; as root)
+#   fuzz_console  hypeman run: the guest's console, its log lines and markers
+#                 (host/serial.c; contract/logline.c, marker.c)
 # Each is built with clang (-fsanitize=fuzzer,address,undefined) and run
 # for SECONDS (default 30) from its seed corpus in tests/fuzz/corpus/NAME
 # (copied: the tree is not changed). A crash, leak or sanitizer report
@@ -70,6 +72,8 @@ FUZZ_ARGS=-close_fd_mask=2 run fuzz_oci_json host/ocidoc.c $host
 # shellcheck disable=SC2086
 LIBS="-larchive -lcrypto" FUZZ_ARGS=-close_fd_mask=2 run fuzz_layer host/unpack.c host/tree.c \
 	host/pathset.c host/layout.c host/meter.c $host
+# shellcheck disable=SC2086
+FUZZ_ARGS=-close_fd_mask=2 run fuzz_console host/serial.c contract/logline.c contract/marker.c $host
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
