@@ -2,6 +2,7 @@
 # libFuzzer runs of the init's parsers of untrusted text:
 #   fuzz_config   config.json (config.c, json.c; then detect.c, env.c)
 #   fuzz_moddep   modules.dep / .softdep / .alias / .builtin and the module list (moddep.c)
+#   fuzz_nvinfo   the NVIDIA /proc files, PCI ids and bundle lists (nvinfo.c)
 # Each is built with clang (-fsanitize=fuzzer,address,undefined) and run
 # for SECONDS (default 30) from its seed corpus in tests/fuzz/corpus/NAME
 # (copied: the tree is not changed). A crash, leak or sanitizer report
@@ -49,6 +50,7 @@ run() {
 
 run fuzz_config hypeman/config.c hypeman/json.c hypeman/detect.c hypeman/env.c
 run fuzz_moddep hypeman/moddep.c
+run fuzz_nvinfo hypeman/nvinfo.c hypeman/confine.c
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
