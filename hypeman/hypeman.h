@@ -215,8 +215,22 @@ int hm_image_modules_load(const char *phase, int *fds, int n) FAST_FUNC;
 int hm_mount_initrd_image(const char *phase, int fd, const char *target) FAST_FUNC;
 /* The /dev/nvidia* nodes; the number of GPUs, or -1 (logged). */
 int hm_gpu_make_nodes(void) FAST_FUNC;
-/* The bundle mounted at BUNDLE: its userspace into the image. */
+/* The bundle mounted at BUNDLE: its userspace into the image, read-only. */
 void hm_gpu_inject(struct hm_boot *b, const char *bundle) FAST_FUNC;
+/* PATH run with ARGV in a child chrooted into the image, waited for
+ * (hm_gpu_wait): its wait status, -1 when killed at the deadline, -2
+ * when it could not be forked (logged). */
+int hm_gpu_run(struct hm_boot *b, const char *path, char *const *argv, unsigned timeout_ms) FAST_FUNC;
+/* Waits for the child PID at most TIMEOUT_MS: its wait status, or -1
+ * when it was killed at the deadline, -2 when waitpid failed. */
+int hm_gpu_wait(pid_t pid, unsigned timeout_ms) FAST_FUNC;
+/* nvidia-persistenced (gpu_persistenced.c): noted when the bundle at
+ * BUNDLE carries it and the driver loaded; started after the switch
+ * (exec mode: waited for; systemd mode: a unit); stopped at shutdown
+ * before the rest gets SIGTERM. */
+void hm_gpu_note_persistenced(const char *bundle) FAST_FUNC;
+void hm_gpu_start_persistenced(struct hm_boot *b) FAST_FUNC;
+void hm_gpu_stop_persistenced(void) FAST_FUNC;
 /* The hypeman-headers-wait applet: exit status. */
 int hm_headers_wait(void) FAST_FUNC;
 
