@@ -14,7 +14,9 @@
 # GEN is the driver generation the modules act: 535 (default; version
 # 900.1.2, the major named "nvidia-frontend", nodes root 0666) or 550
 # (version 900.550.1, "nvidia" and "nvidiactl", nodes gid 44 0660).
-# Needs linux-headers-RELEASE installed (tests/run installs it).
+# Needs linux-headers-RELEASE installed (tests/run installs it), or another
+# suite's headers of RELEASE in a build root of make-bundle.sh
+# ($HYPEMAN_CACHE/gpu/buildroot-SUITE, built there with its compiler).
 set -euo pipefail
 out=${1:?usage: make-standin-bundle.sh OUTDIR RELEASE [GEN]}
 rel=${2:?usage: make-standin-bundle.sh OUTDIR RELEASE [GEN]}
@@ -26,12 +28,21 @@ case $gen in
 *) echo "make-standin-bundle: GEN is 535 or 550, not $gen" >&2; exit 2 ;;
 esac
 kdir=/usr/src/linux-headers-$rel
-[ -d "$kdir" ] || { echo "make-standin-bundle: $kdir missing (apt-get install linux-headers-$rel)" >&2; exit 1; }
+root=
+if [ ! -d "$kdir" ]; then
+	for br in "${HYPEMAN_CACHE:-/var/cache/hypeman-init}"/gpu/buildroot-*; do
+		[ ! -d "$br$kdir" ] || root=$br
+	done
+	[ -n "$root" ] || { echo "make-standin-bundle: $kdir missing (apt-get install linux-headers-$rel)" >&2; exit 1; }
+fi
 
-work=$(mktemp -d)
+# in the build root, when building there
+if [ -n "$root" ]; then work=$(mktemp -d "$root/tmp/hm-standin.XXXXXX"); else work=$(mktemp -d); fi
 trap 'rm -rf "$work"' EXIT
 cp "$here"/standin/Kbuild "$here"/standin/*.c "$work/"
-make -s -C "$kdir" M="$work" HM_NV_VERSION="$ver" HM_NV_GEN="$gen" modules >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
+kbuild=(make -s -C "$kdir" M="${work#"$root"}" HM_NV_VERSION="$ver" HM_NV_GEN="$gen" modules)
+if [ -n "$root" ]; then kbuild=(chroot "$root" "${kbuild[@]}"); fi
+"${kbuild[@]}" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
 rm -rf "$out.new"
 mkdir -p "$out.new/modules/$rel" "$out.new/firmware/nvidia/$ver" "$out.new/lib" "$out.new/bin"
 for m in nvidia nvidia-uvm nvidia-modeset nvidia-drm; do

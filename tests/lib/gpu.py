@@ -9,6 +9,8 @@
                       and another kernel's module and header directories
   OTHER_RELEASE       the release of those directories
   check_lines(text)   gpu-check's output as {kind: {path: [fields]}}
+  bundle_list(initrd) (release, driver version) of an initrd's GPU bundle
+  kernel_for(release) the kernel make-bundle.sh --suite fetched for release
   PCI_GPU             QEMU arguments for a VM with an NVIDIA display
                       controller: pci-testdev, which the initrd's stand-in
                       module hm-gpu-pci (tests/gpu/standin) turns into one
@@ -90,11 +92,20 @@ def check_lines(text):
     return out
 
 
-def bundle_version(initrd_path):
-    """The driver version build.sh wrote into the initrd's /etc/hypeman/gpu."""
+def bundle_list(initrd_path):
+    """(release, version): what build.sh wrote into the initrd's
+    /etc/hypeman/gpu (the bundle's kernel release, its driver version)."""
     out = subprocess.run("zcat %s 2>/dev/null | cpio -i --quiet --to-stdout etc/hypeman/gpu"
                          % initrd_path, shell=True, capture_output=True, text=True).stdout
-    return next(l.split()[1] for l in out.splitlines() if l.startswith("version "))
+    words = dict(l.split()[:2] for l in out.splitlines() if len(l.split()) >= 2)
+    return words["release"], words["version"]
+
+
+def kernel_for(release):
+    """The kernel image of RELEASE: the test kernel's (None: the fixture's
+    default) or one tests/gpu/make-bundle.sh --suite fetched."""
+    path = os.path.join(CACHE, "gpu", "kernel-" + release, "boot", "vmlinuz-" + release)
+    return path if os.path.exists(path) else None
 
 
 def proc_devices_major(text, name):

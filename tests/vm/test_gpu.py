@@ -223,16 +223,21 @@ def test_has_gpu_without_bundle_is_an_error(vm_factory, tmp_path, initrd):
     assert errors and "has no GPU driver bundle" in errors[0], errors
 
 
-def test_real_bundle_without_gpu(vm_factory, tmp_path):
-    """Debian's driver in a VM whose NVIDIA device has no BAR (the
-    stand-in PCI device): nvidia.ko probes it, gives up and refuses to
-    load (ENODEV), that is an ERROR, and the program still runs and exits
-    0. The libraries are read-only binds: the overlay grows by kilobytes."""
-    initrd = gpu.initrd("initrd-gpu-real")
+@pytest.mark.parametrize("name", ["initrd-gpu-real", "initrd-gpu-real-550"])
+def test_real_bundle_without_gpu(vm_factory, tmp_path, name):
+    """Debian's driver (bookworm's 535 for the test kernel; trixie's 550 for
+    trixie's kernel) in a VM whose NVIDIA device has no BAR (the stand-in
+    PCI device): nvidia.ko probes it, gives up and refuses to load
+    (ENODEV), that is an ERROR, and the program still runs and exits 0.
+    The libraries are read-only binds: the overlay holds none of them."""
+    initrd = gpu.initrd(name)
+    release, version = gpu.bundle_list(initrd)
     root = images.rootfs(tmp_path / "root")
     g = images.Guest(tmp_path / "disks", root, {"cmd": ["/bin/true"], "has_gpu": True,
                                                  "skip_guest_agent": True}, overlay_mb=64)
-    v = vm_factory(disks=g.disks, initrd=initrd, mem_mb=1536, timeout=300, extra_args=gpu.PCI_GPU)
+    kernel = gpu.kernel_for(release)
+    v = vm_factory(disks=g.disks, initrd=initrd, mem_mb=1536, timeout=300,
+                   extra_args=gpu.PCI_GPU, **({"kernel": kernel} if kernel else {}))
     v.wait_exit()
     v.assert_no_panic()
     assert v.exit_marker()["code"] == 0
@@ -247,5 +252,5 @@ def test_real_bundle_without_gpu(vm_factory, tmp_path):
     assert disks.readlink_ext4(g.vdb, "/upper/usr/lib/libcuda.so.1"), "libcuda.so.1 not injected"
     upper = disks.ls_ext4(g.vdb, "/upper/usr/lib")
     files = [n for n, e in upper.items() if stat.S_ISREG(e["mode"]) and n.startswith("lib")]
-    assert "libcuda.so." + gpu.bundle_version(initrd) in files, files
+    assert "libcuda.so." + version in files, files
     assert all(upper[n]["size"] == 0 for n in files), {n: upper[n]["size"] for n in files}
