@@ -27,8 +27,9 @@ SCRIPT = ("echo '=== check'; gpu-check; echo '=== devices'; cat /proc/devices; "
           "echo '=== modules'; cut -d' ' -f1 /proc/modules; "
           "echo '=== modeset'; cat /sys/module/nvidia_drm/parameters/modeset; "
           "echo '=== smi'; nvidia-smi; echo '=== modprobe'; command -v nvidia-modprobe; "
-          "echo '=== mounts'; cat /proc/self/mountinfo; echo '=== end'")
-PID_FILE = "/var/run/nvidia-persistenced/nvidia-persistenced.pid"
+          "echo '=== mounts'; cat /proc/self/mountinfo; "
+          "echo '=== persistenced'; p=$(cat /var/run/nvidia-persistenced/nvidia-persistenced.pid); "
+          "echo $p; kill -0 $p && echo alive; echo '=== end'")
 
 
 def section(text, name):
@@ -84,10 +85,8 @@ def test_has_gpu_standin(vm_factory, tmp_path, dkms_vda):
     """The 535 generation ("nvidia-frontend"), params with the defaults
     (root, 0666), an NVIDIA PCI device (QEMU's pci-testdev, which the
     initrd's hm-gpu-pci stand-in turns into one)."""
-    script = SCRIPT + ("; echo '=== persistenced'; p=$(cat " + PID_FILE + "); "
-                       "echo $p; kill -0 $p && echo alive; echo '=== end'")
     v, vdb = boot_exec(vm_factory, tmp_path, dkms_vda, gpu.initrd("initrd-gpu-test"), {
-        "cmd": ["/bin/sh", "-c", script], "has_gpu": True,
+        "cmd": ["/bin/sh", "-c", SCRIPT], "has_gpu": True,
         "skip_guest_agent": True, "skip_kernel_headers": True}, extra_args=gpu.PCI_GPU)
     assert v.exit_marker()["code"] == 0
     text = v.console_text
@@ -170,6 +169,7 @@ def test_has_gpu_standin_550(vm_factory, tmp_path, dkms_vda):
     msgs = [l["msg"] for l in v.log_lines() if l["phase"] == "gpu"]
     assert "NVIDIA driver 900.550.1: 1 GPU(s)" in msgs, msgs
     assert not [l for l in v.log_lines() if l["level"] in ("ERROR", "WARN")]
+    check_persistenced(v, section(text, "persistenced"))
 
 
 def test_no_nvidia_pci_device(vm_factory, tmp_path, dkms_vda):
