@@ -316,10 +316,11 @@ add_modules() {
 	# device only. They may need only what the boot set brings.
 	local extra=
 	for f in $extra_modules; do
+		# the name the module gives itself, whatever its file's
+		m=$(modinfo -F name "$f")
 		mkdir -p "$dst/extra"
-		cp "$f" "$dst/extra/"
-		m=$(basename "$f" .ko)
-		extra="$extra ${m//-/_}"
+		cp "$f" "$dst/extra/$m.ko"
+		extra="$extra $m"
 	done
 	depmod -b "$stage" "$rel"
 	# Keep only the text indexes init reads; the .bin ones serve kmod.

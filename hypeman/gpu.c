@@ -59,7 +59,7 @@ static int FAST_FUNC count_nvidia(const char *dir, struct dirent *de, void *arg)
 	char *path = xasprintf("%s/%s/vendor", dir, de->d_name);
 	char *vendor = xmalloc_open_read_close(path, NULL), *class;
 
-	strcpy(strrchr(path, '/'), "/class");
+	strcpy(strrchr(path, '/'), "/class");	/* shorter than "/vendor" */
 	class = xmalloc_open_read_close(path, NULL);
 	if (vendor && class && hm_pci_nvidia_display(vendor, class)) {
 		hm_debug("gpu", "NVIDIA PCI device %s (class %.8s)", de->d_name, class);
@@ -147,15 +147,18 @@ static const char *setup(struct hm_boot *b, const struct hm_bundle_list *list, c
 	}
 	if (mount_bundle(b) != 0)
 		return "bundle not mounted";
-	if (load_stack(list->release) == 0) {
-		gpus = hm_gpu_make_nodes();
-		hm_gpu_note_persistenced(GPU_MNT);
-	} else
+	if (load_stack(list->release) != 0) {
 		hm_log(HM_ERROR, "gpu", "NVIDIA driver %s not loaded: no GPU device nodes", list->version);
+		hm_gpu_inject(b, GPU_MNT);
+		return "driver not loaded";
+	}
+	gpus = hm_gpu_make_nodes();
+	hm_gpu_note_persistenced(GPU_MNT);
 	hm_gpu_inject(b, GPU_MNT);
 	if (gpus < 0)
-		return "driver not loaded";
-	snprintf(sum, len, "NVIDIA driver %s: %d GPU(s)", list->version, gpus);
+		snprintf(sum, len, "NVIDIA driver %s: device nodes incomplete", list->version);
+	else
+		snprintf(sum, len, "NVIDIA driver %s: %d GPU(s)", list->version, gpus);
 	return sum;
 }
 
