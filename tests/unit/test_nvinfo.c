@@ -1,4 +1,4 @@
-// needs: hypeman/nvinfo.c hypeman/confine.c
+// needs: hypeman/nvinfo.c hypeman/confine.c contract/config.c contract/json.c
 /* Unit tests for hypeman/nvinfo.c: /proc/devices of both driver
  * generations, the NVIDIA driver's information, params and capability
  * files (as the 535 and 550 drivers write them), PCI ids from sysfs, and
