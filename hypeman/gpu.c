@@ -141,24 +141,20 @@ static const char *setup(struct hm_boot *b, const struct hm_bundle_list *list, c
 	int gpus = -1;
 
 	if (nvidia_pci_devices() == 0) {
-		hm_log(HM_ERROR, "gpu", "has_gpu is set but this VM has no NVIDIA display controller on its PCI bus "
+		hm_log(HM_ERROR, "gpu", "has_gpu, but no NVIDIA display controller on the PCI bus "
 			"(vendor 0x10de, class 0x03xx in %s): no driver loaded", PCI_DEVICES);
 		return "no NVIDIA PCI device";
 	}
 	if (mount_bundle(b) != 0)
 		return "bundle not mounted";
-	if (load_stack(list->release) != 0) {
+	if (load_stack(list->release) == 0)
+		gpus = hm_gpu_make_nodes();
+	else
 		hm_log(HM_ERROR, "gpu", "NVIDIA driver %s not loaded: no GPU device nodes", list->version);
-		hm_gpu_inject(b, GPU_MNT);
-		return "driver not loaded";
-	}
-	gpus = hm_gpu_make_nodes();
-	hm_gpu_note_persistenced(GPU_MNT);
 	hm_gpu_inject(b, GPU_MNT);
 	if (gpus < 0)
-		snprintf(sum, len, "NVIDIA driver %s: device nodes incomplete", list->version);
-	else
-		snprintf(sum, len, "NVIDIA driver %s: %d GPU(s)", list->version, gpus);
+		return "no GPU set up";
+	snprintf(sum, len, "NVIDIA driver %s: %d GPU(s)", list->version, gpus);
 	return sum;
 }
 

@@ -26,67 +26,46 @@
 #define STOP_TIMEOUT_MS  10000
 
 static const char unit_text[] =
-	"[Unit]\n"
-	"Description=Hypeman: NVIDIA persistence daemon (UVM persistence mode)\n"
-	"\n"
 	"[Service]\n"
 	"Type=forking\n"
 	"PIDFile=" PID_FILE "\n"
 	"ExecStart=" DAEMON " --uvm-persistence-mode\n"
-	"\n"
 	"[Install]\n"
 	"WantedBy=multi-user.target\n";
 
-static bool wanted;
 static pid_t daemon_pid;
-
-void FAST_FUNC hm_gpu_note_persistenced(const char *bundle)
-{
-	char *path = concat_path_file(bundle, DAEMON);
-
-	wanted = access(path, X_OK) == 0;
-	free(path);
-}
-
-/* The daemon's pid from its pid file, or 0. */
-static pid_t read_pid(void)
-{
-	char *text = xmalloc_open_read_close(PID_FILE, NULL);
-	pid_t pid = text ? bb_strtou(text, NULL, 10) : 0;
-
-	free(text);
-	return pid > 1 ? pid : 0;
-}
 
 static void start_daemon(struct hm_boot *b)
 {
 	char *const argv[] = { (char *)"nvidia-persistenced", (char *)"--uvm-persistence-mode", NULL };
 	int status = hm_gpu_run(b, DAEMON, argv, START_TIMEOUT_MS);
+	char *pid;
 
-	if (status == -1) {
-		hm_log(HM_ERROR, "gpu", "%s did not get ready within %u ms: killed", DAEMON, START_TIMEOUT_MS);
-	} else if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		hm_log(HM_ERROR, "gpu", "%s --uvm-persistence-mode failed (wait status 0x%x)", DAEMON, status);
-	} else {
-		daemon_pid = read_pid();
-		hm_log(HM_INFO, "gpu", "%s --uvm-persistence-mode ready (pid %d)", DAEMON, (int)daemon_pid);
+	if (status != 0) {
+		hm_log(HM_ERROR, "gpu", "%s failed or timed out (wait status 0x%x)", DAEMON, status);
+		return;
 	}
+	pid = xmalloc_open_read_close(PID_FILE, NULL);
+	daemon_pid = pid ? bb_strtou(pid, NULL, 10) : 0;
+	free(pid);
+	if (daemon_pid <= 1)
+		daemon_pid = 0;
+	hm_log(HM_INFO, "gpu", "%s ready (pid %d)", DAEMON, (int)daemon_pid);
 }
 
 void FAST_FUNC hm_gpu_start_persistenced(struct hm_boot *b)
 {
-	if (!wanted)
+	/* the bundle carries it (its image is under HM_DISKS_DIR since the
+	 * switch) and the driver loaded */
+	if (access(HM_DISKS_DIR "/gpu" DAEMON, X_OK) != 0 || access("/proc/driver/nvidia", F_OK) != 0)
 		return;
 	if (b->mode != HM_MODE_SYSTEMD) {
 		start_daemon(b);
 		return;
 	}
-	if (hm_write_in_image(b, "gpu", UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0) {
-		if (hm_symlink_in_root(b->newroot_fd, "../" UNIT_NAME, UNIT_DIR "/multi-user.target.wants/" UNIT_NAME) != 0)
-			hm_log_errno(HM_ERROR, "gpu", errno, "cannot enable %s", UNIT_NAME);
-		else
-			hm_log(HM_INFO, "gpu", "%s starts %s --uvm-persistence-mode", UNIT_NAME, DAEMON);
-	}
+	if (hm_write_in_image(b, "gpu", UNIT_DIR "/" UNIT_NAME, unit_text, sizeof(unit_text) - 1, 0644) == 0
+	 && hm_symlink_in_root(b->newroot_fd, "../" UNIT_NAME, UNIT_DIR "/multi-user.target.wants/" UNIT_NAME) != 0)
+		hm_log_errno(HM_ERROR, "gpu", errno, "cannot enable %s", UNIT_NAME);
 }
 
 void FAST_FUNC hm_gpu_stop_persistenced(void)
@@ -94,10 +73,10 @@ void FAST_FUNC hm_gpu_stop_persistenced(void)
 	/* it is PID 1's child since its first process exited */
 	if (daemon_pid <= 0 || kill(daemon_pid, SIGTERM) != 0)
 		return;
-	if (hm_gpu_wait(daemon_pid, STOP_TIMEOUT_MS) == -1)
-		hm_log(HM_WARN, "shutdown", "%s (pid %d) did not stop within %u ms of SIGTERM: killed", DAEMON,
-			(int)daemon_pid, STOP_TIMEOUT_MS);
-	else
+	if (hm_gpu_wait(daemon_pid, STOP_TIMEOUT_MS) != -1)
 		hm_log(HM_INFO, "shutdown", "stopped %s (pid %d)", DAEMON, (int)daemon_pid);
+	else
+		hm_log(HM_WARN, "shutdown", "%s (pid %d) killed: still running %u ms after SIGTERM", DAEMON,
+			(int)daemon_pid, STOP_TIMEOUT_MS);
 	daemon_pid = 0;
 }

@@ -220,11 +220,10 @@ int hm_gpu_run(struct hm_boot *b, const char *path, char *const *argv, unsigned 
 /* Waits for the child PID at most TIMEOUT_MS: its wait status, or -1
  * when it was killed at the deadline, -2 when waitpid failed. */
 int hm_gpu_wait(pid_t pid, unsigned timeout_ms) FAST_FUNC;
-/* nvidia-persistenced (gpu_persistenced.c): noted when the bundle at
- * BUNDLE carries it and the driver loaded; started after the switch
- * (exec mode: waited for; systemd mode: a unit); stopped at shutdown
- * before the rest gets SIGTERM. */
-void hm_gpu_note_persistenced(const char *bundle) FAST_FUNC;
+/* nvidia-persistenced (gpu_persistenced.c), when the bundle carries it
+ * and the driver loaded: started after the switch (exec mode: waited
+ * for; systemd mode: a unit); stopped at shutdown before the rest gets
+ * SIGTERM. */
 void hm_gpu_start_persistenced(struct hm_boot *b) FAST_FUNC;
 void hm_gpu_stop_persistenced(void) FAST_FUNC;
 /* The hypeman-headers-wait applet: exit status. */

@@ -41,7 +41,9 @@ if [ -n "$root" ]; then work=$(mktemp -d "$root/tmp/hm-standin.XXXXXX"); else wo
 trap 'rm -rf "$work"' EXIT
 cp "$here"/standin/Kbuild "$here"/standin/*.c "$work/"
 kbuild=(make -s -C "$kdir" M="${work#"$root"}" HM_NV_VERSION="$ver" HM_NV_GEN="$gen" modules)
-if [ -n "$root" ]; then kbuild=(chroot "$root" "${kbuild[@]}"); fi
+# a build root has no pahole: no BTF for the stand-ins (nvidia's own
+# build leaves it out the same way)
+if [ -n "$root" ]; then kbuild=(chroot "$root" "${kbuild[@]}" PAHOLE=true); fi
 "${kbuild[@]}" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
 rm -rf "$out.new"
 mkdir -p "$out.new/modules/$rel" "$out.new/firmware/nvidia/$ver" "$out.new/lib" "$out.new/bin"

@@ -139,7 +139,7 @@ def check_persistenced(v, seen):
     start = v.console_text.index("HYPEMAN-PROGRAM-START")
     assert v.console_text.index("nvidia-persistenced stand-in: ready") < start
     lines = v.log_lines()
-    assert "/usr/bin/nvidia-persistenced --uvm-persistence-mode ready (pid %d)" % pid in [
+    assert "/usr/bin/nvidia-persistenced ready (pid %d)" % pid in [
         l["msg"] for l in lines if l["phase"] == "gpu"]
     down = [l["msg"] for l in lines if l["phase"] == "shutdown"]
     stop = "stopped /usr/bin/nvidia-persistenced (pid %d)" % pid
@@ -184,7 +184,7 @@ def test_no_nvidia_pci_device(vm_factory, tmp_path, dkms_vda):
     assert v.exit_marker()["code"] == 0
     errors = [l for l in v.log_lines() if l["level"] == "ERROR"]
     assert len(errors) == 1 and errors[0]["phase"] == "gpu", errors
-    assert "no NVIDIA display controller on its PCI bus (vendor 0x10de, class 0x03xx" \
+    assert "no NVIDIA display controller on the PCI bus (vendor 0x10de, class 0x03xx" \
         in errors[0]["msg"], errors
     modules = section(v.console_text, "modules").split()
     for m in ("nvidia", "nvidia_uvm", "nvidia_drm", "drm", "loop", "squashfs", "hm_gpu_pci"):
