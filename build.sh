@@ -281,6 +281,20 @@ build_busybox() {
 }
 
 # --- kernel modules ------------------------------------------------------------
+# SRC/F to DST/F, decompressed (init loads modules with finit_module and no
+# flags: the kernel takes them as they are); DST/F without .xz/.zst/.gz.
+copy_module() {
+	local src=$1 f=$2 dst=$3
+	mkdir -p "$dst/$(dirname "$f")"
+	case $f in
+	*.ko) cp -L "$src/$f" "$dst/$f" ;;
+	*.ko.xz) xz -dc "$src/$f" > "$dst/${f%.xz}" ;;
+	*.ko.zst) zstd -qdc "$src/$f" > "$dst/${f%.zst}" ;;
+	*.ko.gz) gzip -dc "$src/$f" > "$dst/${f%.gz}" ;;
+	*) log "unexpected module file $f"; exit 1 ;;
+	esac
+}
+
 # Copies the boot set and what it depends on (modules.dep, softdeps and their
 # aliases, as kmod's modprobe sees them) and runs depmod on the copy.
 add_modules() {
@@ -299,15 +313,7 @@ add_modules() {
 		modprobe -d "$base" -S "$rel" --show-depends "$m" ||
 			{ log "module $m: not found in $src"; exit 1; }
 	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
-		f=${f#"$src"/}
-		mkdir -p "$dst/$(dirname "$f")"
-		case $f in
-		*.ko) cp "$src/$f" "$dst/$f" ;;
-		*.ko.xz) xz -dc "$src/$f" > "$dst/${f%.xz}" ;;
-		*.ko.zst) zstd -qdc "$src/$f" > "$dst/${f%.zst}" ;;
-		*.ko.gz) gzip -dc "$src/$f" > "$dst/${f%.gz}" ;;
-		*) log "unexpected module file $f"; exit 1 ;;
-		esac
+		copy_module "$src" "${f#"$src"/}" "$dst"
 	done
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		[ ! -f "$src/$f" ] || cp "$src/$f" "$dst/$f"
@@ -341,7 +347,8 @@ image_modules_list() {
 	base=$(dirname "$(dirname "$(dirname "$src")")")
 	for m in $IMAGE_MODULES; do
 		modprobe -d "$base" -S "$rel" --show-depends "$m"
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | sed "s@^$src/@@" > "$stage/etc/hypeman/image-modules"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' |
+		sed -e "s@^$src/@@" -e 's@\.ko\.\(xz\|zst\|gz\)$@.ko@' > "$stage/etc/hypeman/image-modules"
 }
 
 # Each becomes a squashfs image (zstd) in a second, uncompressed cpio appended
@@ -383,9 +390,7 @@ gpu_image() {
 		modprobe -d "$kbase" -S "$rel" --show-depends "$m" ||
 			{ log "--gpu-driver: module $m not in $src/modules/$rel"; exit 1; }
 	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
-		f=${f#"$kbase/lib/modules/$rel"/}
-		mkdir -p "$root/lib/modules/$rel/$(dirname "$f")"
-		cp -L "$kbase/lib/modules/$rel/$f" "$root/lib/modules/$rel/$f"
+		copy_module "$kbase/lib/modules/$rel" "${f#"$kbase/lib/modules/$rel"/}" "$root/lib/modules/$rel"
 	done
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		[ ! -f "$kmods/$f" ] || cp "$kmods/$f" "$root/lib/modules/$rel/$f"
