@@ -61,10 +61,8 @@ static int FAST_FUNC count_nvidia(const char *dir, struct dirent *de, void *arg)
 
 	strcpy(strrchr(path, '/'), "/class");	/* shorter than "/vendor" */
 	class = xmalloc_open_read_close(path, NULL);
-	if (vendor && class && hm_pci_nvidia_display(vendor, class)) {
-		hm_debug("gpu", "NVIDIA PCI device %s (class %.8s)", de->d_name, class);
+	if (vendor && class && hm_pci_nvidia_display(vendor, class))
 		(*(int *)arg)++;
-	}
 	free(class);
 	free(vendor);
 	free(path);

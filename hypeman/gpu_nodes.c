@@ -113,13 +113,12 @@ static void make_cap_nodes(int major)
 		recursive_action(NV_PROC "/capabilities", ACTION_RECURSE | ACTION_QUIET, one_cap, NULL, &major);
 }
 
-/* The owner and mode the driver's params name. */
+/* The owner and mode the driver's params name (without the file: the
+ * defaults, as nvidia-modprobe). */
 static void read_params(struct hm_nv_params *p)
 {
 	char *text = xmalloc_open_read_close(NV_PROC "/params", NULL);
 
-	if (!text)
-		hm_log_errno(HM_WARN, "gpu", errno, "cannot read %s/params: nodes root-owned, mode 0666", NV_PROC);
 	hm_nv_params_parse(text ? text : "", p);
 	free(text);
 }
