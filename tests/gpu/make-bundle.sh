@@ -15,7 +15,7 @@
 # private apt configuration (RELEASE defaults to the suite's current
 # linux-image-amd64) and the modules are built in a debootstrap'ed build
 # root of that suite, with its compiler, the one the kernel was built with
-# (cached in $HYPEMAN_CACHE/gpu/buildroot-SUITE). The suite's kernel
+# (cached in $HYPEMAN_CACHE/gpu/buildroot-SUITE, about 500 MB). The suite's kernel
 # itself (vmlinuz, modules) is unpacked into $HYPEMAN_CACHE/gpu/kernel-RELEASE
 # for the tests, and printed as "kernel DIR".
 #
@@ -129,6 +129,7 @@ build_root() {
 		debootstrap --variant=minbase --include=gcc,make,libc6-dev,kmod,xz-utils,libelf-dev \
 			"$suite" "$br.new" http://deb.debian.org/debian >"$cache/gpu/buildroot-$suite.log" 2>&1 ||
 			{ tail -n 20 "$cache/gpu/buildroot-$suite.log" >&2; log "debootstrap failed"; exit 1; }
+		rm -f "$br.new"/var/cache/apt/archives/*.deb
 		rm -rf "$br"
 		mv "$br.new" "$br"
 	fi
@@ -199,6 +200,9 @@ if [ -f "$work/x/etc/OpenCL/vendors/nvidia.icd" ]; then
 	cp -a "$work/x/etc/OpenCL/vendors/nvidia.icd" "$b/etc/OpenCL/vendors/"
 fi
 echo "$nv" > "$b/version"
+# the build root keeps the headers (make-standin-bundle.sh builds there),
+# not the driver's objects
+[ "$suite" = bookworm ] || rm -rf "$cache/gpu/buildroot-$suite/usr/src/nvidia-build"
 rm -rf "$out"
 mkdir -p "$(dirname "$out")"
 mv "$b" "$out"
