@@ -134,8 +134,14 @@ int hm_image_modules_load(const char *phase, int *fds, int n) FAST_FUNC;
 int hm_mount_initrd_image(const char *phase, int fd, const char *target) FAST_FUNC;
 /* The /dev/nvidia* nodes; the number of GPUs, or -1 (logged). */
 int hm_gpu_make_nodes(void) FAST_FUNC;
-/* The bundle mounted at BUNDLE: its userspace into the image. */
+/* The bundle mounted at BUNDLE: its userspace into the image, read-only. */
 void hm_gpu_inject(struct hm_boot *b, const char *bundle) FAST_FUNC;
+/* nvidia-persistenced (gpu_persistenced.c), when the bundle carries it
+ * and the driver loaded: started after the switch (exec mode: waited
+ * for; systemd mode: a unit); stopped at shutdown before the rest gets
+ * SIGTERM. */
+void hm_gpu_start_persistenced(struct hm_boot *b) FAST_FUNC;
+void hm_gpu_stop_persistenced(void) FAST_FUNC;
 /* The hypeman-headers-wait applet: exit status. */
 int hm_headers_wait(void) FAST_FUNC;
 

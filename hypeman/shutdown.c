@@ -40,6 +40,7 @@ void FAST_FUNC hm_shutdown(unsigned grace_s)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	hm_phase_begin("shutdown");
+	hm_gpu_stop_persistenced();
 	hm_log(HM_INFO, "shutdown", "sending SIGTERM to all processes, grace period %us", grace_s);
 	kill(-1, SIGTERM);
 	kill(-1, SIGCONT);

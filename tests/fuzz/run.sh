@@ -10,6 +10,7 @@
 #                 temporary root (host/unpack.c, host/tree.c; as root)
 #   fuzz_console  hypeman run: the guest's console, its log lines and markers
 #                 (host/serial.c; contract/logline.c, marker.c)
+#   fuzz_nvinfo   the NVIDIA /proc files, PCI ids and bundle lists (nvinfo.c)
 # Each is built with clang (-fsanitize=fuzzer,address,undefined) and run
 # for SECONDS (default 30) from its seed corpus in tests/fuzz/corpus/NAME
 # (copied: the tree is not changed). A crash, leak or sanitizer report
@@ -74,6 +75,7 @@ LIBS="-larchive -lcrypto" FUZZ_ARGS=-close_fd_mask=2 run fuzz_layer host/unpack.
 	host/pathset.c host/layout.c host/meter.c $host
 # shellcheck disable=SC2086
 FUZZ_ARGS=-close_fd_mask=2 run fuzz_console host/serial.c contract/logline.c contract/marker.c $host
+run fuzz_nvinfo hypeman/nvinfo.c hypeman/confine.c contract/fdio.c contract/config.c contract/json.c
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
