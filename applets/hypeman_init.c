@@ -74,8 +74,11 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_stop_point(b, "during boot");
 	/* the headers' worker, off the boot path */
 	hm_start_headers(b);
-	/* the image's own tool, now that the image is the root */
+	/* the image's own tool, now that the image is the root; its failure
+	 * ends the boot (contract: Egress proxy CA) */
 	hm_update_ca_certificates(b);
+	/* needs the image's root: after the switch, before the program */
+	hm_gpu_start_persistenced(b);
 
 	if (b->mode == HM_MODE_SYSTEMD)
 		hm_run_systemd(b);

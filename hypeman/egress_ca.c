@@ -1,5 +1,5 @@
 /*
- * Phase egress-ca (after network): the egress proxy's CA (config
+ * Phase 5 (egress-ca), after network: the egress proxy's CA (config
  * egress_proxy: enabled + ca_cert_pem) trusted in the image, so that TLS
  * through the proxy verifies (contract: Egress proxy CA).
  *
@@ -19,7 +19,6 @@
 #include "libbb.h"
 #include "hypeman.h"
 #include "confine.h"
-#include "exit_status.h"
 #include "pem.h"
 
 #define PHASE "egress-ca"
@@ -133,46 +132,24 @@ void FAST_FUNC hm_install_egress_ca(struct hm_boot *b)
 	free(text);
 }
 
-/* Child side: the tool in its own process group (its hooks die with it on
- * a timeout), stdin /dev/null, the console for its output. */
-static void NORETURN exec_update_tool(void)
-{
-	static char *const envp[] = { (char *)"PATH=" HM_DEFAULT_PATH, NULL };
-	char *const argv[] = { update_tool, NULL };
-	int fd;
-
-	die_func = NULL;
-	hm_reset_signals();
-	setpgid(0, 0);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0)
-		xmove_fd(fd, STDIN_FILENO);
-	execve(update_tool, argv, envp);
-	hm_log_errno(HM_ERROR, PHASE, errno, "cannot execute %s", update_tool);
-	_exit(127);
-}
-
-/* After the switch: the image's update-ca-certificates, when it has one. */
+/* After the switch: the image's update-ca-certificates, when it has one
+ * (its own process group: past the bound its hooks die with it). */
 void FAST_FUNC hm_update_ca_certificates(struct hm_boot *b)
 {
-	char msg[HM_EXIT_MESSAGE_MAX];
+	char *const argv[] = { update_tool, NULL };
+	unsigned long long start = hm_uptime_ms();
+	unsigned bound_ms = b->cmdline.ca_timeout_s * 1000;
 	int status;
-	pid_t pid;
 
 	if (!update_tool[0])
 		return;
 	hm_phase_begin(PHASE);
-	pid = fork();
-	if (pid == 0)
-		exec_update_tool();
-	if (pid < 0)
-		fail(b, "fork for %s: %s", update_tool, strerror(errno));
-	status = hm_wait_bounded(pid, b->cmdline.ca_timeout_s * 1000);
-	if (status == -1)
+	status = hm_run_in_image(b, PHASE, update_tool, argv, bound_ms);
+	if (status < 0 && hm_uptime_ms() - start >= bound_ms)
 		fail(b, "%s did not finish within %u s (hypeman.ca_timeout)", update_tool, b->cmdline.ca_timeout_s);
-	if (status == -2)
-		fail(b, "waiting for %s: %s", update_tool, strerror(errno));
-	if (status != 0)
-		fail(b, "%s failed (%s)", update_tool, hm_exit_message(status, false, msg, sizeof(msg)));
+	if (status < 0)
+		fail(b, "%s could not run or was killed", update_tool);
+	if (status > 0)
+		fail(b, "%s failed (exit code %d)", update_tool, status);
 	hm_phase_end(PHASE, "ran the image's %s", update_tool);
 }

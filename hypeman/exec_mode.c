@@ -1,5 +1,5 @@
 /*
- * Exec mode (contract: Exec mode): the guest agent (phase agent-start), then
+ * Phase 8, exec mode (contract: Exec mode): the guest agent (agent-start), then
  * the program as a child (phase exec), and PID 1's duties until it exits:
  * reap every child (orphans too), forward signals, turn stop requests into
  * SIGTERM (SIGKILL after the grace period), then the HYPEMAN-EXIT marker
@@ -76,17 +76,22 @@ static char **agent_env(char **env)
 
 /* Once the readiness pipe reads EOF: how the agent ended, into BUF (it
  * closes the pipe as it exits, a moment before it can be reaped; one that
- * lives on is killed: the VM powers off). */
+ * lives on is left to the shutdown that follows). */
 static void agent_end(pid_t pid, char *buf, size_t len)
 {
+	unsigned long long deadline = hm_uptime_ms() + 1000;
 	char how[HM_EXIT_MESSAGE_MAX];
-	int status = hm_wait_bounded(pid, 1000);
+	int status;
+	pid_t r;
 
-	if (status < 0)
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && hm_sigchld_wait(deadline))
+		continue;
+	if (r != pid) {
 		snprintf(buf, len, "closed its readiness pipe without signalling");
-	else
-		snprintf(buf, len, "exited (%s) before signalling readiness",
-			hm_exit_message(status, false, how, sizeof(how)));
+		return;
+	}
+	snprintf(buf, len, "exited (%s) before signalling readiness",
+		hm_exit_message(status, false, how, sizeof(how)));
 }
 
 /*

@@ -310,12 +310,12 @@ static int install(struct hm_boot *b, const char *release)
 	return link_all(b, release);
 }
 
-static void NORETURN worker(struct hm_boot *b)
+/* The worker, in a child of PID 1 (hm_spawn: an x*() failure ends it). */
+static int worker(void *arg)
 {
+	struct hm_boot *b = arg;
 	const char *release = job.list.release;
 
-	die_func = NULL;  /* an x*() failure ends the worker, not PID 1 */
-	hm_reset_signals();
 	hm_phase_begin("headers");
 	headers_marker(HM_MARKER_HEADERS_START);
 	set_status("running");
@@ -323,12 +323,12 @@ static void NORETURN worker(struct hm_boot *b)
 	syscall(__NR_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, IOPRIO_IDLE);
 	if (install(b, release) != 0) {
 		headers_failed();
-		_exit(1);
+		return 1;
 	}
 	set_status("ready");
 	headers_marker(HM_MARKER_HEADERS_READY);
 	hm_phase_end("headers", "kernel headers of %s ready: /lib/modules/%s/build", release, release);
-	_exit(0);
+	return 0;
 }
 
 /* systemd mode: a runtime unit that waits for the worker, before dkms. */
@@ -354,11 +354,10 @@ void FAST_FUNC hm_start_headers(struct hm_boot *b)
 	hm_phase_begin("headers");
 	if (b->mode == HM_MODE_SYSTEMD)
 		add_wait_unit(b);
-	pid = fork();
-	if (pid == 0)
-		worker(b);
+	pid = hm_spawn("headers", "the headers worker", worker, b);
 	if (pid < 0) {
-		failure(errno, "fork for the headers worker failed");
+		/* the ERROR is hm_spawn's */
+		snprintf(job.error, sizeof(job.error), "fork for the headers worker failed");
 		headers_failed();
 	} else {
 		hm_phase_end("headers", "kernel headers of %s: worker started (pid %d), %s says when done",
