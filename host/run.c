@@ -38,6 +38,7 @@ struct run {
 	struct hr_disk disks[HM_DEV_MAX];
 	size_t ndisks;
 	char *work, *rootfs, *cfgdir, *rootfs_img, *overlay_img, *config_img, *sockdir;
+	char *log;			/* the run's log: --log, or init.log in work */
 	bool made_work, made_sockdir;
 	double host_s[HR_HOST_STEPS];	/* image, layers, rootfs disk, other disks */
 };
@@ -195,6 +196,13 @@ static int make_work_dir(struct run *r)
 		hr_msg("%s: %s", r->work, strerror(errno));
 		return 1;
 	}
+	/* from now on the host's notes (hr_note) go there, the init's lines
+	 * after them (a log left by an earlier run in a kept DIR: replaced) */
+	r->log = r->o->log ? hr_strdup(r->o->log) : hr_asprintf("%s/init.log", r->work);
+	hr_tool.log_path = r->log;
+	hr_tool.log_started = false;
+	if (!r->o->log)
+		unlink(r->log);
 	return 0;
 }
 
@@ -369,7 +377,7 @@ out:
 static int boot_vm(struct run *r)
 {
 	struct hr_vm b = { 0 };
-	char *log = r->o->log ? hr_strdup(r->o->log) : hr_asprintf("%s/init.log", r->work);
+	const char *log = r->log;
 	int status;
 
 	if (r->o->no_boot) {
@@ -377,14 +385,12 @@ static int boot_vm(struct run *r)
 			r->o->keep ? r->work : "");
 		if (r->o->timings)
 			hr_serial_host_timings(r->host_s);
-		free(log);
 		return 0;
 	}
 	/* Unix sockets need a short path. */
 	r->sockdir = strlen(r->work) < 80 ? hr_strdup(r->work) : hr_strdup("/tmp/hypeman-sock.XXXXXX");
 	if (strlen(r->work) >= 80 && !(r->made_sockdir = mkdtemp(r->sockdir) != NULL)) {
 		hr_msg("cannot make a socket directory: %s", strerror(errno));
-		free(log);
 		return 1;
 	}
 	b = (struct hr_vm){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
@@ -406,7 +412,6 @@ static int boot_vm(struct run *r)
 		hr_progress("kept the disks and the init's log in %s", r->work);
 	else if (r->o->log)
 		hr_progress("the init's log: %s", log);
-	free(log);
 	return status;
 }
 
@@ -435,6 +440,9 @@ static void run_free(struct run *r)
 	free(r->overlay_img);
 	free(r->config_img);
 	free(r->sockdir);
+	hr_tool.log_path = NULL;
+	hr_tool.log_started = false;
+	free(r->log);
 }
 
 /* A step's status; an interrupt between steps ends the run (128+N). */

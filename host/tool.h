@@ -12,6 +12,11 @@
 
 struct hr_tool {
 	bool quiet;				/* -q: no progress lines */
+	/* The run's log (--log, default init.log in the work directory):
+	 * hr_note's lines, then the init's; NULL: none. Made by its first
+	 * line (hr_log_open), so that a run that logs nothing leaves none. */
+	const char *log_path;
+	bool log_started;
 	/* SIGINT, SIGTERM or SIGHUP received: its number (0: none). The
 	 * steps check it between and inside them. */
 	volatile sig_atomic_t interrupted;

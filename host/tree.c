@@ -56,6 +56,9 @@ struct hr_tree {
 	const char *what;	/* "layer 2/3 (sha256:...)" */
 	struct hr_pathset upper;	/* paths this layer wrote, and their parents */
 	bool xattr_warned;
+	/* The layer's stream ended in the padding after a complete entry's
+	 * data (umoci 0.4.7's last entry): nothing more to read. */
+	bool ended;
 	/* The parent directory of the last entry, kept while entries share it. */
 	char *pname;		/* as the archive names it ("" for the root) */
 	char *preal;		/* where it resolved, relative to the root */
@@ -423,9 +426,26 @@ static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
 	return 0;
 }
 
-/* The data of a regular file (holes of sparse files stay holes); the end
- * of the data written, -1 after a message, or HR_TREE_EREAD. */
-static long long write_data(struct hr_tree *t, struct archive *a, int fd, const char *rel)
+/*
+ * Whether reading stopped only because the stream ended in the padding
+ * that rounds an entry's data up to 512 bytes: libarchive's tar reader
+ * then fails to skip it ("Truncated input file"), after all the data.
+ * Debian's umoci 0.4.7 writes its layers' last entry so (no padding, no
+ * end-of-archive blocks); umoci unpack and Go's archive/tar take the
+ * entry as complete and the layer as ended.
+ */
+static bool padding_cut(struct archive *a, la_int64_t end, la_int64_t size)
+{
+	const char *e = archive_error_string(a);
+
+	return end == size && e && hr_after(e, "Truncated input file");
+}
+
+/* The data of a regular file of SIZE bytes (holes of sparse files stay
+ * holes); the end of the data written, -1 after a message, or
+ * HR_TREE_EREAD. */
+static long long write_data(struct hr_tree *t, struct archive *a, int fd, const char *rel,
+		la_int64_t size)
 {
 	const void *buf;
 	size_t n;
@@ -444,8 +464,9 @@ static long long write_data(struct hr_tree *t, struct archive *a, int fd, const 
 		if (hr_tool.interrupted)
 			return -1;
 	}
-	if (r != ARCHIVE_EOF)
+	if (r != ARCHIVE_EOF && !padding_cut(a, end, size))
 		return HR_TREE_EREAD;
+	t->ended = r != ARCHIVE_EOF;
 	return end;
 }
 
@@ -458,7 +479,7 @@ static int make_file(struct hr_tree *t, struct archive *a, struct archive_entry 
 
 	if (fd < 0)
 		return -1;
-	end = write_data(t, a, fd, rel);
+	end = write_data(t, a, fd, rel, size);
 	if (end < 0) {
 		close(fd);
 		return end == HR_TREE_EREAD ? HR_TREE_EREAD : -2;
@@ -656,6 +677,12 @@ void hr_tree_layer(struct hr_tree *t, const char *what)
 	hr_pathset_clear(&t->upper);
 	t->what = what;
 	t->xattr_warned = false;
+	t->ended = false;
+}
+
+bool hr_tree_layer_ended(const struct hr_tree *t)
+{
+	return t->ended;
 }
 
 void hr_tree_layer_end(struct hr_tree *t)

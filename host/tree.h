@@ -5,6 +5,8 @@
 #ifndef HR_TREE_H
 #define HR_TREE_H 1
 
+#include <stdbool.h>
+
 struct archive;
 struct archive_entry;
 struct hr_tree;
@@ -19,6 +21,9 @@ void hr_tree_layer(struct hr_tree *t, const char *what);
 /* Applies one entry (its data read from a): 0, -1 after a message, or
  * HR_TREE_EREAD. */
 int hr_tree_entry(struct hr_tree *t, struct archive *a, struct archive_entry *e);
+/* True once an entry's data ended the layer's stream in its padding (as
+ * umoci 0.4.7 writes its last entry): read no further. */
+bool hr_tree_layer_ended(const struct hr_tree *t);
 /* Ends the layer (the last parent directory's times restored). */
 void hr_tree_layer_end(struct hr_tree *t);
 /* Sets the root's metadata (the image's "/", else 0755 root:root). */

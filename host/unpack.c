@@ -162,11 +162,19 @@ int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_tot
 		if (r)
 			return -1;
 		(*n)++;
+		if (hr_tree_layer_ended(t)) {
+			char name[300];
+
+			hr_note("%s ends inside the padding of its last entry, /%s (as Debian's umoci "
+				"0.4.7 writes layers): the entry's data is complete, taken as the layer's end",
+				what, hr_printable(archive_entry_pathname(e), name, sizeof(name)));
+			return 0;
+		}
 	}
 	/* GNU and BSD tar end with two zero blocks; umoci 0.4.7 writes none. */
 	if (*n && archive_filter_bytes(a, 0) == before)
-		hr_msg("warning: %s has no end-of-archive blocks (as umoci 0.4.7 writes layers): "
-			"taking it as complete", what);
+		hr_note("%s has no end-of-archive blocks (as Debian's umoci 0.4.7 writes layers): "
+			"taken as complete", what);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#include "logline.h"
 #include "rmtree.h"
 #include "tool.h"
 #include "util.h"
@@ -25,6 +26,43 @@ static void vmsg(const char *fmt, va_list ap)
 	/* One write, so lines from here and from QEMU do not interleave. */
 	fprintf(stderr, "hypeman: %s\n", line);
 	fflush(stderr);
+}
+
+int hr_log_open(void)
+{
+	int fd;
+
+	if (!hr_tool.log_path) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open(hr_tool.log_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+		| (hr_tool.log_started ? O_APPEND : O_TRUNC), 0600);
+	if (fd >= 0)
+		hr_tool.log_started = true;
+	return fd;
+}
+
+void hr_note(const char *fmt, ...)
+{
+	struct hm_logline l = { .level = "INFO", .phase = "host", .dur_ms = -1 };
+	char msg[1024], line[HM_LOGLINE_MAX];
+	va_list ap;
+	int fd;
+
+	if (!hr_tool.log_path)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &l.now);
+	l.msg = msg;
+	fd = hr_log_open();
+	/* a log that cannot be written loses the note, not the run */
+	if (fd >= 0) {
+		hm_write_all(fd, line, hm_logline_format(line, sizeof(line), &l));
+		close(fd);
+	}
 }
 
 void hr_progress(const char *fmt, ...)

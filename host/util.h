@@ -19,6 +19,14 @@
 void hr_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "hypeman: ..." on stderr, always (errors and warnings). */
 void hr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A note for the run's log only (hr_tool.log_path), not the terminal: a
+ * JSON log line like the init's, phase "host", uptime_ms 0 (before the
+ * boot). What is usual but worth knowing (a layer as umoci 0.4.7 writes
+ * it). */
+void hr_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The run's log for writing: emptied at its first open in a run, then
+ * appended to. An fd, or -1 (errno set; EINVAL: the run has none). */
+int hr_log_open(void);
 
 /* Allocation that ends the tool on failure ("out of memory"). */
 void *hr_malloc(size_t n);

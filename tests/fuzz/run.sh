@@ -67,14 +67,14 @@ run fuzz_interp hypeman/interp.c
 run fuzz_fstype hypeman/fstype.c
 # hypeman run's: its messages on stderr are not shown (-close_fd_mask=2:
 # libFuzzer's and the sanitizers' reports still are)
-host="host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c"
+host="host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c contract/logline.c"
 # shellcheck disable=SC2086
 FUZZ_ARGS=-close_fd_mask=2 run fuzz_oci_json host/ocidoc.c $host
 # shellcheck disable=SC2086
 LIBS="-larchive -lcrypto" FUZZ_ARGS=-close_fd_mask=2 run fuzz_layer host/unpack.c host/tree.c \
 	host/pathset.c host/layout.c host/meter.c $host
 # shellcheck disable=SC2086
-FUZZ_ARGS=-close_fd_mask=2 run fuzz_console host/serial.c contract/logline.c contract/marker.c $host
+FUZZ_ARGS=-close_fd_mask=2 run fuzz_console host/serial.c contract/marker.c $host
 run fuzz_nvinfo hypeman/nvinfo.c hypeman/confine.c contract/fdio.c contract/config.c contract/json.c
 
 echo "fuzz: $passed passed, $failed failed"

@@ -1,4 +1,4 @@
-// needs: host/ocidoc.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c
+// needs: host/ocidoc.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c contract/logline.c
 /*
  * Unit tests for host/ocidoc.c, hypeman run's reading of an OCI layout's
  * documents: the manifest index.json names for a tag and a platform, an

@@ -1,4 +1,4 @@
-// needs: host/util.c host/tool.c host/vfio.c host/pathset.c host/kimage.c contract/json.c contract/rmtree.c contract/fdio.c
+// needs: host/util.c host/tool.c host/vfio.c host/pathset.c host/kimage.c contract/json.c contract/rmtree.c contract/fdio.c contract/logline.c
 /*
  * Unit tests for hypeman run's small pure parts: sizes (host/util.c),
  * PCI addresses (host/vfio.c), the path set (host/pathset.c) and a kernel
