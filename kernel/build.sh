@@ -142,7 +142,8 @@ rm -f "$stage/lib/modules/$rel/build" "$stage/lib/modules/$rel/source"
 secs=$(( $(date +%s) - t0 ))
 # CPU time of the commands (user and system): what an idle machine's
 # cores must give, whatever the load was
-cpu=$(times | tail -n 1)
+times > "$work/.times"      # this shell's, then its children's
+cpu=$(tail -n 1 "$work/.times")
 printf '%s s wall, CPU (user system) %s (load average before: %s, after: %s; %s jobs)\n' \
 	"$secs" "$cpu" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$jobs" > "$stage/build-seconds"
 touch "$stage/.hypeman-kernel-ready"
