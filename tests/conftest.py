@@ -15,9 +15,9 @@
               out/<arch>/initrd-test for another architecture than the
               host's ($HYPEMAN_INITRD overrides the host's); for another
               flavour than bookworm out/initrd-test-<flavour> (tests/run
-              builds them), for the production shape (hypeman) the plain
-              initrd with the test agent appended; the test is skipped when
-              it is missing
+              builds them; the production shape's, initrd-test-hypeman, is
+              the plain initrd with the test agent: no modules); the test
+              is skipped when it is missing
   plain_initrd the initrd built without options (out/initrd, or
               out/<arch>/initrd; $HYPEMAN_PLAIN_INITRD overrides the
               host's); skipped when missing
@@ -133,10 +133,7 @@ def arch_file(arch, name, env=None):
 
 
 @pytest.fixture(scope="session")
-def initrd(arch, flavour, tmp_path_factory):
-    if flavour == "hypeman":
-        # every boot driver built in: the plain initrd, with the test agent
-        return plain_with_agent(arch, tmp_path_factory)
+def initrd(arch, flavour):
     if flavour == "bookworm":
         path = arch_file(arch, "initrd-test", "HYPEMAN_INITRD")
     else:
@@ -145,18 +142,6 @@ def initrd(arch, flavour, tmp_path_factory):
         pytest.skip("init under test not built: %s missing (build it, or set "
                     "HYPEMAN_INITRD)" % path)
     return path
-
-
-def plain_with_agent(arch, tmp_path_factory):
-    """The plain initrd with the test agent appended (a second cpio)."""
-    from lib.vm import Initramfs, concat_initrd
-    plain, agent = arch_file(arch, "initrd", "HYPEMAN_PLAIN_INITRD"), arch_file(arch, "test-agent")
-    for path in (plain, agent):
-        if not os.path.exists(path):
-            pytest.skip("%s missing (./build.sh, tests/agent/build.sh)" % path)
-    out = tmp_path_factory.mktemp("initrd") / "initrd-plain-agent"
-    return concat_initrd(out, plain, Initramfs().file_from(
-        "/usr/local/bin/guest-agent", agent, 0o755))
 
 
 @pytest.fixture(scope="session")
