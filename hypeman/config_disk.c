@@ -1,8 +1,8 @@
 /*
  * Phase 4 (config): the config disk (vdc, ext4, read-only) at /mnt/config
- * and its /config.json, parsed strictly (config.c). Any problem is fatal
- * (the caller's call): without a trustworthy config there is nothing sane
- * to run.
+ * and its /config.json, parsed strictly (contract/config.c). Any problem
+ * is fatal (the caller's call): without a trustworthy config there is
+ * nothing sane to run.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config_disk.o
 
