@@ -138,9 +138,7 @@ const char* FAST_FUNC hm_disk_fstype(const char *dev, int *err)
 bool FAST_FUNC hm_machine_can_power_off(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	struct stat st;
-
-	return stat("/sys/kernel", &st) != 0 || stat("/sys/firmware/acpi", &st) == 0;
+	return access("/sys/kernel", F_OK) != 0 || access("/sys/firmware/acpi", F_OK) == 0;
 #else
 	return true;
 #endif

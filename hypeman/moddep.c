@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 #include "moddep.h"
@@ -699,68 +699,39 @@ bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char
 	return each_alias_of(db, name, is_fs_pattern, fstype) != 0;
 }
 
-/* The next word of *S as the kernel splits its command line: up to a
- * blank outside double quotes. Copied without its quotes into a malloc'ed
- * string (*WORD, NULL at the end); -1 (ENOMEM). */
-static int cmdline_word(const char **s, char **word)
-{
-	const char *p = *s + strspn(*s, " \t\n");
-	int quoted = 0;
-	char *w;
-
-	*word = NULL;
-	if (!*p)
-		return 0;
-	w = malloc(strlen(p) + 1);
-	if (!w)
-		return -1;
-	*word = w;
-	for (; *p && (quoted || !strchr(" \t\n", *p)); p++) {
-		if (*p == '"')
-			quoted = !quoted;
-		else
-			*w++ = *p;
-	}
-	*w = '\0';
-	*s = p;
-	return 0;
-}
-
-/* Appends PARAM[=VALUE] to OUT (LEN bytes used), quoting a VALUE with a
- * blank; OUT has room (at most the word's length + 3). */
-static size_t append_option(char *out, size_t len, const char *opt)
-{
-	const char *eq = strchr(opt, '=');
-
-	if (len)
-		out[len++] = ' ';
-	if (eq && strpbrk(eq, " \t"))
-		return len + sprintf(out + len, "%.*s\"%s\"", (int)(eq + 1 - opt), opt, eq + 1);
-	return len + sprintf(out + len, "%s", opt);
-}
+/* A blank of the kernel command line (and the control characters). */
+#define BLANK(c) ((unsigned char)(c) <= ' ')
 
 char *hm_module_cmdline_options(const char *cmdline, const char *name)
 {
-	/* every option fits: each word's length, plus quotes and a space */
-	char *out = calloc(1, strlen(cmdline) * 2 + 4);
-	size_t len = 0;
-	char *w, *dot;
+	size_t nlen = strlen(name), len;
+	char *out = malloc(strlen(cmdline) + 1), *o = out;
+	const char *w, *p = cmdline;
+	int q;
 
 	if (!out)
 		return NULL;
 	for (;;) {
-		if (cmdline_word(&cmdline, &w) < 0) {
-			free(out);
-			return NULL;
-		}
-		if (!w)
-			return out;
-		dot = strchr(w, '.');
-		if (dot && dot[1] && (!strchr(w, '=') || dot < strchr(w, '='))
-		 && name_eq(w, dot - w, name, strlen(name)))
-			len = append_option(out, len, dot + 1);
-		free(w);
+		while (*p && BLANK(*p))
+			p++;
+		if (!*p)
+			break;
+		/* a word: up to a blank outside double quotes, as the kernel
+		 * splits the line; "NAME.PARAM=a b" keeps its quotes */
+		for (w = p, q = 0; *p && (q || !BLANK(*p)); p++)
+			q ^= *p == '"';
+		q = *w == '"';
+		len = p - w - q - nlen - 1;
+		if ((ssize_t)len <= 0 || w[q + nlen] != '.' || !name_eq(w + q, nlen, name, nlen))
+			continue;
+		if (o != out)
+			*o++ = ' ';
+		if (q)
+			*o++ = '"';
+		o = mempcpy(o, w + q + nlen + 1, len);
 	}
+	*o = '\0';
+	return out;
 }
 
 int hm_modlist_parse(char *text, char ***names)

@@ -93,11 +93,13 @@ bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char
  * The options the kernel command line CMDLINE gives module NAME, as
  * finit_module(2) takes them (modprobe passes them the same way: the
  * kernel applies them by itself only to built-in code). Each word
- * "NAME.PARAM" or "NAME.PARAM=VALUE" ('-' == '_' in NAME; double quotes
- * as the kernel reads them) gives "PARAM" or "PARAM=VALUE", joined by
- * spaces; a value holding a space is quoted again. Every other word
- * (root=, ro, console=, another module's options) is left out.
- * Returns a malloc'ed string, "" when there are none, or NULL (ENOMEM).
+ * "NAME.PARAM" or "NAME.PARAM=VALUE" ('-' == '_' in NAME; a word runs to
+ * a blank outside double quotes, as the kernel splits the line) gives
+ * "PARAM" or "PARAM=VALUE" with its quotes, which the kernel's parser of
+ * module options reads the same way ("NAME.P=a b" gives "P=a b"), joined
+ * by spaces. Every other word (root=, ro, console=, another module's
+ * options) is left out. Returns a malloc'ed string, "" when there are
+ * none, or NULL (ENOMEM).
  */
 char *hm_module_cmdline_options(const char *cmdline, const char *name);
 

@@ -81,63 +81,27 @@ static char *cmdline_options(const struct modset *ms, const char *name)
 	return opts;
 }
 
-/* Whether the kernel refuses every module: kernel.modules_disabled, set
- * by `nomodule` on its command line (Firecracker's default boot
- * arguments have it) or by the sysctl. */
-static bool modules_disabled(void)
-{
-	char *v = xmalloc_open_read_close("/proc/sys/kernel/modules_disabled", NULL);
-	bool yes = v && v[0] == '1';
-
-	free(v);
-	return yes;
-}
-
-/*
- * OPTS (PARAM[=VALUE] words, a VALUE maybe "quoted") that module NAME
- * does not show in /sys/module/NAME/parameters: the kernel ignores
- * unknown parameters with a message below the console's loglevel
- * (virtio_mmio.device= on a kernel without
- * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES), so say so.
- */
-static void check_options(const char *name, const char *opts)
-{
-	char path[256];
-	struct stat st;
-	size_t len;
-
-	while (*opts) {
-		len = strcspn(opts, "= ");
-		snprintf(path, sizeof(path), "/sys/module/%s/parameters/%.*s", name, (int)len, opts);
-		if (stat(path, &st) != 0)
-			hm_log(HM_WARN, "modules", "kernel command line: %s has no parameter %.*s in %s "
-				"(unknown, so the kernel ignored it, or not shown there)",
-				name, (int)len, opts, path);
-		opts += len;
-		if (*opts == '=')
-			opts += opts[1] == '"' ? strcspn(opts + 2, "\"") + 3 : strcspn(opts, " ");
-		opts += *opts == ' ';
-	}
-}
-
-static void load_failed(struct modset *ms, const struct hm_modload *m, int rc, const char *opts)
+static void load_failed(struct modset *ms, const struct hm_modload *m, int rc)
 {
 	if (!m->optional)
 		add_failed(ms, m->name);
 	if (ms->refused)
 		return;         /* said once, below */
-	if (rc == EPERM && modules_disabled()) {
+	/* PID 1 may load modules, so EPERM is the kernel refusing them all:
+	 * kernel.modules_disabled, set by `nomodule` on its command line
+	 * (Firecracker's default boot arguments have it) */
+	if (rc == EPERM) {
 		ms->refused = 1;
 		hm_log(HM_ERROR, "modules", "loading %s failed: the kernel loads no modules "
-			"(kernel.modules_disabled is 1: `nomodule` on its command line, as in "
-			"Firecracker's default boot arguments); none of the initrd's will load", m->name);
+			"(`nomodule` on its command line, as in Firecracker's default boot "
+			"arguments, or kernel.modules_disabled=1); none of the initrd's will load",
+			m->name);
 		return;
 	}
 	/* a softdep alternative (crc32c-intel on a CPU without SSE4.2)
 	 * may fail: the other one serves */
 	hm_log_errno(m->optional ? HM_WARN : HM_ERROR, "modules", rc < 0 ? -rc : rc,
-		"loading %s (%s)%s%s failed", m->name, m->path,
-		opts[0] ? " with the kernel command line's options " : "", opts);
+		"loading %s (%s) failed", m->name, m->path);
 }
 
 /* One finit_module, with the module's command line options; a module
@@ -150,21 +114,15 @@ static bool load_one(struct modset *ms, const struct hm_modload *m)
 	char *path = concat_path_file(ms->dir, m->path);
 	char *opts = cmdline_options(ms, m->name);
 	struct stat st;
-	int rc;
+	int rc = EEXIST;
 
-	if (stat(sysfs, &st) == 0)
-		rc = EEXIST;
-	else if (ms->refused)
-		rc = EPERM;
-	else
+	if (stat(sysfs, &st) != 0)
 		rc = bb_init_module(path, opts);
 	if (rc == 0) {
 		ms->loaded++;
-		hm_debug("modules", "loaded %s (%llu ms)%s%s", m->name, hm_uptime_ms() - t0,
-			opts[0] ? " with options " : "", opts);
-		check_options(m->name, opts);
+		hm_debug("modules", "loaded %s (%llu ms)", m->name, hm_uptime_ms() - t0);
 	} else if (rc != EEXIST) {
-		load_failed(ms, m, rc, opts);
+		load_failed(ms, m, rc);
 	}
 	free(opts);
 	free(sysfs);
@@ -261,8 +219,6 @@ static bool need_for_device(struct modset *ms, int i, const void *arg)
 		return true;
 	opts = cmdline_options(ms, ms->names[i]);
 	named = opts[0] != '\0';
-	if (named)
-		hm_debug("modules", "%s: the kernel command line gives it options (%s)", ms->names[i], opts);
 	free(opts);
 	return named;
 }
