@@ -30,9 +30,9 @@ Machines (machine=, default q35 on x86_64 and virt on aarch64):
   virt         aarch64's, virtio-pci
   microvm      QEMU's microvm, Firecracker's device model: no PCI, every
                virtio device on a virtio-mmio transport (virtio-*-device),
-               announced by ACPI (LNRO0005); the kernel command line gets
-               tsc_early_khz=2000000, without which the kernel hangs
-               calibrating the TSC under TCG
+               announced by ACPI (LNRO0005); under TCG the kernel command
+               line gets tsc_early_khz=2000000, without which the kernel
+               hangs calibrating the TSC
   firecracker  microvm with acpi=off and an i8042, as Firecracker presents a guest:
                QEMU names each virtio-mmio device on the kernel command
                line (virtio_mmio.device=512@0x...:IRQ, as Firecracker
@@ -94,6 +94,11 @@ FIRECRACKER_APPEND = ("reboot=k pci=off nomodule i8042.noaux i8042.nomux i8042.n
                       "i8042.dumbkbd root=/dev/vda ro")
 
 _live = set()           # started, not yet killed VMs (killed at exit)
+
+
+def accel():
+    """$HYPEMAN_ACCEL: "tcg" (default) or "kvm"."""
+    return os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
 
 
 def timeout_scale():
@@ -168,7 +173,7 @@ class VM:
         self.console = QEMU[self.arch][3] if console == "serial" else "hvc0"
         self.append = " ".join(x for x in (
             "console=%s panic=-1 loglevel=4" % self.console,
-            MACHINES[self.machine][3],
+            MACHINES[self.machine][3] if accel() == "tcg" else "",
             FIRECRACKER_APPEND if self.machine == "firecracker" else "",
             "" if rescue else "hypeman.rescue=0", append_extra) if x)
         self.net, self.mem_mb, self.smp = net, mem_mb, smp
@@ -197,14 +202,13 @@ class VM:
 
     def argv(self):
         """The QEMU command line."""
-        accel = os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
         qemu, _, cpu, _ = QEMU[self.arch]
-        if accel != "tcg":
+        if accel() != "tcg":
             cpu = "max"         # pauth-impdef is a TCG property
         machine = MACHINES[self.machine][1]
         if self.console == "hvc0" and MACHINES[self.machine][2] == "mmio":
             machine += ",isa-serial=off"    # microvm has one by default
-        a = [qemu, "-machine", machine, "-accel", accel, "-cpu", cpu,
+        a = [qemu, "-machine", machine, "-accel", accel(), "-cpu", cpu,
              "-m", str(self.mem_mb), "-smp", str(self.smp),
              "-nodefaults", "-no-user-config", "-display", "none",
              "-no-reboot",
