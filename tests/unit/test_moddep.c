@@ -574,17 +574,18 @@ static void test_cmdline_options(void)
 		{ "virtio_mmio.device=512@0xfeb00000:12", "virtio-mmio", "device=512@0xfeb00000:12" },
 		/* a bool parameter without a value; quotes as the kernel reads them */
 		{ "ext4.x foo.bar=1 \"overlay.redirect_dir=on\" overlay.index", "overlay",
-		  "redirect_dir=on index" },
+		  "\"redirect_dir=on\" index" },
 		{ "  virtio_blk.name=\"a b\"\t", "virtio_blk", "name=\"a b\"" },
 		{ "\"virtio_blk.name=a b\" virtio_blk.queue_depth=64\n", "virtio_blk",
-		  "name=\"a b\" queue_depth=64" },
+		  "\"name=a b\" queue_depth=64" },
 		/* not this module's: a prefix, a dot only in the value, nothing after the dot */
 		{ "virtio_mmiox.device=1 virtio.x=1 root=virtio_mmio.device virtio_mmio. "
 		  "virtio_mmio virtio_mmio=1", "virtio_mmio", "" },
 		{ "", "ext4", "" },
 		{ "ro rw root=/dev/vda init=/sbin/init tsc_early_khz=2000000", "ext4", "" },
 		/* an unterminated quote runs to the end, as in the kernel */
-		{ "virtio_blk.name=\"a b", "virtio_blk", "name=\"a b\"" },
+		{ "virtio_blk.name=\"a b", "virtio_blk", "name=\"a b" },
+		{ "virtio_blk.name=\"a b\" \"virtio_blk", "virtio_blk", "name=\"a b\"" },
 	};
 	unsigned i;
 
