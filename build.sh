@@ -29,7 +29,7 @@ BB_DEBIAN_TAR=busybox_${BB_VERSION}-4+deb12u1.debian.tar.xz
 MUSL_DEBIAN_VERSION=1.2.3-1
 
 # The modules our init loads at boot; build.sh adds what they depend on.
-BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
+BOOT_MODULES="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console ext4 erofs overlay vmw_vsock_virtio_transport"
 # Modules in the initrd that are not loaded at boot but when a boot mounts
 # one of the initrd's images (--gpu-driver, --kernel-headers).
 IMAGE_MODULES=

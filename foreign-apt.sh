@@ -5,21 +5,30 @@
 # dpkg configuration (architectures, sources, installed packages) stay as
 # they are. Used to fetch .deb files that are unpacked with `dpkg -x`
 # (arm64 musl for build.sh's cross build, Debian's arm64 kernel for tests).
+# With --suite, the packages of another Debian suite (trixie, sid) of
+# Debian's archive instead of the machine's suites (tests/lib/kernel.py's
+# other kernels), in $HYPEMAN_CACHE/apt-SUITE-ARCH/.
 #
-#   ./foreign-apt.sh ARCH apt-get|apt-cache ARGS...
+#   ./foreign-apt.sh [--suite SUITE] ARCH apt-get|apt-cache ARGS...
 #   e.g. ./foreign-apt.sh arm64 apt-get download musl-dev=1.2.3-1
 #
 # ARCH is a Debian architecture (arm64, amd64). The package lists are
 # fetched on first use and again when older than a day.
 set -euo pipefail
 
-[ $# -ge 2 ] || { sed -n '9,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+suite=
+if [ "${1:-}" = --suite ]; then
+	suite=${2:-}
+	shift 2 || :
+	case $suite in *[!a-z0-9-]*|'') echo "foreign-apt.sh: bad suite '$suite'" >&2; exit 2 ;; esac
+fi
+[ $# -ge 2 ] || { sed -n '12,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 arch=$1 tool=$2
 shift 2
 case $arch in *[!a-z0-9]*|'') echo "foreign-apt.sh: bad architecture '$arch'" >&2; exit 2 ;; esac
 case $tool in apt-get|apt-cache) ;; *) echo "foreign-apt.sh: apt-get or apt-cache, not '$tool'" >&2; exit 2 ;; esac
 
-dir=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/apt-$arch
+dir=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/apt-${suite:+$suite-}$arch
 mkdir -p "$dir/sources" "$dir/lists/partial" "$dir/cache/archives/partial"
 [ -f "$dir/status" ] || : > "$dir/status"
 opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$dir/sources"
@@ -32,11 +41,19 @@ exec 9> "$dir/.lock"
 flock 9
 if [ -z "$(find "$dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 -print -quit)" ]; then
 	rm -f "$dir"/sources/*
-	for src in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$src" ] && cp "$src" "$dir/sources/"
-	done
-	if [ -f /etc/apt/sources.list ]; then
-		grep '^deb ' /etc/apt/sources.list > "$dir/sources/sources.list" || :
+	if [ -n "$suite" ]; then
+		# the machine's Debian mirror, the archive's own keyring
+		uri=$(sed -n 's@^URIs: *\(\S*/debian\)/*$@\1@p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
+		printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+			"${uri:-http://deb.debian.org/debian}" "$suite" \
+			/usr/share/keyrings/debian-archive-keyring.gpg > "$dir/sources/$suite.sources"
+	else
+		for src in /etc/apt/sources.list.d/*.sources; do
+			[ -e "$src" ] && cp "$src" "$dir/sources/"
+		done
+		if [ -f /etc/apt/sources.list ]; then
+			grep '^deb ' /etc/apt/sources.list > "$dir/sources/sources.list" || :
+		fi
 	fi
 	apt-get "${opts[@]}" update -qq >&2
 fi

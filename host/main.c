@@ -36,6 +36,12 @@ static const char usage_text[] =
 "\n"
 "  --arch ARCH             the guest: x86_64 or aarch64 (default: this machine's); picks\n"
 "                          the image's platform, the kernel, the initrd and QEMU\n"
+"  --machine NAME          q35 (x86_64's default) or virt (aarch64's): virtio-pci;\n"
+"                          microvm: QEMU's microvm, virtio-mmio announced by ACPI;\n"
+"                          firecracker: microvm as Firecracker presents a guest (no\n"
+"                          ACPI, the devices named on the kernel command line,\n"
+"                          Firecracker's boot arguments: nomodule, so the kernel needs\n"
+"                          its boot drivers built in); see docs/kernel.md\n"
 "  --init-mode=MODE        auto (default: detect from the command), exec, systemd\n"
 "  -e, --env K=V           set an environment variable (repeatable; wins over the image)\n"
 "  -v, --volume DISK:PATH[:ro|:rw|:overlay]\n"
@@ -103,10 +109,11 @@ static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 enum { OPT_INIT_MODE = 256, OPT_NETWORK, OPT_KERNEL, OPT_INITRD, OPT_KEEP, OPT_ROOTFS_FS,
 	OPT_MEMORY, OPT_CPUS, OPT_TIMEOUT, OPT_SKIP_GUEST_AGENT, OPT_APPEND, OPT_NO_BOOT, OPT_LOG,
 	OPT_TIMINGS, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_JSON, OPT_ARCH, OPT_GPU,
-	OPT_PRINT_QEMU };
+	OPT_PRINT_QEMU, OPT_MACHINE };
 
 static const struct option longopts[] = {
 	{ "arch", required_argument, NULL, OPT_ARCH },
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ "init-mode", required_argument, NULL, OPT_INIT_MODE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "volume", required_argument, NULL, 'v' },
@@ -223,6 +230,11 @@ static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 		if (!(o->target = hr_target_named(arg)))
 			return usage_error("unknown --arch '%s' (want x86_64 or aarch64)", arg);
 		return -1;
+	case OPT_MACHINE:
+		if (!(o->machine = hr_machine_named(arg)))
+			return usage_error("unknown --machine '%s' (want q35, virt, microvm or "
+				"firecracker)", arg);
+		return -1;
 	case OPT_INIT_MODE:
 		if (strcmp(arg, "auto") && strcmp(arg, "exec") && strcmp(arg, "systemd"))
 			return usage_error("unknown --init-mode '%s' (want auto, exec or systemd)", arg);
@@ -288,6 +300,11 @@ static int check_target(const struct hr_opts *o)
 		return usage_error("HYPEMAN_ACCEL=%s runs only %s guests here; an %s guest (--arch) "
 			"needs TCG, the default", accel, host ? host->name : "this machine's",
 			o->target->name);
+	if (o->machine && strcmp(o->machine->arch, o->target->name))
+		return usage_error("--machine %s is for %s guests, not %s", o->machine->name,
+			o->machine->arch, o->target->name);
+	if (o->machine && o->machine->mmio && o->gpus.n)
+		return usage_error("--gpu needs PCI, which --machine %s has not", o->machine->name);
 	return -1;
 }
 
@@ -319,7 +336,11 @@ static int parse_args(int argc, char **argv, struct hr_opts *o)
 		o->config.guest_gw = hr_strdup("10.0.2.2");
 		o->config.guest_dns = hr_strdup("10.0.2.3");
 	}
-	return check_target(o);
+	if ((r = check_target(o)) >= 0)
+		return r;
+	if (!o->machine)
+		o->machine = hr_machine_of(o->target);
+	return -1;
 }
 
 /* Programs (mke2fs, mkfs.erofs, QEMU) are found in PATH's absolute

@@ -135,14 +135,41 @@ static const char *accel(void)
 	return a && a[0] ? a : "tcg";
 }
 
+/* A virtio device of KIND with PROPS on the machine's transport: at PCI
+ * slot SLOT, or on the next free virtio-mmio transport. */
+static void push_virtio(struct hr_strv *a, const struct hr_machine *m, const char *kind,
+		const char *props, unsigned slot)
+{
+	push(a, "-device");
+	if (m->mmio)
+		push(a, "%s-device,%s", kind, props);
+	else
+		push(a, "%s-pci,%s,addr=0x%x", kind, props, slot);
+}
+
+/* The kernel command line: the console, the machine's, ours, --append. */
+static void push_append(struct hr_strv *a, const struct hr_vm *b)
+{
+	const struct hr_machine *m = b->machine;
+	const char *tcg = !strcmp(accel(), "tcg") ? m->tcg_append : NULL;
+
+	push(a, "-append");
+	push(a, "console=%s panic=-1 loglevel=4%s%s%s%s%s%s%s", b->target->console,
+		tcg ? " " : "", tcg ? tcg : "", m->append ? " " : "", m->append ? m->append : "",
+		b->interactive ? "" : " hypeman.rescue=0",
+		b->append_extra && b->append_extra[0] ? " " : "",
+		b->append_extra ? b->append_extra : "");
+}
+
 static void build_argv(const struct vm *vm, struct hr_strv *a)
 {
 	const struct hr_vm *b = vm->b;
 	const char *qemu = getenv("HYPEMAN_QEMU");
+	char props[64];
 	size_t i;
 
 	push(a, "%s", qemu && qemu[0] ? qemu : b->target->qemu);
-	push(a, "-machine"); push(a, "%s", b->target->machine);
+	push(a, "-machine"); push(a, "%s", b->machine->qemu);
 	push(a, "-accel"); push(a, "%s", accel());
 	/* The target's TCG CPU may name TCG-only properties. */
 	push(a, "-cpu"); push(a, "%s", strcmp(accel(), "tcg") ? "max" : b->target->tcg_cpu);
@@ -154,11 +181,7 @@ static void build_argv(const struct vm *vm, struct hr_strv *a)
 	push(a, "-no-reboot");
 	push(a, "-kernel"); push(a, "%s", b->kernel);
 	push(a, "-initrd"); push(a, "%s", b->initrd);
-	push(a, "-append");
-	push(a, "console=%s panic=-1 loglevel=4%s%s%s", b->target->console,
-		b->interactive ? "" : " hypeman.rescue=0",
-		b->append_extra && b->append_extra[0] ? " " : "",
-		b->append_extra ? b->append_extra : "");
+	push_append(a, b);
 	/* Interactive: console input from the terminal; Ctrl-A x quits,
 	 * Ctrl-A c is the QEMU monitor. */
 	push(a, "-chardev"); push(a, "stdio,id=con0,signal=off%s", b->interactive ? ",mux=on" : "");
@@ -171,16 +194,16 @@ static void build_argv(const struct vm *vm, struct hr_strv *a)
 		push(a, "-drive");
 		push(a, "file=%s,if=none,id=d%zu,format=raw%s", b->disks[i].path, i,
 			b->disks[i].readonly ? ",readonly=on" : "");
-		push(a, "-device");
-		push(a, "virtio-blk-pci,drive=d%zu,addr=0x%zx", i, DISK_SLOT0 + i);
+		snprintf(props, sizeof(props), "drive=d%zu", i);
+		push_virtio(a, b->machine, "virtio-blk", props, DISK_SLOT0 + (unsigned)i);
 	}
 	if (b->network) {
 		/* restrict=on: the guest reaches nothing outside QEMU. */
 		push(a, "-netdev"); push(a, "user,id=n0,restrict=on");
-		push(a, "-device"); push(a, "virtio-net-pci,netdev=n0,addr=0x%x", NET_SLOT);
+		push_virtio(a, b->machine, "virtio-net", "netdev=n0", NET_SLOT);
 	}
 	if (vm->agent) {
-		push(a, "-device"); push(a, "virtio-serial-pci,id=vser0,addr=0x%x", SERIAL_SLOT);
+		push_virtio(a, b->machine, "virtio-serial", "id=vser0", SERIAL_SLOT);
 		push(a, "-chardev"); push(a, "socket,id=agent0,path=%s,server=on,wait=off", vm->agent);
 		push(a, "-device");
 		push(a, "virtserialport,bus=vser0.0,chardev=agent0,name=org.hypeman.agent.0");
@@ -192,6 +215,9 @@ static void build_argv(const struct vm *vm, struct hr_strv *a)
 	 * gives them the first free slots. */
 	for (i = 0; i < b->n_gpus; i++) {
 		push(a, "-device"); push(a, "vfio-pci,host=%s", b->gpus[i]);
+	}
+	if (b->machine->device) {
+		push(a, "-device"); push(a, "%s", b->machine->device);
 	}
 }
 
@@ -463,8 +489,10 @@ static int vm_outcome(struct vm *vm)
 	if (vm->b->timings)
 		hr_serial_timings(c, vm->b->host_s);
 	if (c->have_exit && !systemd) {
-		hr_progress("the program exited: status %ld (\"%s\"); the VM powered off after %.1f s",
-			c->exit_code, c->exit_message, secs);
+		/* a machine without power-off (firecracker) ends on a reset */
+		hr_progress("the program exited: status %ld (\"%s\"); the VM %s after %.1f s",
+			c->exit_code, c->exit_message, c->kernel_end == HR_END_REBOOT
+			? "ended with a reset (the machine has no power-off)" : "powered off", secs);
 		return c->exit_code < 0 || c->exit_code > 255 ? 1 : (int)c->exit_code;
 	}
 	if (c->panicked) {

@@ -10,6 +10,7 @@
 #include "serial.h"		/* HR_HOST_STEPS */
 
 struct hr_target;
+struct hr_machine;
 
 struct hr_disk {
 	const char *path;
@@ -19,6 +20,7 @@ struct hr_disk {
 /* What to boot, and how. */
 struct hr_vm {
 	const struct hr_target *target;
+	const struct hr_machine *machine;	/* --machine, else the target's default */
 	const char *kernel, *initrd, *append_extra;
 	struct hr_disk *disks;	/* vda, vdb, ... in this order */
 	size_t n_disks;

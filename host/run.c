@@ -73,7 +73,8 @@ static int check_inputs(struct run *r)
 	r->vol_upper_dev = hr_calloc(n, sizeof(*r->vol_upper_dev));
 	r->vol_upper = hr_calloc(n, sizeof(*r->vol_upper));
 	if (!r->o->no_boot
-	 && (rc = hr_target_boot_files(r->o->target, r->o->kernel, r->o->initrd, &r->bf)))
+	 && (rc = hr_target_boot_files(r->o->target, r->o->machine, r->o->kernel, r->o->initrd,
+			&r->bf)))
 		return rc;
 	if ((rc = check_gpus(r)))
 		return rc;
@@ -393,7 +394,7 @@ static int boot_vm(struct run *r)
 		hr_msg("cannot make a socket directory: %s", strerror(errno));
 		return 1;
 	}
-	b = (struct hr_vm){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
+	b = (struct hr_vm){ .target = r->o->target, .machine = r->o->machine, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
 		.append_extra = r->o->append, .disks = r->disks, .n_disks = r->ndisks,
 		.network = r->cfg->network_enabled, .interactive = r->o->interactive,
 		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,

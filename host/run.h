@@ -24,6 +24,7 @@ struct hr_opts {
 	struct hm_config config;
 	char **volume_disks;		/* --volume: the disk of each volume */
 	const struct hr_target *target;	/* --arch, else the machine's */
+	const struct hr_machine *machine;	/* --machine, else the target's default */
 	struct hr_strv env;		/* --env K=V, in order, over the image's */
 	struct hr_strv gpus;		/* --gpu, as "dddd:bb:dd.f" */
 	bool interactive, no_boot, timings, print_qemu;

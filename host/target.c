@@ -14,8 +14,13 @@
  *           another architecture than the machine's).
  * Then, before anything boots: the kernel must be the target's (kimage.c),
  * the initrd's programs too, and when the kernel's config (config-<release>
- * beside it, as in /boot) has virtio_blk or ext4 as modules, the initrd
- * must carry lib/modules/<release>, or the init would never see its disks.
+ * beside it, as in /boot, or config, as kernel/build.sh and Debian sid lay
+ * it out) has the machine's virtio transport, virtio_blk or ext4 as
+ * modules, the initrd must carry lib/modules/<release>, or the init would
+ * never see its disks; a kernel with them built in needs none. On
+ * firecracker the kernel must also see devices named on its command line
+ * (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES) and, with Firecracker's nomodule,
+ * have those drivers built in.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,7 +49,6 @@ static const struct hr_target targets[] = {
 		.elf_machine = 62,	/* EM_X86_64 */
 		.kernel_format = HR_KIMAGE_BZIMAGE,
 		.qemu = "qemu-system-x86_64",
-		.machine = "q35",
 		.tcg_cpu = "max",
 		.console = "ttyS0",
 		.kernel_subdir = "kernel",
@@ -55,7 +59,6 @@ static const struct hr_target targets[] = {
 		.elf_machine = 183,	/* EM_AARCH64 */
 		.kernel_format = HR_KIMAGE_ARM64,
 		.qemu = "qemu-system-aarch64",
-		.machine = "virt",
 		/* max's architected pointer authentication costs 4x the boot
 		 * time under TCG; the impdef algorithm keeps every feature. */
 		.tcg_cpu = "max,pauth-impdef=on",
@@ -76,6 +79,47 @@ const struct hr_target *hr_target_named(const char *name)
 	for (i = 0; i < N_TARGETS; i++)
 		if (!strcmp(name, targets[i].name) || !strcmp(name, targets[i].oci_arch))
 			return &targets[i];
+	return NULL;
+}
+
+/* The first of an architecture is its default. */
+static const struct hr_machine machines[] = {
+	{ .name = "q35", .arch = "x86_64", .qemu = "q35" },
+	{ .name = "virt", .arch = "aarch64", .qemu = "virt" },
+	{
+		.name = "microvm", .arch = "x86_64", .qemu = "microvm", .mmio = true,
+		/* without it the kernel hangs calibrating the TSC under TCG */
+		.tcg_append = "tsc_early_khz=2000000",
+	}, {
+		.name = "firecracker", .arch = "x86_64", .qemu = "microvm,acpi=off", .mmio = true,
+		.cmdline_devices = true, .no_modules = true,
+		.tcg_append = "tsc_early_khz=2000000",
+		/* Firecracker's default boot arguments (without 8250.nr_uarts=0,
+		 * which it drops for a serial console) and its root drive's */
+		.append = "reboot=k pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp "
+			"i8042.dumbkbd root=/dev/vda ro",
+		/* Firecracker's keyboard controller: reboot=k and Ctrl-Alt-Del */
+		.device = "i8042",
+	},
+};
+
+const struct hr_machine *hr_machine_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(machines) / sizeof(machines[0]); i++)
+		if (!strcmp(name, machines[i].name))
+			return &machines[i];
+	return NULL;
+}
+
+const struct hr_machine *hr_machine_of(const struct hr_target *tg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(machines) / sizeof(machines[0]); i++)
+		if (!strcmp(tg->name, machines[i].arch))
+			return &machines[i];
 	return NULL;
 }
 
@@ -166,42 +210,68 @@ static char *dir_of(const char *path)
 	return slash ? hr_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
 }
 
-/* 1 when the kernel's config has virtio_blk or ext4 as modules (listed
- * in names), 0 when built in, -1 when there is no config to tell. */
-static int needs_modules(const char *kernel, const char *rel, char *names, size_t len,
-		char **config)
+/* What the kernel's config says about booting on machine M. */
+struct kconfig {
+	char *path;		/* the config read, or NULL: none to tell */
+	char modules[64];	/* boot drivers it has as modules: "virtio_blk, ext4" */
+	bool any;		/* it names any of them */
+	bool cmdline_devices;	/* CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y */
+};
+
+/* The config beside the kernel: config-<release> (/boot), else config
+ * (kernel/build.sh's folder, Debian sid's /usr/lib/modules/<release>). */
+static FILE *open_config(const char *kernel, const char *rel, char **path)
 {
-	static const char *const opts[][2] = {
-		{ "CONFIG_VIRTIO_PCI=", "virtio_pci" },
+	char *dir = dir_of(kernel);
+	FILE *f = NULL;
+
+	*path = NULL;
+	if (!dir)
+		return NULL;
+	*path = hr_asprintf("%s/config-%s", dir, rel);
+	if (!(f = fopen(*path, "re"))) {
+		free(*path);
+		*path = hr_asprintf("%s/config", dir);
+		f = fopen(*path, "re");
+	}
+	if (!f) {
+		free(*path);
+		*path = NULL;
+	}
+	free(dir);
+	return f;
+}
+
+static void kernel_config(const char *kernel, const char *rel, const struct hr_machine *m,
+		struct kconfig *k)
+{
+	const char *const opts[][2] = {
+		{ m->mmio ? "CONFIG_VIRTIO_MMIO=" : "CONFIG_VIRTIO_PCI=",
+		  m->mmio ? "virtio_mmio" : "virtio_pci" },
 		{ "CONFIG_VIRTIO_BLK=", "virtio_blk" },
 		{ "CONFIG_EXT4_FS=", "ext4" },
 	};
-	char *dir = dir_of(kernel), line[256];
-	FILE *f;
-	int found = -1;
-	size_t i;
+	FILE *f = open_config(kernel, rel, &k->path);
+	char line[256];
+	size_t i, n;
 
-	*config = dir ? hr_asprintf("%s/config-%s", dir, rel) : NULL;
-	free(dir);
-	f = *config ? fopen(*config, "re") : NULL;
-	names[0] = 0;
+	k->modules[0] = 0;
+	k->any = k->cmdline_devices = false;
 	while (f && fgets(line, sizeof(line), f)) {
+		if (!strcmp(line, "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n"))
+			k->cmdline_devices = true;
 		for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-			size_t k = strlen(opts[i][0]);
-
-			if (strncmp(line, opts[i][0], k))
+			if (!hr_after(line, opts[i][0]))
 				continue;
-			found = found < 0 ? 0 : found;
-			if (line[k] == 'm') {
-				snprintf(names + strlen(names), len - strlen(names), "%s%s",
-					names[0] ? ", " : "", opts[i][1]);
-				found = 1;
-			}
+			k->any = true;
+			n = strlen(k->modules);
+			if (line[strlen(opts[i][0])] == 'm')
+				snprintf(k->modules + n, sizeof(k->modules) - n, "%s%s", n ? ", " : "",
+					opts[i][1]);
 		}
 	}
 	if (f)
 		fclose(f);
-	return found;
 }
 
 static bool has_release(const char *rels, const char *rel)
@@ -282,10 +352,31 @@ static int wrong_machine(const struct hr_target *tg, const struct hr_boot_files 
 	return 2;
 }
 
-static int check_initrd(const struct hr_target *tg, struct hr_boot_files *bf)
+/* What firecracker needs of the kernel (check_initrd); 0 or 2. */
+static int check_firecracker(const struct hr_boot_files *bf, const struct kconfig *k)
+{
+	if (k->path && !k->cmdline_devices) {
+		hr_msg("kernel %s cannot see --machine firecracker's disks: they are named on its "
+			"command line (virtio_mmio.device=), and its config %s has no "
+			"CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y (Debian's kernels have not)", bf->kernel,
+			k->path);
+	} else if (k->modules[0]) {
+		hr_msg("kernel %s has %s as modules, and Firecracker's boot arguments forbid "
+			"modules (nomodule)", bf->kernel, k->modules);
+	} else {
+		return 0;
+	}
+	hr_msg("boot a kernel with its boot drivers built in, the production shape (`%s "
+		"--flavour hypeman --field vmlinuz` in the hypeman-init repository builds one), "
+		"with --kernel; or --machine microvm (its devices announced by ACPI)", FETCH_KERNEL);
+	return 2;
+}
+
+static int check_initrd(const struct hr_target *tg, const struct hr_machine *m,
+		struct hr_boot_files *bf)
 {
 	struct hr_initrd_info info;
-	char needed[64], *config = NULL;
+	struct kconfig k = { 0 };
 	int need, rc = 0;
 
 	if (hr_initrd_scan(bf->initrd, &info))
@@ -293,12 +384,16 @@ static int check_initrd(const struct hr_target *tg, struct hr_boot_files *bf)
 	bf->initrd_has_gpu = info.has_gpu;
 	if (info.elf_machine && info.elf_machine != tg->elf_machine)
 		return wrong_machine(tg, bf, info.elf_machine);
-	need = bf->release[0] ? needs_modules(bf->kernel, bf->release, needed, sizeof(needed),
-		&config) : 0;
-	if (need != 0 && !has_release(info.releases, bf->release) && (need == 1 || info.releases[0]))
-		rc = mismatch(tg, bf, info.releases, need == 1 ? needed : "",
-			need == 1 ? config : NULL);
-	free(config);
+	if (bf->release[0])
+		kernel_config(bf->kernel, bf->release, m, &k);
+	/* 1: modules needed, 0: built in, -1: no config to tell */
+	need = !bf->release[0] ? 0 : !k.any ? -1 : k.modules[0] ? 1 : 0;
+	if (m->cmdline_devices)
+		rc = check_firecracker(bf, &k);
+	else if (need != 0 && !has_release(info.releases, bf->release) && (need == 1 || info.releases[0]))
+		rc = mismatch(tg, bf, info.releases, need == 1 ? k.modules : "",
+			need == 1 ? k.path : NULL);
+	free(k.path);
 	return rc;
 }
 
@@ -374,8 +469,8 @@ static int find_initrd(const struct hr_target *tg, const char *opt, struct hr_bo
 	return 0;
 }
 
-int hr_target_boot_files(const struct hr_target *tg, const char *kernel_opt, const char *initrd_opt,
-		struct hr_boot_files *bf)
+int hr_target_boot_files(const struct hr_target *tg, const struct hr_machine *m,
+		const char *kernel_opt, const char *initrd_opt, struct hr_boot_files *bf)
 {
 	int rc;
 
@@ -384,7 +479,7 @@ int hr_target_boot_files(const struct hr_target *tg, const char *kernel_opt, con
 	if (rc == 0)
 		rc = find_initrd(tg, initrd_opt, bf);
 	if (rc == 0)
-		rc = check_initrd(tg, bf);
+		rc = check_initrd(tg, m, bf);
 	return rc;
 }
 

@@ -126,3 +126,20 @@ const char* FAST_FUNC hm_disk_fstype(const char *dev, int *err)
 	}
 	return n > 0 ? hm_fstype_probe(buf, n) : NULL;
 }
+
+/*
+ * An x86 virtual machine powers off through ACPI only; without it
+ * (Firecracker, QEMU's microvm with acpi=off) the kernel turns a power-off
+ * into a halt and the VM would stay up forever. Such VMMs end the VM on a
+ * reset instead (Firecracker exits on it, as QEMU does with -no-reboot).
+ * arm64 powers off through PSCI, always there. Once sysfs is gone (late
+ * in a shutdown) nothing is known: power-off, as asked.
+ */
+bool FAST_FUNC hm_machine_can_power_off(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return access("/sys/kernel", F_OK) != 0 || access("/sys/firmware/acpi", F_OK) == 0;
+#else
+	return true;
+#endif
+}

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 #include "moddep.h"
@@ -696,6 +697,41 @@ bool hm_module_matches(const struct hm_moddb *db, const char *name,
 bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char *fstype)
 {
 	return each_alias_of(db, name, is_fs_pattern, fstype) != 0;
+}
+
+/* A blank of the kernel command line (and the control characters). */
+#define BLANK(c) ((unsigned char)(c) <= ' ')
+
+char *hm_module_cmdline_options(const char *cmdline, const char *name)
+{
+	size_t nlen = strlen(name), len;
+	char *out = malloc(strlen(cmdline) + 1), *o = out;
+	const char *w, *p = cmdline;
+	int q;
+
+	if (!out)
+		return NULL;
+	for (;;) {
+		while (*p && BLANK(*p))
+			p++;
+		if (!*p)
+			break;
+		/* a word: up to a blank outside double quotes, as the kernel
+		 * splits the line; "NAME.PARAM=a b" keeps its quotes */
+		for (w = p, q = 0; *p && (q || !BLANK(*p)); p++)
+			q ^= *p == '"';
+		q = *w == '"';
+		len = p - w - q - nlen - 1;
+		if ((ssize_t)len <= 0 || w[q + nlen] != '.' || !name_eq(w + q, nlen, name, nlen))
+			continue;
+		if (o != out)
+			*o++ = ' ';
+		if (q)
+			*o++ = '"';
+		o = mempcpy(o, w + q + nlen + 1, len);
+	}
+	*o = '\0';
+	return out;
 }
 
 int hm_modlist_parse(char *text, char ***names)

@@ -90,6 +90,20 @@ int hm_module_buses(const struct hm_moddb *db, const char *name, char **buses, i
 bool hm_module_serves_fs(const struct hm_moddb *db, const char *name, const char *fstype);
 
 /*
+ * The options the kernel command line CMDLINE gives module NAME, as
+ * finit_module(2) takes them (modprobe passes them the same way: the
+ * kernel applies them by itself only to built-in code). Each word
+ * "NAME.PARAM" or "NAME.PARAM=VALUE" ('-' == '_' in NAME; a word runs to
+ * a blank outside double quotes, as the kernel splits the line) gives
+ * "PARAM" or "PARAM=VALUE" with its quotes, which the kernel's parser of
+ * module options reads the same way ("NAME.P=a b" gives "P=a b"), joined
+ * by spaces. Every other word (root=, ro, console=, another module's
+ * options) is left out. Returns a malloc'ed string, "" when there are
+ * none, or NULL (ENOMEM).
+ */
+char *hm_module_cmdline_options(const char *cmdline, const char *name);
+
+/*
  * Split the text of the initrd's module list in place: one name per line,
  * '#' starts a comment, blank lines skipped.  *NAMES gets a malloc'ed
  * array of pointers into TEXT (free it, not the names).  Returns the count,

@@ -12,6 +12,11 @@
  *    overlay), and the types the disks' superblocks show: erofs only for
  *    an erofs disk.
  *  - anything else: always.
+ * A driver the kernel command line gives options to loads too: there the
+ * options name its devices (Firecracker's virtio_mmio.device=, which no
+ * firmware table announces). Every module gets its options from the
+ * command line as modprobe gives them (moddep.c): the kernel applies them
+ * by itself only to built-in code.
  * Dependencies and softdeps come from modules.dep and modules.softdep.
  * One finit_module(2) per module file, in PID 1, one after the other, no
  * modprobe. Measured under TCG: loading the filesystems in a forked child
@@ -40,11 +45,13 @@ struct modset {
 	struct hm_moddb *db;            /* modules.dep, .softdep, .alias (what a module
 	                                 * is for), .builtin */
 	char *list;                     /* the boot list's text */
+	char *cmdline;                  /* /proc/cmdline ("" when unreadable) */
 	char **names;                   /* its names (pointers into LIST) */
 	int n;
 	unsigned char *state;           /* PENDING, TAKEN */
 	enum hm_modkind *kind;
 	int loaded, builtins;           /* files this process loaded; built in */
+	int refused;                    /* the kernel loads no modules (nomodule) */
 	char failed[256];               /* names, space-separated */
 };
 
@@ -64,29 +71,60 @@ static void add_failed(struct modset *ms, const char *name)
 	snprintf(ms->failed + len, sizeof(ms->failed) - len, "%s%s", len ? " " : "", name);
 }
 
-/* One finit_module; a module already there (a dependency of an earlier
- * plan) is not read again. Whether the module is there now. */
+/* NAME's options on the kernel command line (malloc'ed, maybe ""). */
+static char *cmdline_options(const struct modset *ms, const char *name)
+{
+	char *opts = hm_module_cmdline_options(ms->cmdline, name);
+
+	if (!opts)
+		bb_die_memory_exhausted();
+	return opts;
+}
+
+static void load_failed(struct modset *ms, const struct hm_modload *m, int rc)
+{
+	if (!m->optional)
+		add_failed(ms, m->name);
+	if (ms->refused)
+		return;         /* said once, below */
+	/* PID 1 may load modules, so EPERM is the kernel refusing them all:
+	 * kernel.modules_disabled, set by `nomodule` on its command line
+	 * (Firecracker's default boot arguments have it) */
+	if (rc == EPERM) {
+		ms->refused = 1;
+		hm_log(HM_ERROR, "modules", "loading %s failed: the kernel loads no modules "
+			"(`nomodule` on its command line, as in Firecracker's default boot "
+			"arguments, or kernel.modules_disabled=1); none of the initrd's will load",
+			m->name);
+		return;
+	}
+	/* a softdep alternative (crc32c-intel on a CPU without SSE4.2)
+	 * may fail: the other one serves */
+	hm_log_errno(m->optional ? HM_WARN : HM_ERROR, "modules", rc < 0 ? -rc : rc,
+		"loading %s (%s) failed", m->name, m->path);
+}
+
+/* One finit_module, with the module's command line options; a module
+ * already there (a dependency of an earlier plan) is not read again.
+ * Whether the module is there now. */
 static bool load_one(struct modset *ms, const struct hm_modload *m)
 {
 	unsigned long long t0 = hm_uptime_ms();
 	char *sysfs = concat_path_file("/sys/module", m->name);
 	char *path = concat_path_file(ms->dir, m->path);
+	char *opts = cmdline_options(ms, m->name);
 	struct stat st;
 	int rc = EEXIST;
 
 	if (stat(sysfs, &st) != 0)
-		rc = bb_init_module(path, "");
+		rc = bb_init_module(path, opts);
 	if (rc == 0) {
 		ms->loaded++;
 		hm_debug("modules", "loaded %s (%llu ms)", m->name, hm_uptime_ms() - t0);
 	} else if (rc != EEXIST) {
-		/* a softdep alternative (crc32c-intel on a CPU without
-		 * SSE4.2) may fail: the other one serves */
-		if (!m->optional)
-			add_failed(ms, m->name);
-		hm_log_errno(m->optional ? HM_WARN : HM_ERROR, "modules", rc < 0 ? -rc : rc,
-			"loading %s (%s) failed", m->name, m->path);
+		load_failed(ms, m, rc);
 	}
+	free(opts);
 	free(sysfs);
 	free(path);
 	return rc == 0 || rc == EEXIST;
@@ -168,12 +206,21 @@ static bool need_now(struct modset *ms, int i, const void *fstype)
 
 struct devices { char **modaliases; int n; };
 
+/* A present device asks for it, or the command line names its devices. */
 static bool need_for_device(struct modset *ms, int i, const void *arg)
 {
 	const struct devices *d = arg;
+	char *opts;
+	bool named;
 
-	return ms->kind[i] == HM_MOD_DRIVER
-		&& hm_module_matches(ms->db, ms->names[i], d->modaliases, d->n);
+	if (ms->kind[i] != HM_MOD_DRIVER)
+		return false;
+	if (hm_module_matches(ms->db, ms->names[i], d->modaliases, d->n))
+		return true;
+	opts = cmdline_options(ms, ms->names[i]);
+	named = opts[0] != '\0';
+	free(opts);
+	return named;
 }
 
 /* The buses the pending drivers' patterns name, in BUSES; their count. */
@@ -278,6 +325,10 @@ static int read_boot_set(struct modset *ms)
 		hm_phase_end("modules", "no module list in the initrd (%s): nothing to load", HM_MODULE_LIST);
 		return -1;
 	}
+	/* boot() read it once already (state.c); unreadable: no options */
+	ms->cmdline = xmalloc_open_read_close("/proc/cmdline", NULL);
+	if (!ms->cmdline)
+		ms->cmdline = xzalloc(1);
 	uname(&uts);
 	ms->dir = concat_path_file("/lib/modules", uts.release);
 	dep = read_index(ms->dir, "modules.dep");
@@ -312,6 +363,7 @@ static void free_boot_set(struct modset *ms)
 	free(ms->dir);
 	hm_moddb_free(ms->db);
 	free(ms->list);
+	free(ms->cmdline);
 	free(ms->names);
 	free(ms->state);
 	free(ms->kind);

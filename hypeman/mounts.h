@@ -6,6 +6,7 @@
 #ifndef HM_MOUNTS_H
 #define HM_MOUNTS_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ int hm_device_modaliases(char *const *prefixes, int n, char ***modaliases) FAST_
 /* The filesystem on disk DEV by its superblock ("ext4", "erofs"), or NULL
  * (unknown type, or *ERR set: the errno of the open or read). */
 const char *hm_disk_fstype(const char *dev, int *err) FAST_FUNC;
+/* Whether this machine has a way to power off (x86 needs ACPI for it). */
+bool hm_machine_can_power_off(void) FAST_FUNC;
 
 /* ---- mount helpers (mounts.c) ---- */
 /* mount(2) with the failure logged (phase, source, target, type). */

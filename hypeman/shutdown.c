@@ -223,7 +223,11 @@ void FAST_FUNC hm_poweroff_cmd(const char *phase, int cmd)
 {
 	const char *doing = "powering off", *what = "power off";
 
-	if (cmd == RB_AUTOBOOT)
+	/* x86 without ACPI cannot power off (devices.c): a reset ends the VM */
+	if (cmd == RB_POWER_OFF && !hm_machine_can_power_off())
+		cmd = RB_AUTOBOOT, doing = "resetting: without ACPI there is no power-off, and "
+			"the VMM ends the VM on a reset", what = "reset";
+	else if (cmd == RB_AUTOBOOT)
 		doing = "rebooting", what = "reboot";
 	else if (cmd == RB_HALT_SYSTEM)
 		doing = "halting", what = "halt";

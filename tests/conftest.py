@@ -4,12 +4,23 @@
               that uses it: the host's (id test_x[x86_64]), or for a test
               marked @pytest.mark.multiarch each of $HYPEMAN_ARCHES in turn
               (default "x86_64,aarch64": ids test_x[x86_64], test_x[aarch64])
-  kernel      (session) (vmlinuz, modules_dir, release) of Debian's kernel
-              for arch
+  flavour     (session) the kernel flavour (lib.kernel.FLAVOURS): bookworm,
+              or for a test marked @pytest.mark.kernels each of
+              $HYPEMAN_KERNELS in turn (default all: bookworm, trixie, sid,
+              cloud, hypeman) on the host's architecture (ids
+              test_x[x86_64-bookworm], test_x[x86_64-sid], ...)
+  kernel      (session) (vmlinuz, modules_dir, release) of the flavour's
+              kernel for arch
   initrd      path of the init under test for arch: out/initrd-test, or
               out/<arch>/initrd-test for another architecture than the
-              host's ($HYPEMAN_INITRD overrides the host's); the test is
-              skipped when it is missing
+              host's ($HYPEMAN_INITRD overrides the host's); for another
+              flavour than bookworm out/initrd-test-<flavour> (tests/run
+              builds them; the production shape's, initrd-test-hypeman, is
+              the plain initrd with the test agent: no modules); the test
+              is skipped when it is missing
+  plain_initrd the initrd built without options (out/initrd, or
+              out/<arch>/initrd; $HYPEMAN_PLAIN_INITRD overrides the
+              host's); skipped when missing
   tmp_path    pytest's, removed when the test passed (its disk images
               are sparse files of up to 1 GiB); a failed test keeps it and
               its report names it. On a passing session the whole base
@@ -44,11 +55,37 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "multiarch: runs once per architecture of $HYPEMAN_ARCHES "
         "(the arch fixture is parametrized)")
+    config.addinivalue_line(
+        "markers", "kernels: runs once per kernel flavour of $HYPEMAN_KERNELS "
+        "(the flavour fixture is parametrized)")
+    config.addinivalue_line(
+        "markers", "production: boots the production-shape kernel (runs last)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The production-shape kernel may still be building in the background
+    # (tests/run): the tests that boot it run last, in their order, and
+    # wait for it then (kernel/build.sh's lock).
+    def last(item):
+        cs = getattr(item, "callspec", None)
+        return bool(item.get_closest_marker("production")
+                    or (cs and cs.params.get("flavour") == "hypeman"))
+    items[:] = [i for i in items if not last(i)] + [i for i in items if last(i)]
 
 
 def selected_arches():
     names = os.environ.get("HYPEMAN_ARCHES") or ",".join(_arch.ARCHES)
     return [_arch.norm(a.strip()) for a in names.split(",") if a.strip()]
+
+
+def selected_kernels():
+    names = os.environ.get("HYPEMAN_KERNELS") or ",".join(_kernel.FLAVOURS)
+    out = [n.strip() for n in names.split(",") if n.strip()]
+    for n in out:
+        if n not in _kernel.FLAVOURS:
+            raise pytest.UsageError("HYPEMAN_KERNELS: unknown flavour %r (%s)"
+                                    % (n, ", ".join(_kernel.FLAVOURS)))
+    return out
 
 
 def pytest_generate_tests(metafunc):
@@ -57,10 +94,19 @@ def pytest_generate_tests(metafunc):
     # (kernel, initrd) are then cached per value. (A plain fixture for some
     # tests and a parameter for others would let a test without the
     # parameter pick up the other architecture's kernel.)
-    if "arch" in metafunc.fixturenames:
-        multi = metafunc.definition.get_closest_marker("multiarch")
-        metafunc.parametrize("arch", selected_arches() if multi else [_arch.host()],
-                             scope="session")
+    if "arch" not in metafunc.fixturenames:
+        return
+    multi = metafunc.definition.get_closest_marker("multiarch")
+    metafunc.parametrize("arch", selected_arches() if multi else [_arch.host()],
+                         scope="session")
+    # the kernel matrix: on the host's architecture (the flavours are the
+    # host's packages); a separate parameter, so that fixtures of arch alone
+    # (a systemd image) are made once for all flavours
+    if metafunc.definition.get_closest_marker("kernels"):
+        if multi:
+            raise pytest.UsageError("%s: kernels and multiarch do not mix"
+                                    % metafunc.definition.nodeid)
+        metafunc.parametrize("flavour", selected_kernels(), scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +115,13 @@ def arch():
 
 
 @pytest.fixture(scope="session")
-def kernel(arch):
-    return _kernel.kernel_tree(arch=arch)
+def flavour():
+    return "bookworm"
+
+
+@pytest.fixture(scope="session")
+def kernel(arch, flavour):
+    return _kernel.kernel_tree(arch=arch, flavour=flavour)
 
 
 def arch_file(arch, name, env=None):
@@ -82,11 +133,23 @@ def arch_file(arch, name, env=None):
 
 
 @pytest.fixture(scope="session")
-def initrd(arch):
-    path = arch_file(arch, "initrd-test", "HYPEMAN_INITRD")
+def initrd(arch, flavour):
+    if flavour == "bookworm":
+        path = arch_file(arch, "initrd-test", "HYPEMAN_INITRD")
+    else:
+        path = arch_file(arch, "initrd-test-" + flavour)
     if not os.path.exists(path):
         pytest.skip("init under test not built: %s missing (build it, or set "
                     "HYPEMAN_INITRD)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def plain_initrd(arch):
+    path = arch_file(arch, "initrd", "HYPEMAN_PLAIN_INITRD")
+    if not os.path.exists(path):
+        pytest.skip("plain initrd not built: %s missing (./build.sh, or set "
+                    "HYPEMAN_PLAIN_INITRD)" % path)
     return path
 
 

@@ -68,14 +68,14 @@ def printed_argv(p):
     return shlex.split(lines[0])
 
 
-def harness_argv(work, kernel, initrd, arch, extra=(), mem_mb=1024):
+def harness_argv(work, kernel, initrd, arch, extra=(), mem_mb=1024, machine=None):
     """The QEMU command tests/lib/vm.py runs for the disks `hypeman run --keep
     WORK` made (rootfs read-only, overlay, config; sockets in WORK): the same
     machine, CPU, devices and console; EXTRA at the end."""
     disks = [Disk(os.path.join(str(work), "rootfs.img"), readonly=True),
              os.path.join(str(work), "overlay.img"), os.path.join(str(work), "config.img")]
     return VM(str(work), initrd, disks=disks, mem_mb=mem_mb, kernel=kernel, arch=arch,
-              extra_args=list(extra)).argv()
+              machine=machine, extra_args=list(extra)).argv()
 
 
 def imgs(workdir):

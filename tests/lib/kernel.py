@@ -1,29 +1,47 @@
 #!/usr/bin/python3
-"""Debian's current kernel for an architecture, unpacked into a cache for
-QEMU tests.
+"""The kernels the VM tests boot, each unpacked or built into a cache.
 
-The kernel package is whatever Debian's metapackage linux-image-amd64 (or
-linux-image-arm64) currently depends on (`apt-cache depends`). It is
-fetched with `apt-get download` into $HYPEMAN_CACHE/kernel/ (default
-/var/cache/hypeman-init/kernel/), unpacked once with `dpkg -x` into
-$HYPEMAN_CACHE/kernel/<pkgname>/ and indexed with `depmod -b` (kmod reads
-another architecture's modules as well). The host's own architecture uses
-the machine's apt; another one goes through foreign-apt.sh (a private apt
-configuration in $HYPEMAN_CACHE/apt-<arch>/).
+Flavours (FLAVOURS; "bookworm" when none is named):
+  bookworm  Debian's current kernel of the machine's suites: whatever the
+            metapackage linux-image-amd64 (linux-image-arm64) depends on
+  trixie    the same metapackage in Debian trixie (6.12, modules .ko.xz)
+  sid       the same in Debian sid (7.2: the image package depends on split
+            linux-base-*, linux-binary-* and linux-modules-* packages, all
+            fetched; modules and vmlinuz in /usr/lib/modules/<release>/; no
+            modules.dep shipped: depmod makes it)
+  cloud     Debian's cloud kernel of the machine's suites,
+            linux-image-cloud-amd64 (ext4 built in, virtio as modules)
+  hypeman   hypeman's production shape: every boot driver built in, built
+            by kernel/build.sh from Debian's linux-source of the bookworm
+            kernel's version (the plain initrd boots it)
 
-    kernel_tree(arch=None) -> (vmlinuz, modules_dir, release)
+A Debian flavour's packages are fetched with `apt-get download` into
+$HYPEMAN_CACHE/kernel/ (default /var/cache/hypeman-init/kernel/; another
+flavour than bookworm into kernel/<flavour>/), unpacked once with `dpkg -x`
+into <that folder>/<image package>/ and indexed
+with `depmod -b` (kmod reads another architecture's modules as well). The
+machine's own suites and architecture use the machine's apt; another suite
+or architecture goes through foreign-apt.sh (a private apt configuration in
+$HYPEMAN_CACHE/apt-[<suite>-]<arch>/). The hypeman flavour's build is cached
+by kernel/build.sh in $HYPEMAN_CACHE/kernel-build/.
 
-modules_dir is <root>/lib/modules/<release> (modules.dep etc. inside).
-A finished tree is marked by a stamp file, so later calls only check paths.
-When apt cannot name the package (no package lists), the newest tree or .deb
-already in the cache is used.
+    kernel_tree(pkg=None, arch=None, flavour="bookworm")
+        -> (vmlinuz, modules_dir, release)
+    production_kernel(arch=None) -> the same for the hypeman flavour
+
+modules_dir is <root>/[usr/]lib/modules/<release> (modules.dep etc.
+inside). A finished tree is marked by a stamp file, so later calls only
+check paths. When apt cannot name the package (no package lists), the
+newest tree or .deb of that flavour already in the cache is used.
 
 CLI: `python3 tests/lib/kernel.py` prints
     VMLINUZ=...
     MODULES_DIR=...
     RELEASE=...
 (shell-sourceable; `--field vmlinuz|modules|release` prints one bare value;
-`--arch aarch64` picks the arm64 kernel, default the host's architecture).
+`--arch aarch64` picks the arm64 kernel, default the host's architecture;
+`--flavour F` one of FLAVOURS, e.g. `--flavour hypeman --field vmlinuz`
+for the production-shape kernel that tests/bench.py can boot).
 """
 
 import fcntl
@@ -42,21 +60,34 @@ except ImportError:         # run as a script
     import arch as _arch
 
 _STAMP = ".hypeman-kernel-ready"
+# flavour -> (Debian suite, None for the machine's own; the metapackage,
+# {deb} the Debian architecture)
+_DEBIAN = {
+    "bookworm": (None, "linux-image-{deb}"),
+    "trixie": ("trixie", "linux-image-{deb}"),
+    "sid": ("sid", "linux-image-{deb}"),
+    "cloud": (None, "linux-image-cloud-{deb}"),
+}
+FLAVOURS = tuple(_DEBIAN) + ("hypeman",)
 
 
-def cache_dir():
-    """$HYPEMAN_CACHE/kernel (created)."""
+def cache_dir(flavour="bookworm"):
+    """$HYPEMAN_CACHE/kernel, or kernel/<flavour> for another flavour than
+    bookworm (created). Apart, because `hypeman run` takes the newest
+    kernel in kernel/ as its default."""
     base = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
-    d = os.path.join(base, "kernel")
+    d = os.path.join(base, "kernel", *([] if flavour == "bookworm" else [flavour]))
     os.makedirs(d, exist_ok=True)
     return d
 
 
-def _apt(arch, tool):
-    """argv prefix running apt-get/apt-cache for ARCH's packages."""
-    if _arch.norm(arch) == _arch.host():
+def _apt(arch, tool, suite=None):
+    """argv prefix running apt-get/apt-cache for ARCH's packages of SUITE
+    (None: the machine's suites)."""
+    if _arch.norm(arch) == _arch.host() and suite is None:
         return [tool]
-    return [os.path.join(_arch.REPO, "foreign-apt.sh"), _arch.deb(arch), tool]
+    return ([os.path.join(_arch.REPO, "foreign-apt.sh")]
+            + (["--suite", suite] if suite else []) + [_arch.deb(arch), tool])
 
 
 def _run(argv, cwd=None):
@@ -76,18 +107,25 @@ def _step_done(text, t0):
     sys.stderr.flush()
 
 
-def resolve_package(arch=None):
-    """Name of the linux-image-<release> package the metapackage depends on,
-    or None when apt knows nothing (e.g. `apt-get update` never ran)."""
-    arch = arch or _arch.host()
+def _depends(arch, suite, pkg):
+    """The packages PKG depends on (apt-cache depends), [] when apt knows
+    nothing (e.g. `apt-get update` never ran)."""
     try:
-        out = _run(_apt(arch, "apt-cache") + ["depends", "linux-image-" + _arch.deb(arch)]).stdout
+        out = _run(_apt(arch, "apt-cache", suite) + ["depends", pkg]).stdout
     except (OSError, subprocess.CalledProcessError):
-        return None
-    for line in out.splitlines():
-        m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
-        if m and not m.group(1).startswith("<"):
-            return m.group(1)
+        return []
+    return [m.group(1) for m in re.finditer(r"^\s*Depends:\s*(\S+)", out, re.M)
+            if not m.group(1).startswith("<")]
+
+
+def resolve_package(arch=None, flavour="bookworm"):
+    """Name of the linux-image-<release> package FLAVOUR's metapackage
+    depends on, or None when apt knows nothing."""
+    arch = arch or _arch.host()
+    suite, meta = _DEBIAN[flavour]
+    for dep in _depends(arch, suite, meta.format(deb=_arch.deb(arch))):
+        if dep.startswith("linux-image-"):
+            return dep
     return None
 
 
@@ -101,15 +139,23 @@ def _deb_for(kdir, pkg):
 
 
 def _tree(kdir, pkg):
+    """(vmlinuz, modules dir, release) in PKG's unpacked tree: /boot and
+    /lib/modules, or (sid) both in /usr/lib/modules/<release>/."""
     rel = _release(pkg)
     root = os.path.join(kdir, pkg)
+    usr = os.path.join(root, "usr", "lib", "modules", rel)
+    if os.path.isdir(usr):
+        vmlinuz = os.path.join(usr, "vmlinuz")
+        if not os.path.exists(vmlinuz):
+            vmlinuz = os.path.join(root, "boot", "vmlinuz-" + rel)
+        return vmlinuz, usr, rel
     return (os.path.join(root, "boot", "vmlinuz-" + rel),
             os.path.join(root, "lib", "modules", rel), rel)
 
 
 def _cached_packages(kdir, arch):
-    """ARCH's packages with a ready tree or a .deb in the cache,
-    newest-looking first."""
+    """ARCH's packages with a ready tree or a .deb in KDIR, newest-looking
+    first."""
     names = set()
     suffix = "-" + _arch.deb(arch)
     for p in glob.glob(os.path.join(kdir, "linux-image-*" + suffix, _STAMP)):
@@ -122,62 +168,120 @@ def _cached_packages(kdir, arch):
     return sorted(names, key=key, reverse=True)
 
 
-def kernel_tree(pkg=None, arch=None):
-    """Return (vmlinuz_path, modules_dir, release) of ARCH's kernel (default
-    the host's), fetching/unpacking if needed."""
+def _download(kdir, arch, suite, pkgs):
+    """apt-get download of PKGS into KDIR (those without a .deb there)."""
+    want = [p for p in pkgs if _deb_for(kdir, p) is None]
+    if not want:
+        return
+    t0 = _step("kernel: downloading %s into %s (apt's progress below)" % (" ".join(want), kdir))
+    # apt's output on stderr: stdout carries this script's answer
+    argv = _apt(arch, "apt-get", suite) + ["-o", "APT::Sandbox::User=root", "download"] + want
+    r = subprocess.run(argv, cwd=kdir, stdout=sys.stderr)
+    if r.returncode != 0:
+        raise RuntimeError("apt-get download %s failed (exit status %d, its "
+                           "output above)" % (" ".join(want), r.returncode))
+    for p in want:
+        if _deb_for(kdir, p) is None:
+            raise RuntimeError("apt-get download %s left no .deb in %s" % (p, kdir))
+    _step_done("kernel: downloading", t0)
+
+
+def _unpack(kdir, pkg, pkgs):
+    """PKGS' .debs unpacked into KDIR/PKG, depmod run: never a half tree."""
+    debs = [_deb_for(kdir, p) for p in pkgs]
+    t0 = _step("kernel: unpacking %s and running depmod" % " ".join(map(os.path.basename, debs)))
+    tmp = tempfile.mkdtemp(prefix=".unpack-", dir=kdir)
+    try:
+        for deb in debs:
+            _run(["dpkg", "-x", deb, tmp])
+        rel = _release(pkg)
+        # depmod -b BASE reads BASE/lib/modules/<release>
+        usr = os.path.isdir(os.path.join(tmp, "usr", "lib", "modules", rel))
+        _run(["depmod", "-b", os.path.join(tmp, "usr") if usr else tmp, rel])
+        open(os.path.join(tmp, _STAMP), "w").close()
+        root = os.path.join(kdir, pkg)
+        if os.path.exists(root):
+            shutil.rmtree(root)
+        os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _step_done("kernel: unpacking %s" % pkg, t0)
+
+
+def _same_release(pkg, deps):
+    """The packages of PKG's release among its DEPS (sid's split packages:
+    linux-base-R, linux-binary-R, linux-modules-R); none on bookworm."""
+    rel = _release(pkg)
+    return [d for d in deps if d.startswith("linux-") and d.endswith("-" + rel)]
+
+
+def kernel_tree(pkg=None, arch=None, flavour="bookworm"):
+    """Return (vmlinuz_path, modules_dir, release) of ARCH's FLAVOUR
+    kernel (default the host's, bookworm's), fetching/unpacking or
+    building it if needed."""
     arch = arch or _arch.host()
-    kdir = cache_dir()
+    if flavour == "hypeman":
+        return production_kernel(arch)
+    if flavour not in _DEBIAN:
+        raise ValueError("unknown kernel flavour %r (%s)" % (flavour, ", ".join(FLAVOURS)))
+    kdir = cache_dir(flavour)
     if pkg is None:
-        pkg = resolve_package(arch)
+        pkg = resolve_package(arch, flavour)
     if pkg is None:
         cached = _cached_packages(kdir, arch)
         if not cached:
             raise RuntimeError(
-                "cannot resolve linux-image-%s (run `apt-get update`) and no "
-                "kernel is cached in %s" % (_arch.deb(arch), kdir))
+                "cannot resolve the %s kernel for %s (run `apt-get update`) and none "
+                "is cached in %s" % (flavour, _arch.deb(arch), kdir))
         pkg = cached[0]
-    vmlinuz, moddir, rel = _tree(kdir, pkg)
     root = os.path.join(kdir, pkg)
-    if os.path.exists(os.path.join(root, _STAMP)):
-        return vmlinuz, moddir, rel
-
-    # Serialise fetch+unpack between concurrent test processes.
-    with open(os.path.join(kdir, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(root, _STAMP)):
-            return vmlinuz, moddir, rel
-        deb = _deb_for(kdir, pkg)
-        if deb is None:
-            t0 = _step("kernel: downloading %s into %s (apt's progress below)" % (pkg, kdir))
-            # apt's output on stderr: stdout carries this script's answer
-            argv = _apt(arch, "apt-get") + ["-o", "APT::Sandbox::User=root", "download", pkg]
-            r = subprocess.run(argv, cwd=kdir, stdout=sys.stderr)
-            if r.returncode != 0:
-                raise RuntimeError("apt-get download %s failed (exit status %d, its "
-                                   "output above)" % (pkg, r.returncode))
-            deb = _deb_for(kdir, pkg)
-            if deb is None:
-                raise RuntimeError("apt-get download %s left no .deb in %s"
-                                   % (pkg, kdir))
-            _step_done("kernel: downloading %s" % pkg, t0)
-        # Unpack into a temporary sibling, then rename: never a half tree.
-        t0 = _step("kernel: unpacking %s and running depmod" % os.path.basename(deb))
-        tmp = tempfile.mkdtemp(prefix=".unpack-", dir=kdir)
-        try:
-            _run(["dpkg", "-x", deb, tmp])
-            _run(["depmod", "-b", tmp, rel])
-            open(os.path.join(tmp, _STAMP), "w").close()
-            if os.path.exists(root):
-                shutil.rmtree(root)
-            os.rename(tmp, root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _step_done("kernel: unpacking %s" % pkg, t0)
+    if not os.path.exists(os.path.join(root, _STAMP)):
+        # Serialise fetch+unpack between concurrent test processes.
+        with open(os.path.join(kdir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(os.path.join(root, _STAMP)):
+                suite = _DEBIAN[flavour][0]
+                pkgs = [pkg] + _same_release(pkg, _depends(arch, suite, pkg))
+                _download(kdir, arch, suite, pkgs)
+                _unpack(kdir, pkg, pkgs)
+    vmlinuz, moddir, rel = _tree(kdir, pkg)
     for p in (vmlinuz, os.path.join(moddir, "modules.dep")):
         if not os.path.exists(p):
             raise RuntimeError("kernel tree incomplete: %s missing" % p)
     return vmlinuz, moddir, rel
+
+
+def _debian_version(arch):
+    """The Debian version of the bookworm kernel package (6.1.192-3): the
+    linux source the production-shape kernel is built from."""
+    vmlinuz, moddir, rel = kernel_tree(arch=arch)
+    deb = _deb_for(cache_dir(), "linux-image-" + rel)
+    if deb:
+        return _run(["dpkg-deb", "-f", deb, "Version"]).stdout.strip()
+    out = _run(_apt(arch, "apt-cache") + ["show", "--no-all-versions",
+                                          "linux-image-" + rel]).stdout
+    return re.search(r"^Version: (\S+)", out, re.M).group(1)
+
+
+def production_kernel(arch=None):
+    """(vmlinuz, modules_dir, release) of the hypeman flavour for ARCH:
+    kernel/build.sh's build from Debian's linux-source of the bookworm
+    kernel's version (cached; the first call builds it: tens of minutes)."""
+    arch = _arch.norm(arch or _arch.host())
+    argv = [os.path.join(_arch.REPO, "kernel", "build.sh"), "--arch", arch,
+            "--version", _debian_version(arch)]
+    # its step lines on stderr; stdout's last line: the build's directory
+    r = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("kernel/build.sh failed (exit status %d, its output above)"
+                           % r.returncode)
+    dest = r.stdout.strip().splitlines()[-1]
+    mods = glob.glob(os.path.join(dest, "lib", "modules", "*", "modules.builtin"))
+    if len(mods) != 1:
+        raise RuntimeError("kernel/build.sh's %s holds no single lib/modules/<release>" % dest)
+    moddir = os.path.dirname(mods[0])
+    return os.path.join(dest, "vmlinuz"), moddir, os.path.basename(moddir)
 
 
 def module_closure(moddir, names):
@@ -249,19 +353,16 @@ def module_closure(moddir, names):
 
 
 def main(argv):
-    arch = None
-    if len(argv) >= 3 and argv[1] == "--arch":
-        arch = _arch.norm(argv[2])
-        argv = argv[:1] + argv[3:]
-    fields = ("vmlinuz", "modules", "release")
-    if not (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--field" and argv[2] in fields)):
-        sys.stderr.write("usage: kernel.py [--arch x86_64|aarch64] "
-                         "[--field vmlinuz|modules|release]\n")
-        return 2
-    vmlinuz, moddir, rel = kernel_tree(arch=arch)
-    vals = dict(zip(fields, (vmlinuz, moddir, rel)))
-    if len(argv) == 3:
-        print(vals[argv[2]])
+    import argparse
+    p = argparse.ArgumentParser(prog="kernel.py", description="A test kernel, cached.")
+    p.add_argument("--arch", type=_arch.norm, default=None, help="x86_64 or aarch64")
+    p.add_argument("--flavour", choices=FLAVOURS, default="bookworm")
+    p.add_argument("--field", choices=("vmlinuz", "modules", "release"))
+    a = p.parse_args(argv[1:])
+    vmlinuz, moddir, rel = kernel_tree(arch=a.arch, flavour=a.flavour)
+    vals = {"vmlinuz": vmlinuz, "modules": moddir, "release": rel}
+    if a.field:
+        print(vals[a.field])
     else:
         print("VMLINUZ=%s\nMODULES_DIR=%s\nRELEASE=%s" % (vmlinuz, moddir, rel))
     return 0

@@ -25,6 +25,25 @@ Disks are virtio-blk-pci in list order at fixed PCI slots 0x04.., so the
 guest sees them as vda, vdb, ... in the same order (the virt machine's PCIe
 root bus takes the same slots).
 
+Machines (machine=, default q35 on x86_64 and virt on aarch64):
+  q35          virtio-pci
+  virt         aarch64's, virtio-pci
+  microvm      QEMU's microvm, Firecracker's device model: no PCI, every
+               virtio device on a virtio-mmio transport (virtio-*-device),
+               announced by ACPI (LNRO0005); under TCG the kernel command
+               line gets tsc_early_khz=2000000, without which the kernel
+               hangs calibrating the TSC
+  firecracker  microvm with acpi=off and an i8042, as Firecracker presents a guest:
+               QEMU names each virtio-mmio device on the kernel command
+               line (virtio_mmio.device=512@0x...:IRQ, as Firecracker
+               does), and the line gets Firecracker's usual options
+               (FIRECRACKER_APPEND: reboot=k pci=off nomodule i8042.*
+               root=/dev/vda ro)
+Console (console=): "serial" (default: ttyS0, ttyAMA0 on aarch64) or
+"hvc0": a virtio console (virtconsole on the virtio-serial device) as the
+only console, no serial port at all; its output is captured the same way.
+self.console is the guest's name for it.
+
 Timeouts are seconds; every wait has a deadline and none sleeps blindly.
 HYPEMAN_TIMEOUT_SCALE (float, default 1) multiplies every timeout, for slow
 hosts. HYPEMAN_ACCEL picks the accelerator: "tcg" (default) or "kvm".
@@ -57,8 +76,29 @@ NET_SLOT = 0x02
 SERIAL_SLOT = 0x03
 KEYBOARD_SLOT = 0x1f    # aarch64 only (on q35 0x1f is the LPC bridge)
 MAX_DISKS = 0x1f - DISK_SLOT0
+# machine -> (arch, QEMU's -machine, virtio transport: "pci" or "mmio",
+# kernel command line additions, more QEMU arguments)
+MACHINES = {
+    "q35": ("x86_64", "q35", "pci", "", ()),
+    "virt": ("aarch64", "virt", "pci", "", ()),
+    "microvm": ("x86_64", "microvm", "mmio", "tsc_early_khz=2000000", ()),
+    # Firecracker emulates an i8042 (its SendCtrlAltDel, and reboot=k: it
+    # exits on the reset); QEMU's microvm has none of its own
+    "firecracker": ("x86_64", "microvm,acpi=off", "mmio", "tsc_early_khz=2000000",
+                    ("-device", "i8042")),
+}
+# Firecracker's default boot arguments (without 8250.nr_uarts=0, which
+# Firecracker leaves out for a serial console) and what it adds for the
+# root drive
+FIRECRACKER_APPEND = ("reboot=k pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp "
+                      "i8042.dumbkbd root=/dev/vda ro")
 
 _live = set()           # started, not yet killed VMs (killed at exit)
+
+
+def accel():
+    """$HYPEMAN_ACCEL: "tcg" (default) or "kvm"."""
+    return os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
 
 
 def timeout_scale():
@@ -89,7 +129,8 @@ def _set_pdeathsig():
 class VM:
     def __init__(self, tmpdir, initrd, disks=(), append_extra="", net=False,
                  mem_mb=512, agent_socket=True, timeout=60, kernel=None,
-                 rescue=False, smp=1, extra_args=(), arch=None, hostfwd=()):
+                 rescue=False, smp=1, extra_args=(), arch=None, machine=None,
+                 console="serial", hostfwd=()):
         """tmpdir: where console.log, qemu.stderr (and sockets) go.
         disks: paths or Disk objects, in order vda, vdb, vdc, ...
         append_extra: added to the kernel command line
@@ -105,8 +146,17 @@ class VM:
             unix socket server at self.agent_socket (None when False).
         timeout: default for wait_for / wait_exit (scaled).
         kernel: vmlinuz path (default: Debian's for arch, from lib.kernel).
-        arch: "x86_64" or "aarch64" (default: the host's)."""
+        arch: "x86_64" or "aarch64" (default: the host's, or the machine's).
+        machine: a key of MACHINES (default: q35 or virt, by arch).
+        console: "serial" or "hvc0" (see the module's docstring)."""
+        if machine is not None and arch is None:
+            arch = MACHINES[machine][0]
         self.arch = _arch.norm(arch or _arch.host())
+        self.machine = machine or QEMU[self.arch][1]
+        if MACHINES[self.machine][0] != self.arch:
+            raise ValueError("machine %s is not for %s" % (self.machine, self.arch))
+        if console not in ("serial", "hvc0"):
+            raise ValueError("console: serial or hvc0, not %r" % console)
         self.tmpdir = str(tmpdir)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.initrd = str(initrd)
@@ -122,9 +172,11 @@ class VM:
             from .kernel import kernel_tree
             kernel = kernel_tree(arch=self.arch)[0]
         self.kernel = str(kernel)
-        self.console = QEMU[self.arch][3]
+        self.console = QEMU[self.arch][3] if console == "serial" else "hvc0"
         self.append = " ".join(x for x in (
             "console=%s panic=-1 loglevel=4" % self.console,
+            MACHINES[self.machine][3] if accel() == "tcg" else "",
+            FIRECRACKER_APPEND if self.machine == "firecracker" else "",
             "" if rescue else "hypeman.rescue=0", append_extra) if x)
         self.net, self.mem_mb, self.smp = net, mem_mb, smp
         for f in hostfwd:
@@ -156,41 +208,54 @@ class VM:
 
     def argv(self):
         """The QEMU command line."""
-        accel = os.environ.get("HYPEMAN_ACCEL", "tcg") or "tcg"
-        qemu, machine, cpu, _ = QEMU[self.arch]
-        if accel != "tcg":
+        qemu, _, cpu, _ = QEMU[self.arch]
+        if accel() != "tcg":
             cpu = "max"         # pauth-impdef is a TCG property
-        a = [qemu, "-machine", machine, "-accel", accel, "-cpu", cpu,
+        machine = MACHINES[self.machine][1]
+        if self.console == "hvc0" and MACHINES[self.machine][2] == "mmio":
+            machine += ",isa-serial=off"    # microvm has one by default
+        a = [qemu, "-machine", machine, "-accel", accel(), "-cpu", cpu,
              "-m", str(self.mem_mb), "-smp", str(self.smp),
              "-nodefaults", "-no-user-config", "-display", "none",
              "-no-reboot",
              "-kernel", self.kernel, "-initrd", self.initrd,
              "-append", self.append,
-             "-chardev", "stdio,id=con0,signal=off",
-             "-serial", "chardev:con0",
-             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_socket]
+             "-chardev", "stdio,id=con0,signal=off"]
+        if self.console != "hvc0":
+            a += ["-serial", "chardev:con0"]
+        a += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_socket]
         for i, d in enumerate(self.disks):
             drive = "file=%s,if=none,id=d%d,format=raw" % (d.path, i)
             if d.readonly:
                 drive += ",readonly=on"
             if d.cache:
                 drive += ",cache=" + d.cache
-            dev = "virtio-blk-pci,drive=d%d,addr=0x%x" % (i, DISK_SLOT0 + i)
+            dev = self._device("virtio-blk", DISK_SLOT0 + i, "drive=d%d" % i)
             if d.serial:
                 dev += ",serial=%s" % d.serial
             a += ["-drive", drive, "-device", dev]
         if self.net:
             a += ["-netdev", "user,id=n0,restrict=on" + "".join(",hostfwd=" + f for f in self.hostfwd),
-                  "-device", "virtio-net-pci,netdev=n0,addr=0x%x" % NET_SLOT]
+                  "-device", self._device("virtio-net", NET_SLOT, "netdev=n0")]
+        if self.agent_socket or self.console == "hvc0":
+            a += ["-device", self._device("virtio-serial", SERIAL_SLOT, "id=vser0")]
+        if self.console == "hvc0":
+            a += ["-device", "virtconsole,bus=vser0.0,chardev=con0"]
         if self.agent_socket:
-            a += ["-device", "virtio-serial-pci,id=vser0,addr=0x%x" % SERIAL_SLOT,
-                  "-chardev", "socket,id=agent0,path=%s,server=on,wait=off"
+            a += ["-chardev", "socket,id=agent0,path=%s,server=on,wait=off"
                   % self.agent_socket,
                   "-device", "virtserialport,bus=vser0.0,chardev=agent0,"
                   "name=org.hypeman.agent.0"]
         if self.arch == "aarch64":
             a += ["-device", "virtio-keyboard-pci,addr=0x%x" % KEYBOARD_SLOT]
-        return a + self.extra_args
+        return a + list(MACHINES[self.machine][4]) + self.extra_args
+
+    def _device(self, kind, slot, props):
+        """QEMU's device for a virtio KIND with PROPS on this machine's
+        transport: at PCI slot SLOT, or on the next free virtio-mmio one."""
+        if MACHINES[self.machine][2] == "mmio":
+            return "%s-device,%s" % (kind, props)
+        return "%s-pci,%s,addr=0x%x" % (kind, props, slot)
 
     def start(self):
         if self.proc is not None:

@@ -560,6 +560,44 @@ static void test_kmod(void)
 	free(text);
 }
 
+/* A module's options from the kernel command line, as modprobe passes
+ * them (Firecracker's line: virtio_mmio.device= and the rest). */
+static void test_cmdline_options(void)
+{
+	static const struct { const char *cmdline, *name, *want; } cases[] = {
+		{ "console=ttyS0 reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 "
+		  "i8042.noaux virtio_mmio.device=4K@0xd0000000:5 root=/dev/vda ro "
+		  "virtio_mmio.device=4K@0xd0001000:6", "virtio_mmio",
+		  "device=4K@0xd0000000:5 device=4K@0xd0001000:6" },
+		/* '-' and '_' are one character in module names */
+		{ "virtio-mmio.device=512@0xfeb00000:12", "virtio_mmio", "device=512@0xfeb00000:12" },
+		{ "virtio_mmio.device=512@0xfeb00000:12", "virtio-mmio", "device=512@0xfeb00000:12" },
+		/* a bool parameter without a value; quotes as the kernel reads them */
+		{ "ext4.x foo.bar=1 \"overlay.redirect_dir=on\" overlay.index", "overlay",
+		  "\"redirect_dir=on\" index" },
+		{ "  virtio_blk.name=\"a b\"\t", "virtio_blk", "name=\"a b\"" },
+		{ "\"virtio_blk.name=a b\" virtio_blk.queue_depth=64\n", "virtio_blk",
+		  "\"name=a b\" queue_depth=64" },
+		/* not this module's: a prefix, a dot only in the value, nothing after the dot */
+		{ "virtio_mmiox.device=1 virtio.x=1 root=virtio_mmio.device virtio_mmio. "
+		  "virtio_mmio virtio_mmio=1", "virtio_mmio", "" },
+		{ "", "ext4", "" },
+		{ "ro rw root=/dev/vda init=/sbin/init tsc_early_khz=2000000", "ext4", "" },
+		/* an unterminated quote runs to the end, as in the kernel */
+		{ "virtio_blk.name=\"a b", "virtio_blk", "name=\"a b" },
+		{ "virtio_blk.name=\"a b\" \"virtio_blk", "virtio_blk", "name=\"a b\"" },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = hm_module_cmdline_options(cases[i].cmdline, cases[i].name);
+
+		if (CHECK(got != NULL))
+			CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	CHECK_CASE(test_synthetic());
@@ -567,5 +605,6 @@ int main(void)
 	CHECK_CASE(test_alias_kinds());
 	CHECK_CASE(test_db());
 	CHECK_CASE(test_kmod());
+	CHECK_CASE(test_cmdline_options());
 	return check_done();
 }

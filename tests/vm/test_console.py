@@ -39,3 +39,23 @@ def test_log_and_markers_move_to_hvc0(vm_factory, tmp_path, arch):
     assert "program-output" in text
     assert "HYPEMAN-PROGRAM-START" in text and 'HYPEMAN-EXIT code=0 message="success"' in text
     assert "HYPEMAN-EXIT" not in v.console_text
+
+
+def test_hvc0_as_the_only_console(vm_factory, tmp_path):
+    """console=hvc0 with a virtio console and no serial port (as on Apple's
+    hypervisor): with Debian's kernel virtio_console is a module, so until
+    init loads it there is no console at all and the first phases' lines
+    are lost; from then on the log, the program's output and the markers
+    reach hvc0, and the shutdown ends the VM."""
+    root = images.rootfs(tmp_path / "root")
+    g = images.Guest(tmp_path / "disks", root,
+                     {"cmd": ["/bin/sh", "-c", "echo program-output"], "skip_guest_agent": True})
+    v = vm_factory(disks=g.disks, console="hvc0", agent_socket=False)
+    assert v.wait_exit(90) == 0
+    v.assert_no_panic()
+    phases = [l["phase"] for l in v.log_lines()]
+    for phase in ("overlay", "config", "switch", "exec", "shutdown"):
+        assert phase in phases, (phase, v.console_tail())
+    assert "program-output" in v.console_text
+    assert v.exit_marker() == {"code": 0, "message": "success"}
+    assert [l["msg"] for l in v.log_lines() if "dur_ms" in l][-1] == "powering off"

@@ -22,7 +22,6 @@ import time
 
 import pytest
 
-from conftest import arch_file
 from lib import agent, images
 
 PLAIN_INITRD_MAX = 256 * 1024
@@ -96,15 +95,6 @@ def assert_powered_off_cleanly(vm):
 
 
 # ---- the plain initrd ---------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def plain_initrd(arch):
-    path = arch_file(arch, "initrd", "HYPEMAN_PLAIN_INITRD")
-    if not os.path.exists(path):
-        pytest.skip("plain initrd not built: %s missing (./build.sh, or set "
-                    "HYPEMAN_PLAIN_INITRD)" % path)
-    return path
-
 
 def test_plain_initrd_small_with_init_and_shell(plain_initrd, arch):
     """The initrd built without options is at most 256 KiB, and its cpio

@@ -17,7 +17,8 @@ from lib import images
 pytestmark = pytest.mark.vm
 
 SHOW = ("echo MODULES $(ls /sys/module); "
-        "echo LO $(ip -4 -o addr show dev lo)")
+        "echo LO $(ip -4 -o addr show dev lo); "
+        "echo QD $(cat /sys/module/virtio_blk/parameters/queue_depth)")
 # before the program: each phase ends with its one summary line
 BOOT_PHASES = ("mount", "modules", "overlay", "config", "volumes", "network",
                "egress-ca", "agent", "switch")
@@ -62,18 +63,21 @@ def skipped(msg):
 def test_disks_only_loads_only_disk_modules(vm_factory, tmp_path):
     """A VM with an ext4 image and no NIC, no vsock device and no virtio
     console: virtio_pci, virtio_blk, ext4 and overlay are loaded; the NIC,
-    vsock, console and erofs modules are not, and the summary says why.
+    vsock, console, virtio-mmio and erofs modules are not, and the summary
+    says why.
     Without hypeman.debug the phase logs that one line, and so does every
     phase before the program. lo is up (127.0.0.1) without the ip applet."""
     vm = boot(vm_factory, tmp_path, agent_socket=False)
     mods = loaded_in_guest(vm)
     for m in ("virtio_pci", "virtio_blk", "ext4", "jbd2", "overlay"):
         assert m in mods, (m, sorted(mods))
-    for m in ("virtio_net", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "erofs"):
+    for m in ("virtio_mmio", "virtio_net", "virtio_console", "vsock", "vmw_vsock_virtio_transport",
+              "erofs"):
         assert m not in mods, (m, sorted(mods))
     lines, msg = summary(vm)
     assert re.match(r"1[0-9] modules loaded", msg), msg
-    assert skipped(msg) == {"virtio_net": "no device", "virtio_console": "no device",
+    assert skipped(msg) == {"virtio_mmio": "no device",
+                            "virtio_net": "no device", "virtio_console": "no device",
                             "vmw_vsock_virtio_transport": "no device",
                             "erofs": "no disk of its type"}, msg
     assert msg.endswith("failed: none"), msg
@@ -101,11 +105,85 @@ def test_debug_option_logs_each_module(vm_factory, tmp_path):
 
 def test_devices_and_erofs_bring_their_modules(vm_factory, tmp_path):
     """An erofs image, a NIC and a virtio-serial port: erofs, virtio_net
-    and virtio_console are loaded on demand; only vsock is skipped."""
+    and virtio_console are loaded on demand; only vsock and virtio_mmio
+    (no virtio-mmio device on q35) are skipped."""
     vm = boot(vm_factory, tmp_path, fs="erofs", net=True)
     mods = loaded_in_guest(vm)
     for m in ("virtio_net", "virtio_console", "erofs", "virtio_blk", "ext4", "overlay"):
         assert m in mods, (m, sorted(mods))
     assert "vmw_vsock_virtio_transport" not in mods
     _, msg = summary(vm)
-    assert skipped(msg) == {"vmw_vsock_virtio_transport": "no device"}, msg
+    assert skipped(msg) == {"virtio_mmio": "no device",
+                            "vmw_vsock_virtio_transport": "no device"}, msg
+
+
+# ---- virtio-mmio machines and the kernel command line ------------------------
+
+def test_microvm_loads_virtio_mmio_for_acpi_devices(vm_factory, tmp_path):
+    """QEMU's microvm announces its virtio-mmio devices by ACPI (LNRO0005):
+    virtio_mmio loads for them, the next coldplug round finds the disk
+    behind it (virtio_blk), and virtio_pci has no device."""
+    vm = boot(vm_factory, tmp_path, machine="microvm", agent_socket=False,
+              append_extra="hypeman.debug=1")
+    mods = loaded_in_guest(vm)
+    for m in ("virtio_mmio", "virtio_blk", "ext4", "overlay"):
+        assert m in mods, (m, sorted(mods))
+    assert "virtio_pci" not in mods
+    _, msg = summary(vm)
+    assert skipped(msg)["virtio_pci"] == "no device", msg
+    each = [l["msg"] for l in vm.log_lines() if l["phase"] == "modules"]
+    order = [m for x in each for m in ("virtio_mmio", "virtio_blk")
+             if re.fullmatch(r"loaded %s \(\d+ ms\)" % m, x)]
+    assert order == ["virtio_mmio", "virtio_blk"], each
+
+
+def test_command_line_module_options(vm_factory, tmp_path):
+    """A module's options on the kernel command line reach it as modprobe
+    passes them (virtio-blk.queue_depth=: '-' for '_' in the name), as the
+    guest sees in sysfs; the options of other programs and of the kernel
+    itself (Firecracker's and a bootloader's usual ones) change nothing and
+    are not mentioned: no WARN, no ERROR."""
+    vm = boot(vm_factory, tmp_path, agent_socket=False, append_extra=(
+        "virtio-blk.queue_depth=32 reboot=k i8042.noaux i8042.nomux 8250.nr_uarts=4 "
+        "root=/dev/vda ro rw init=/sbin/init quiet_test=1"))
+    assert re.search(r"^QD 32$", vm.console_text, re.M), vm.console_tail()
+    lines, msg = summary(vm)
+    assert [l["msg"] for l in vm.log_lines() if l["level"] != "INFO"] == []
+    assert msg.endswith("failed: none"), msg
+
+
+def test_firecracker_nomodule_said_once(vm_factory, tmp_path):
+    """Firecracker's boot arguments hold `nomodule`: the kernel refuses
+    every module. One ERROR says so, the summary lists what failed, the
+    image disk cannot appear, and the VM ends (a reset: no ACPI)."""
+    vm = boot_failing(vm_factory, tmp_path, machine="firecracker")
+    errors = [l["msg"] for l in vm.log_lines() if l["level"] == "ERROR" and l["phase"] == "modules"]
+    assert len(errors) == 1 and "`nomodule` on its command line" in errors[0], errors
+    _, msg = summary(vm)
+    assert re.search(r"failed: .*\bvirtio_mmio\b.*\bext4\b", msg), msg
+    assert any("/dev/vda did not appear" in l["msg"] for l in vm.log_lines()), vm.console_tail()
+
+
+def test_firecracker_devices_need_cmdline_devices(vm_factory, tmp_path):
+    """Without nomodule, virtio_mmio loads for its device= options on the
+    command line; Debian's kernels lack CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES,
+    so the module ignores them: no virtio device, virtio_blk skipped, and
+    the image disk never appears (docs/kernel.md)."""
+    # a later nomodule=0 undoes Firecracker's nomodule
+    vm = boot_failing(vm_factory, tmp_path, machine="firecracker",
+                      append_extra="nomodule=0 hypeman.debug=1")
+    lines, msg = summary(vm)
+    assert any(re.fullmatch(r"loaded virtio_mmio \(\d+ ms\)", l["msg"]) for l in lines), lines
+    assert skipped(msg).get("virtio_blk") == "no device", msg
+    assert any("/dev/vda did not appear" in l["msg"] for l in vm.log_lines()), vm.console_tail()
+
+
+def boot_failing(vm_factory, tmp_path, **vm_kw):
+    """A boot that cannot find its disks: it ends by itself, no panic."""
+    root = images.rootfs(tmp_path / "root")
+    g = images.Guest(tmp_path / "disks", root, {"cmd": ["/bin/true"], "skip_guest_agent": True})
+    vm = vm_factory(disks=g.disks, agent_socket=False, **vm_kw)
+    assert vm.wait_exit(90) == 0
+    vm.assert_no_panic()
+    assert "HYPEMAN-PROGRAM-START" not in vm.console_text
+    return vm

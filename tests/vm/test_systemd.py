@@ -32,8 +32,16 @@ def layout(arch):
     return LAYOUT if arch == _arch.host() else LAYOUT + "-" + _arch.deb(arch)
 
 
+# arch -> the image disk, made once per session: every VM mounts it
+# read-only, and the kernel matrix (test_kernels.py, test_machines.py)
+# boots it again under other fixtures
+_IMAGES = {}
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory, arch):
+    if arch in _IMAGES:
+        return _IMAGES[arch]
     path = layout(arch)
     if not os.path.exists(os.path.join(path, "index.json")):
         subprocess.run([os.path.join(REPO, "tests/testdata/systemd/make-image.sh"),
@@ -44,7 +52,8 @@ def image(tmp_path_factory, arch):
     oci.unpack_rootfs(path, root)
     vda = str(tmp / "vda.img")
     disks.ext4_from_dir(vda, root, 600)
-    return {"vda": vda, "entrypoint": cfg["entrypoint"] or [], "cmd": cfg["cmd"] or []}
+    _IMAGES[arch] = {"vda": vda, "entrypoint": cfg["entrypoint"] or [], "cmd": cfg["cmd"] or []}
+    return _IMAGES[arch]
 
 
 def boot(vm_factory, tmp_path, image, extra_config=None, **kw):
