@@ -178,10 +178,11 @@ prepare_tree() {
 		step_end
 	fi
 	mkdir -p "$bbdir/hypeman_init"
-	cp -a "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$bbdir/hypeman_init/"
+	cp -a "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$top/contract" \
+		"$bbdir/hypeman_init/"
 	# Files deleted from our tree must not linger in the build copy.
 	local f
-	for f in "$bbdir"/hypeman_init/hypeman/*.[ch] "$bbdir"/hypeman_init/applets/*.[ch]; do
+	for f in "$bbdir"/hypeman_init/{applets,hypeman,contract}/*.[ch]; do
 		[ -e "$top/${f#$bbdir/hypeman_init/}" ] || rm -f "$f" "${f%.c}.o"
 	done
 }

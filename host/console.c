@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "json.h"
+#include "logline.h"
+#include "marker.h"
 #include "console.h"
 
 void console_init(struct console *c, int log_fd)
@@ -33,84 +34,28 @@ static void out(struct console *c, const char *s, size_t n)
 		c->stdout_ok = false;	/* e.g. a closed pipe: keep scanning */
 }
 
-/* The fields of a log line, read with the guest's own JSON reader. */
-struct logline {
-	char *time, *level, *phase, *msg, *error;
-	long long uptime_ms, dur_ms;
-};
-
-static void logline_free(struct logline *l)
+static void note_timing(struct console *c, const struct hm_logline *l)
 {
-	free(l->time);
-	free(l->level);
-	free(l->phase);
-	free(l->msg);
-	free(l->error);
-}
-
-static int read_field(struct hm_json *j, const char *key, void *ctx)
-{
-	struct logline *l = ctx;
-	char **s = !strcmp(key, "time") ? &l->time : !strcmp(key, "level") ? &l->level
-		: !strcmp(key, "phase") ? &l->phase : !strcmp(key, "msg") ? &l->msg
-		: !strcmp(key, "error") ? &l->error : NULL;
-	long long *num = !strcmp(key, "uptime_ms") ? &l->uptime_ms
-		: !strcmp(key, "dur_ms") ? &l->dur_ms : NULL;
-	const char *lit;
-	size_t len;
-	long v;
-
-	if (s && hm_json_peek(j) == HM_JSON_STRING) {
-		free(*s);
-		*s = NULL;
-		return hm_json_string(j, s);
-	}
-	if (num && hm_json_peek(j) == HM_JSON_NUMBER) {
-		if (hm_json_number(j, &lit, &len) || hm_json_to_long(lit, len, &v))
-			return -1;
-		*num = v;
-		return 0;
-	}
-	return hm_json_skip(j);
-}
-
-/* 0 when line is a log line of the init (level, phase and msg present). */
-static int parse_log(const char *line, size_t n, struct logline *l)
-{
-	struct hm_json j;
-
-	memset(l, 0, sizeof(*l));
-	l->uptime_ms = l->dur_ms = -1;
-	hm_json_init(&j, line, n);
-	if (json_object(&j, "a log line", false, read_field, l) || hm_json_end(&j)
-	 || !l->level || !l->phase || !l->msg)
-		return -1;
-	return 0;
-}
-
-static void note_timing(struct console *c, const struct logline *l)
-{
-	if (l->uptime_ms >= 0) {
-		if (c->first_uptime < 0)
-			c->first_uptime = l->uptime_ms;
-		c->last_uptime = l->uptime_ms;
-	}
+	if (c->first_uptime < 0)
+		c->first_uptime = (long long)l->uptime_ms;
+	c->last_uptime = (long long)l->uptime_ms;
 	if (l->dur_ms >= 0 && c->n_phases < MAX_PHASES) {
 		snprintf(c->phases[c->n_phases].name, sizeof(c->phases[0].name), "%s", l->phase);
 		c->phases[c->n_phases++].dur_ms = l->dur_ms;
 	}
 }
 
-/* "2026-11-26T10:15:30.123Z INFO overlay ..." as one line for people. */
-static void show_log(struct console *c, const struct logline *l)
+/* "10:15:30.123 INFO  overlay: ..." (UTC) as one line for people. */
+static void show_log(struct console *c, const struct hm_logline *l)
 {
-	const char *t = l->time && strlen(l->time) >= 23 ? l->time + 11 : "";
 	bool err = !strcmp(l->level, "ERROR"), warn = !strcmp(l->level, "WARN");
-	char *line, dur[32] = "";
+	char when[40], *line, dur[32] = "";
 
+	hm_utc_format(when, sizeof(when), &l->now, 3);
 	if (l->dur_ms >= 0)
 		snprintf(dur, sizeof(dur), " (%lld ms)", l->dur_ms);
-	line = hr_asprintf("%.12s %s%-5s%s %s: %s%s%s%s\n", t,
+	/* the time of day: after the date's 11 characters, before the Z */
+	line = hr_asprintf("%.12s %s%-5s%s %s: %s%s%s%s\n", when + 11,
 		c->color && (err || warn) ? (err ? "\033[1;31m" : "\033[33m") : "",
 		l->level, c->color && (err || warn) ? "\033[0m" : "", l->phase, l->msg,
 		l->error ? ": " : "", l->error ? l->error : "", dur);
@@ -121,9 +66,10 @@ static void show_log(struct console *c, const struct logline *l)
 /* A complete line that started with '{' (without its newline). */
 static void held_line(struct console *c, const char *line, size_t n)
 {
-	struct logline l;
+	struct hm_logline l;
+	char store[sizeof(c->line)];
 
-	if (parse_log(line, n, &l) == 0) {
+	if (hm_logline_parse(line, n, &l, store, sizeof(store)) == 0) {
 		show_log(c, &l);
 		note_timing(c, &l);
 		if (c->log_fd >= 0 && (write_all(c->log_fd, line, n) || write_all(c->log_fd, "\n", 1)))
@@ -132,31 +78,27 @@ static void held_line(struct console *c, const char *line, size_t n)
 		out(c, line, n);
 		out(c, "\r\n", 2);
 	}
-	logline_free(&l);
 }
 
-static void scan_line(struct console *c, const char *line)
+/* A whole line: the markers (contract: Markers), how the kernel ended. */
+static void scan_line(struct console *c, const char *line, size_t n)
 {
-	const char *p;
-	char *end;
+	struct hm_marker m;
+	char store[sizeof(c->line)];
 
-	if ((p = strstr(line, "HYPEMAN-EXIT code="))) {
-		long code = strtol(p + 18, &end, 10);
-
+	switch (hm_marker_parse(line, n, &m, store, sizeof(store))) {
+	case HM_MARKER_EXIT:
 		/* The last marker wins: the init prints the real one after
 		 * the program has exited. */
-		if (end != p + 18) {
-			c->have_exit = true;
-			c->exit_code = code;
-			c->exit_message[0] = 0;
-			if ((p = strstr(end, "message=\"")))
-				sscanf(p + 9, "%255[^\"]", c->exit_message);
-		}
-	}
-	if ((p = strstr(line, "HYPEMAN-PROGRAM-START ")) && (p = strstr(p, "mode="))) {
-		sscanf(p + 5, "%15[a-z]", c->mode);
+		c->have_exit = true;
+		c->exit_code = m.num;
+		snprintf(c->exit_message, sizeof(c->exit_message), "%s", m.text[HM_MF_MESSAGE]);
+		break;
+	case HM_MARKER_PROGRAM_START:
+		snprintf(c->mode, sizeof(c->mode), "%s", m.text[HM_MF_MODE]);
 		c->program_started = true;
 		c->prog_uptime = c->last_uptime;
+		break;
 	}
 	if (strstr(line, "Kernel panic - not syncing"))
 		c->panicked = true;
@@ -175,7 +117,7 @@ static void end_line(struct console *c)
 	c->line[c->len] = 0;
 	if (c->held)
 		held_line(c, c->line, c->len);
-	scan_line(c, c->line);
+	scan_line(c, c->line, c->len);
 	c->len = 0;
 	c->held = false;
 	c->in_line = false;

@@ -12,23 +12,22 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include "config.h"
 #include "detect.h"
 #include "run.h"
 
 #define OVERLAY_SIZE GiB		/* sparse; holds the writable layer */
 #define CONFIG_DISK_SIZE (16 * MiB)
-#define CONFIG_MAX MiB			/* what the init accepts (contract: config.json) */
-#define MAX_DEVICES 26			/* /dev/vda .. /dev/vdz */
 
 struct run {
 	const struct opts *o;
 	struct boot_files bf;
 	struct image img;
-	struct run_config rc;
+	struct hm_config cfg;
 	enum hm_mode mode;
 	struct volume *vols;
 	size_t nvol;
-	struct disk disks[MAX_DEVICES];
+	struct disk disks[HM_DEV_MAX];
 	size_t ndisks;
 	char *work, *rootfs, *cfgdir, *rootfs_img, *overlay_img, *config_img, *sockdir;
 	bool made_work, made_sockdir;
@@ -133,22 +132,6 @@ static void split_image(const char *arg, char **dir, char **tag)
 
 /* ---- 1. the image -------------------------------------------------------- */
 
-static void merge_env(struct run *r)
-{
-	const struct strv *lists[2] = { &r->img.env, &r->o->env };
-	size_t i, k;
-
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < lists[k]->n; i++) {
-			char *kv = hr_strdup(lists[k]->v[i]), *eq = strchr(kv, '=');
-
-			if (eq)
-				*eq = 0;
-			env_set(&r->rc, kv, eq ? eq + 1 : "");
-			free(kv);
-		}
-}
-
 static int read_image(struct run *r)
 {
 	char *dir, *tag;
@@ -162,18 +145,6 @@ static int read_image(struct run *r)
 	free(tag);
 	if (rc)
 		return 1;
-	r->rc.entrypoint = strv_array(&r->img.entrypoint);
-	r->rc.cmd = r->o->command ? r->o->command : strv_array(&r->img.cmd);
-	r->rc.workdir = r->img.workdir;
-	merge_env(r);
-	if (hm_resolve_mode(r->o->init_mode, r->rc.entrypoint, r->rc.cmd, &r->mode))
-		return usage_error("unknown --init-mode '%s'", r->o->init_mode);
-	r->rc.init_mode = hm_mode_name(r->mode);
-	r->rc.network = r->o->network;
-	r->rc.skip_guest_agent = r->o->no_agent;
-	r->rc.has_gpu = r->o->gpus.n > 0;
-	r->rc.volumes = r->vols;
-	r->rc.n_volumes = r->nvol;
 	r->host_s[0] = now_s() - t;
 	return 0;
 }
@@ -277,14 +248,14 @@ static int rootfs_disk(struct run *r)
 
 /* ---- 5. the other disks and config.json -------------------------------- */
 
-static int add_disk(struct run *r, const char *path, bool readonly, char dev[16])
+static int add_disk(struct run *r, const char *path, bool readonly, char dev[HM_DEV_NAME_MAX])
 {
-	if (r->ndisks >= MAX_DEVICES) {
+	if (r->ndisks >= HM_DEV_MAX) {
 		msg("too many volumes (the devices end at /dev/vdz)");
 		return 1;
 	}
 	if (dev)
-		snprintf(dev, 16, "/dev/vd%c", 'a' + (int)r->ndisks);
+		hm_dev_name(dev, (unsigned)r->ndisks);
 	r->disks[r->ndisks++] = (struct disk){ path, readonly };
 	return 0;
 }
@@ -313,14 +284,92 @@ static int other_disks(struct run *r)
 	return 0;
 }
 
+/* A copy of the NULL-terminated V, and its length in *N. */
+static char **strv_copy(char *const *v, int *n)
+{
+	char **c;
+
+	for (*n = 0; v[*n]; (*n)++)
+		continue;
+	c = hr_calloc((size_t)*n + 1, sizeof(*c));
+	for (int i = 0; i < *n; i++)
+		c[i] = hr_strdup(v[i]);
+	return c;
+}
+
+/* "K=V" into the env: a later value for a key replaces the earlier one
+ * in its place (image env, then --env). */
+static void env_set(struct hm_config *c, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+	int i;
+
+	for (i = 0; i < c->n_env; i++)
+		if (strlen(c->env[i].key) == klen && !strncmp(c->env[i].key, kv, klen))
+			break;
+	if (i == c->n_env) {
+		c->env = hr_realloc(c->env, (size_t)(c->n_env + 1) * sizeof(*c->env));
+		c->env[c->n_env++].key = hr_strndup(kv, klen);
+	} else {
+		free(c->env[i].value);
+	}
+	c->env[i].value = hr_strdup(eq ? eq + 1 : "");
+}
+
+/* config.json's content (contract: config.json): the image's command,
+ * workdir and env, the options over them, the disks' devices, the mode. */
+static void fill_config(struct run *r)
+{
+	struct hm_config *c = &r->cfg;
+	size_t i;
+
+	c->entrypoint = strv_copy(strv_array(&r->img.entrypoint), &c->n_entrypoint);
+	c->cmd = strv_copy(r->o->command ? r->o->command : strv_array(&r->img.cmd), &c->n_cmd);
+	c->workdir = hr_strdup(r->img.workdir && r->img.workdir[0] ? r->img.workdir : "/");
+	for (i = 0; i < r->img.env.n; i++)
+		env_set(c, r->img.env.v[i]);
+	for (i = 0; i < r->o->env.n; i++)
+		env_set(c, r->o->env.v[i]);
+	c->network_enabled = r->o->network;
+	c->guest_cidr = -1;
+	if (c->network_enabled) {	/* QEMU user networking's fixed addresses */
+		c->guest_ip = hr_strdup("10.0.2.15");
+		c->guest_cidr = 24;
+		c->guest_gw = hr_strdup("10.0.2.2");
+		c->guest_dns = hr_strdup("10.0.2.3");
+	}
+	c->volumes = hr_calloc(r->nvol, sizeof(*c->volumes));
+	for (c->n_volumes = 0; (size_t)c->n_volumes < r->nvol; c->n_volumes++) {
+		const struct volume *v = &r->vols[c->n_volumes];
+		struct hm_volume *hv = &c->volumes[c->n_volumes];
+
+		hv->device = hr_strdup(v->device);
+		hv->path = hr_strdup(v->path);
+		hv->mode = hr_strdup(v->mode);
+		hv->overlay_device = v->overlay_device[0] ? hr_strdup(v->overlay_device) : NULL;
+	}
+	/* the options were checked: an unknown --init-mode cannot get here */
+	hm_resolve_mode(r->o->init_mode, c->entrypoint, c->cmd, &r->mode);
+	c->init_mode = hr_strdup(hm_mode_name(r->mode));
+	c->skip_guest_agent = r->o->no_agent;
+	c->has_gpu = r->o->gpus.n > 0;
+}
+
 static int write_config(struct run *r)
 {
-	char *json = config_json(&r->rc), *path = hr_asprintf("%s/config.json", r->cfgdir), sz[32];
-	size_t len = strlen(json);
+	char *json, *path = hr_asprintf("%s/config.json", r->cfgdir), sz[32], err[160];
+	size_t len = 0;
 	double t = now_s();
 	int fd, rc = 1;
 
-	if (len > CONFIG_MAX) {
+	fill_config(r);
+	json = hm_config_write(&r->cfg, &len, err, sizeof(err));
+	if (!json) {
+		msg("config.json: %s", err);
+		goto out;
+	}
+	if (len > HM_CONFIG_MAX_BYTES) {
 		msg("config.json would be %s, over the 1 MiB the init accepts: the image's Env, "
 			"--env or the command is too large", human_size(len, sz));
 		goto out;
@@ -332,7 +381,7 @@ static int write_config(struct run *r)
 	}
 	if (make_ext4_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
 		goto out;
-	progress("made the overlay and config disks (init_mode %s)", r->rc.init_mode);
+	progress("made the overlay and config disks (init_mode %s)", r->cfg.init_mode);
 	r->host_s[3] += now_s() - t;
 	rc = 0;
 out:
@@ -370,7 +419,7 @@ static int boot_vm(struct run *r)
 		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,
 		.mem_mb = r->o->memory, .cpus = r->o->cpus, .timeout_s = r->o->timeout,
 		.sockdir = r->sockdir, .agent_port = !r->o->no_agent, .log_path = log,
-		.program = r->rc.entrypoint[0] ? r->rc.entrypoint[0] : r->rc.cmd[0],
+		.program = r->cfg.entrypoint[0] ? r->cfg.entrypoint[0] : r->cfg.cmd[0],
 		.gpus = strv_array(&r->o->gpus), .n_gpus = r->o->gpus.n,
 		.print_only = r->o->print_qemu };
 	memcpy(b.host_s, r->host_s, sizeof(b.host_s));
@@ -399,8 +448,7 @@ static void run_free(struct run *r)
 		remove_tree(r->sockdir);
 	oci_free(&r->img);
 	boot_files_free(&r->bf);
-	strv_free(&r->rc.env_keys);
-	strv_free(&r->rc.env_values);
+	hm_config_free(&r->cfg);
 	for (i = 0; i < r->nvol; i++)
 		free_volume(&r->vols[i]);
 	free(r->vols);

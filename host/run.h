@@ -304,32 +304,13 @@ struct volume {
 	char *disk;		/* host file */
 	char *path;		/* mount point in the guest */
 	char *mode;		/* "ro", "rw" or "overlay" */
-	char device[16];	/* "/dev/vdd" ... */
+	char device[16];	/* "/dev/vdd" ... (HM_DEV_NAME_MAX) */
 	char overlay_device[16];	/* overlay mode only */
 	char *overlay_img;	/* the upper disk we made (overlay mode) */
 };
 /* "DISK:PATH[:MODE]" -> v; NULL, or the reason (in why) for a usage error. */
 const char *parse_volume(const char *spec, struct volume *v, char *why, size_t whylen);
 void free_volume(struct volume *v);
-
-/* ---- config_json.c ------------------------------------------------------ */
-
-struct run_config {
-	char *const *entrypoint, *const *cmd;
-	const char *workdir;
-	struct strv env_keys, env_values;	/* merged, first position kept */
-	bool network;
-	struct volume *volumes;
-	size_t n_volumes;
-	const char *init_mode;	/* "exec" or "systemd" */
-	bool skip_guest_agent;
-	bool has_gpu;
-};
-
-/* Sets key=value in rc's env (a later value for a key replaces it). */
-void env_set(struct run_config *rc, const char *key, const char *value);
-/* The config.json text (malloc'd). */
-char *config_json(const struct run_config *rc);
 
 /* ---- gpu.c: --gpu, host PCI devices passed through with VFIO ----------- */
 

@@ -449,32 +449,3 @@ int hm_symlink_in_root(int root_fd, const char *target, const char *linkpath)
 	m.data = target;
 	return replace_entry(root_fd, linkpath, &m, NULL);
 }
-
-int hm_volume_path_valid(const char *path, const char **reason)
-{
-	const char *why = NULL, *p, *e;
-	int comps = 0;
-
-	if (!path || !*path)
-		why = "empty path";
-	else if (*path != '/')
-		why = "path is not absolute";
-	else if (strlen(path) >= PATH_MAX)
-		why = "path too long";
-	for (p = path; !why && *p; p = e) {
-		while (*p == '/')
-			p++;
-		e = strchrnul(p, '/');
-		if (e == p)
-			break;
-		if ((e - p == 1 && p[0] == '.')
-		 || (e - p == 2 && p[0] == '.' && p[1] == '.'))
-			why = "path has a \".\" or \"..\" component";
-		comps++;
-	}
-	if (!why && !comps)
-		why = "path is /";
-	if (reason)
-		*reason = why;
-	return why == NULL;
-}

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include "config.h"	/* hm_volume_path_valid, the contract's rule for paths */
 
 /*
  * open(2) PATH inside the root; FLAGS/MODE as for openat (O_CLOEXEC added).
@@ -62,13 +63,6 @@ int hm_copy_fd_in_root(int root_fd, const char *path, int src_fd,
 /* Create (or atomically replace) the symlink LINKPATH -> TARGET inside the
  * root; TARGET is stored as given, never resolved.  Parent dirs created. */
 int hm_symlink_in_root(int root_fd, const char *target, const char *linkpath);
-
-/*
- * Is PATH acceptable as a volume mount point from config?  Absolute, no "."
- * or ".." component, not "/" (after collapsing slashes), shorter than
- * PATH_MAX.  Returns 1 if ok; else 0 and *REASON (may be NULL) says why.
- */
-int hm_volume_path_valid(const char *path, const char **reason);
 
 /* Tests only: 1 forces the no-openat2 walk, 0 restores auto-detection. */
 void hm_confine_force_walk(int on);

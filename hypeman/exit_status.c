@@ -67,13 +67,13 @@ const char *hm_exit_message(int wstatus, bool oom, char *buf, size_t len)
 	return buf;
 }
 
-int hm_exit_marker(int wstatus, bool oom, char *buf, size_t len)
+size_t hm_exit_marker(int wstatus, bool oom, char *buf, size_t len)
 {
+	struct hm_marker m = { .kind = HM_MARKER_EXIT, .num = hm_exit_code(wstatus) };
 	char msg[HM_EXIT_MESSAGE_MAX];
 
-	/* The messages hold no '"' or '\\', so no quoting is needed. */
-	return snprintf(buf, len, "HYPEMAN-EXIT code=%d message=\"%s\"",
-		hm_exit_code(wstatus), hm_exit_message(wstatus, oom, msg, sizeof(msg)));
+	m.text[HM_MF_MESSAGE] = hm_exit_message(wstatus, oom, msg, sizeof(msg));
+	return hm_marker_format(buf, len, &m);
 }
 
 /* memmem() is a GNU extension: this is all we need of it. */

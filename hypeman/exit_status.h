@@ -7,10 +7,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "marker.h"
 
 #define HM_SIGNAME_MAX 16	/* "SIGVTALRM", "SIG2147483647" */
 #define HM_EXIT_MESSAGE_MAX 64
-#define HM_EXIT_MARKER_MAX 128
+#define HM_EXIT_MARKER_MAX HM_MARKER_MAX
 
 /* From a waitpid() status: the exit code, or 128+N when killed by signal N. */
 int hm_exit_code(int wstatus);
@@ -27,11 +28,10 @@ const char *hm_signal_name(int sig, char buf[HM_SIGNAME_MAX]);
 const char *hm_exit_message(int wstatus, bool oom, char *buf, size_t len);
 
 /*
- * The whole marker, without a newline:
- * HYPEMAN-EXIT code=<n> message="<text>"
- * Returns its length (as snprintf does).
+ * The whole marker (contract layer: marker.h), without a newline:
+ * HYPEMAN-EXIT code=<n> message="<text>". Returns its length.
  */
-int hm_exit_marker(int wstatus, bool oom, char *buf, size_t len);
+size_t hm_exit_marker(int wstatus, bool oom, char *buf, size_t len);
 
 /* True when a kernel log (text of /dev/kmsg records or dmesg lines, len
  * bytes, need not be NUL-terminated) shows an OOM kill. */

@@ -35,10 +35,8 @@
 
 PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
-/* Where the initrd puts things (contract: Devices; contract: Boot phases). */
-#define HM_DEV_ROOTFS    "/dev/vda"
-#define HM_DEV_OVERLAY   "/dev/vdb"
-#define HM_DEV_CONFIG    "/dev/vdc"
+/* Where the initrd puts things (contract: Boot phases); the disks
+ * (contract: Devices) are the contract layer's (disks.h). */
 #define HM_LOWER         "/lower"
 #define HM_OVERLAY       "/overlay"
 /* The overlay's mount point: in the initramfs, not on the overlay disk,
@@ -64,8 +62,6 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
 /* Device nodes appear asynchronously once the driver binds. */
 #define HM_DEVICE_TIMEOUT_MS 5000
-/* Volumes mounted at most; the rest are an ERROR. */
-#define HM_MAX_VOLUMES   32
 /* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume,
  * the GPU bundle. */
 #define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES + 1)

@@ -1,5 +1,6 @@
 /*
- * JSON Lines log on the console (contract: Log), shaped by logline.c.
+ * JSON Lines log on the console (contract: Log), shaped by the contract
+ * layer's logline.c; the markers (contract: Markers) by its marker.c.
  *
  * {"time":"...Z","level":"INFO","phase":"overlay","msg":"...","uptime_ms":N[,"dur_ms":N]}
  * Each line goes out in a single write(2) so that lines from init and from
@@ -11,6 +12,7 @@
 #include "libbb.h"
 #include "hypeman.h"
 #include "logline.h"
+#include "marker.h"
 
 static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
 
@@ -149,11 +151,12 @@ void FAST_FUNC hm_console_line(const char *line)
 
 void FAST_FUNC hm_program_start_marker(const char *mode)
 {
-	struct timespec now;
-	char line[128];
+	struct hm_marker m = { .kind = HM_MARKER_PROGRAM_START };
+	char line[HM_MARKER_MAX];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	hm_program_start_format(line, sizeof(line), &now, mode);
+	clock_gettime(CLOCK_REALTIME, &m.ts);
+	m.text[HM_MF_MODE] = mode;
+	hm_marker_format(line, sizeof(line), &m);
 	hm_console_line(line);
 }
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: config.json parsing (hypeman/config.c, json.c), then
+ * libFuzzer target: config.json parsing (contract/config.c, json.c), then
  * what the init does next with a config that parsed: the mode (detect.c),
  * the program's argv and environment (env.c). Built and run by run.sh.
  */

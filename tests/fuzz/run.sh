@@ -26,7 +26,7 @@ run() {
 	name=$1
 	shift
 	# shellcheck disable=SC2086
-	if ! $CLANG $CFLAGS -Ihypeman -o "$out/$name" "tests/fuzz/$name.c" "$@" >"$out/$name.build" 2>&1; then
+	if ! $CLANG $CFLAGS -iquote hypeman -iquote contract -o "$out/$name" "tests/fuzz/$name.c" "$@" >"$out/$name.build" 2>&1; then
 		echo "fuzz: $name does not build"
 		sed 's/^/    /' "$out/$name.build"
 		failed=$((failed + 1))
@@ -47,7 +47,7 @@ run() {
 	fi
 }
 
-run fuzz_config hypeman/config.c hypeman/json.c hypeman/detect.c hypeman/env.c
+run fuzz_config contract/config.c contract/json.c contract/detect.c hypeman/env.c
 run fuzz_moddep hypeman/moddep.c
 
 echo "fuzz: $passed passed, $failed failed"

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Host unit tests for the pure hypeman-init modules (hypeman/*.c that use
-# only libc). Builds each tests/unit/test_*.c with the host compiler and
-# ASan/UBSan, linked with the modules its "// needs: hypeman/x.c ..." line
-# names (default: hypeman/<x>.c for test_<x>.c), runs it, and also checks
-# that every such module compiles cleanly with busybox's flags (host gcc
-# and, when present, musl-gcc).
+# Host unit tests for the pure modules: the contract layer (contract/*.c)
+# and the init's modules that use only libc (hypeman/*.c, the rule in
+# hypeman/hypeman.h). Builds each tests/unit/test_*.c with the host
+# compiler and ASan/UBSan, linked with the modules its "// needs:
+# hypeman/x.c contract/y.c ..." line names (default: contract/<x>.c, else
+# hypeman/<x>.c, for test_<x>.c), runs it, and also checks that every such
+# module compiles cleanly with busybox's flags (host gcc and, when present,
+# musl-gcc).
 # A test with a "// fixture: SCRIPT" line gets SCRIPT DIR run first (a
 # failure fails the test) and DIR in HM_FIXTURE.
 # Prints one line per failed assertion (file:line: why) and per failed
@@ -43,6 +45,8 @@ BB_CFLAGS="-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DNDEBUG -std=gnu99 -Wall -Wshad
 -Wwrite-strings -Wundef -Wstrict-prototypes -Wunused -Wunused-parameter -Wmissing-prototypes -Wmissing-declarations \
 -Wdeclaration-after-statement -Wold-style-definition -Os -Werror"
 all_modules=""
+# As busybox's Kbuild and host/'s Makefile find the contract's headers.
+INCLUDES="-iquote hypeman -iquote contract"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/hm-unit.XXXXXX") || exit 1
 trap 'rm -rf "$out"' EXIT INT TERM
@@ -67,10 +71,13 @@ summary() {
 for t in tests/unit/test_*.c; do
 	name=$(basename "$t" .c)
 	modules=$(sed -n 's|^// needs:||p' "$t")
-	[ -n "$modules" ] || modules="hypeman/${name#test_}.c"
+	if [ -z "$modules" ]; then
+		modules="contract/${name#test_}.c"
+		[ -e "$modules" ] || modules="hypeman/${name#test_}.c"
+	fi
 	all_modules="$all_modules $modules"
 	# shellcheck disable=SC2086
-	if ! $CC $CFLAGS -Ihypeman -Itests/unit -o "$out/$name" "$t" $modules \
+	if ! $CC $CFLAGS $INCLUDES -Itests/unit -o "$out/$name" "$t" $modules \
 			>"$out/$name.build" 2>&1; then
 		fail "$t:1: does not build"
 		sed 's/^/    /' "$out/$name.build"
@@ -106,7 +113,7 @@ for cc in $BB_CCS; do
 	command -v "$cc" >/dev/null 2>&1 || continue
 	for src in $(echo "$all_modules" | tr ' ' '\n' | sort -u); do
 		# shellcheck disable=SC2086
-		if $cc $BB_CFLAGS -c "$src" -o "$out/bb.o" >"$out/bb.log" 2>&1; then
+		if $cc $BB_CFLAGS $INCLUDES -c "$src" -o "$out/bb.o" >"$out/bb.log" 2>&1; then
 			compiled=$((compiled + 1))
 		else
 			fail "$src:1: $cc with busybox flags fails"

@@ -1,5 +1,10 @@
-// needs: hypeman/json.c hypeman/config.c
-/* Unit tests for hypeman/config.c: every field, defaults, type errors, hostile input. */
+// needs: contract/json.c contract/config.c
+/*
+ * Unit tests for contract/config.c: every field, defaults, type errors,
+ * hostile input, the volume path rule, and the writer: random configs
+ * written, parsed back and compared.
+ */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
@@ -496,6 +501,259 @@ static void test_prefixes(void)
 	}
 }
 
+static void test_volume_paths(void)
+{
+	static const struct { const char *p; int ok; } t[] = {
+		{ "/data", 1 }, { "/mnt/vol", 1 }, { "//mnt//vol/", 1 }, { "/a/.b/c..", 1 },
+		{ "/...", 1 }, { "/etc", 1 },
+		{ "", 0 }, { "/", 0 }, { "///", 0 }, { "data", 0 }, { "./data", 0 },
+		{ "/data/..", 0 }, { "/../etc", 0 }, { "/a/./b", 0 }, { "/.", 0 }, { "/a/../b", 0 },
+	};
+	const char *why;
+	unsigned i;
+	char *big;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		why = "unset";
+		CHECKF(hm_volume_path_valid(t[i].p, &why) == t[i].ok, "\"%s\"", t[i].p);
+		CHECKF(t[i].ok ? why == NULL : (why && *why), "reason for \"%s\"", t[i].p);
+	}
+	CHECKF(hm_volume_path_valid(NULL, NULL) == 0, "NULL");
+	big = malloc(PATH_MAX + 1);
+	if (!CHECK(big != NULL))
+		return;
+	memset(big, 'a', PATH_MAX);
+	big[0] = '/';
+	big[PATH_MAX] = '\0';
+	CHECKF(hm_volume_path_valid(big, &why) == 0, "long path");
+	free(big);
+}
+
+/* ---- the writer ---- */
+
+static char *dup_str(const char *s)
+{
+	char *d = malloc(strlen(s) + 1);
+
+	return d ? strcpy(d, s) : NULL;
+}
+
+/* A random string of well-formed UTF-8: quotes, backslashes, controls,
+ * 2, 3 and 4 byte sequences; "" too unless NONEMPTY. */
+static char *rand_str(int nonempty)
+{
+	static const char *const parts[] = {
+		"a", "Z", " ", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f", "/", "=", "{}",
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\u0000", "null",
+	};
+	char buf[128] = "";
+	int n = rand() % 8 + (nonempty ? 1 : 0), i;
+
+	for (i = 0; i < n; i++)
+		strcat(buf, parts[rand() % (sizeof(parts) / sizeof(parts[0]))]);
+	return dup_str(buf);
+}
+
+static char *maybe_str(void)
+{
+	return rand() % 3 ? rand_str(0) : NULL;
+}
+
+static char **rand_strv(int *count)
+{
+	int n = rand() % 4, i;
+	char **v = calloc(n + 1, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = rand_str(0);
+	*count = n;
+	return v;
+}
+
+static void rand_env(struct hm_config *c)
+{
+	int n = rand() % 5, i;
+
+	c->env = calloc(n ? n : 1, sizeof(*c->env));
+	for (i = 0; i < n; i++) {
+		char key[160];
+		char *k = rand_str(0);
+
+		/* unique keys: the parser keeps the last of a repeated one */
+		snprintf(key, sizeof(key), "%d%s", i, k);
+		free(k);
+		c->env[i].key = dup_str(key);
+		c->env[i].value = rand_str(0);
+	}
+	c->n_env = n;
+}
+
+static void rand_volumes(struct hm_config *c)
+{
+	static const char *const modes[] = { "ro", "rw", "overlay" };
+	int n = rand() % 4, i;
+
+	c->volumes = calloc(n ? n : 1, sizeof(*c->volumes));
+	for (i = 0; i < n; i++) {
+		struct hm_volume *v = &c->volumes[i];
+
+		v->device = rand_str(1);
+		v->path = rand_str(1);
+		v->mode = dup_str(modes[rand() % 3]);
+		if (strcmp(v->mode, "overlay") == 0)
+			v->overlay_device = rand_str(1);
+	}
+	c->n_volumes = n;
+}
+
+/* A config as the parser gives them: every field random. */
+static void rand_config(struct hm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->entrypoint = rand_strv(&c->n_entrypoint);
+	c->cmd = rand_strv(&c->n_cmd);
+	c->workdir = rand_str(1);	/* "" reads back as "/" */
+	rand_env(c);
+	c->network_enabled = rand() % 2;
+	c->guest_ip = maybe_str();
+	c->guest_gw = maybe_str();
+	c->guest_dns = maybe_str();
+	c->guest_cidr = rand() % 34 - 1;
+	rand_volumes(c);
+	c->init_mode = maybe_str();
+	c->skip_guest_agent = rand() % 2;
+	c->skip_kernel_headers = rand() % 2;
+	c->has_gpu = rand() % 2;
+	c->egress_proxy_enabled = rand() % 2;
+	c->egress_proxy_url = maybe_str();
+	c->egress_ca_cert_pem = maybe_str();
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+static int same_strv(char **a, int na, char **b, int nb)
+{
+	int i;
+
+	if (na != nb || a[na] || b[nb])
+		return 0;
+	for (i = 0; i < na; i++)
+		if (!same_str(a[i], b[i]))
+			return 0;
+	return 1;
+}
+
+/* The first field where A and B differ, or NULL. */
+static const char *config_diff(const struct hm_config *a, const struct hm_config *b)
+{
+	int i;
+
+	if (!same_strv(a->entrypoint, a->n_entrypoint, b->entrypoint, b->n_entrypoint))
+		return "entrypoint";
+	if (!same_strv(a->cmd, a->n_cmd, b->cmd, b->n_cmd))
+		return "cmd";
+	if (!same_str(a->workdir, b->workdir))
+		return "workdir";
+	if (a->n_env != b->n_env)
+		return "env";
+	for (i = 0; i < a->n_env; i++)
+		if (!same_str(a->env[i].key, b->env[i].key) || !same_str(a->env[i].value, b->env[i].value))
+			return "env";
+	if (a->network_enabled != b->network_enabled || !same_str(a->guest_ip, b->guest_ip)
+	 || !same_str(a->guest_gw, b->guest_gw) || !same_str(a->guest_dns, b->guest_dns)
+	 || a->guest_cidr != b->guest_cidr)
+		return "network";
+	if (a->n_volumes != b->n_volumes)
+		return "volume_mounts";
+	for (i = 0; i < a->n_volumes; i++)
+		if (!same_str(a->volumes[i].device, b->volumes[i].device)
+		 || !same_str(a->volumes[i].path, b->volumes[i].path)
+		 || !same_str(a->volumes[i].mode, b->volumes[i].mode)
+		 || !same_str(a->volumes[i].overlay_device, b->volumes[i].overlay_device))
+			return "volume_mounts";
+	if (!same_str(a->init_mode, b->init_mode))
+		return "init_mode";
+	if (a->skip_guest_agent != b->skip_guest_agent || a->skip_kernel_headers != b->skip_kernel_headers
+	 || a->has_gpu != b->has_gpu)
+		return "a skip flag or has_gpu";
+	if (a->egress_proxy_enabled != b->egress_proxy_enabled
+	 || !same_str(a->egress_proxy_url, b->egress_proxy_url)
+	 || !same_str(a->egress_ca_cert_pem, b->egress_ca_cert_pem))
+		return "egress_proxy";
+	return NULL;
+}
+
+/* Random configs: written, parsed back, the same. */
+static void test_round_trip(void)
+{
+	struct hm_config c, back;
+	const char *diff;
+	char *text;
+	size_t len;
+	int i;
+
+	srand(22);
+	for (i = 0; i < 3000; i++) {
+		rand_config(&c);
+		text = hm_config_write(&c, &len, err, sizeof(err));
+		if (!CHECKF(text && len == strlen(text), "round %d: not written: %s", i, err)) {
+			hm_config_free(&c);
+			break;
+		}
+		if (!CHECKF(parse(text, &back) == 0, "round %d: not read back: %s\n%s", i, err, text)) {
+			free(text);
+			hm_config_free(&c);
+			break;
+		}
+		diff = config_diff(&c, &back);
+		CHECKF(!diff, "round %d: %s differs after writing and reading:\n%s", i, diff, text);
+		free(text);
+		hm_config_free(&c);
+		hm_config_free(&back);
+		if (diff)
+			break;
+	}
+}
+
+/* What hypeman run writes: one field a line, absent ones left out. */
+static void test_write_shape(void)
+{
+	static char ep0[] = "/bin/sh", k[] = "K", v[] = "a\"b", dev[] = "/dev/vdd", path[] = "/d";
+	static char mode[] = "rw", wd[] = "/", im[] = "exec", bad[] = "\xc3";
+	char *ep[] = { ep0, NULL }, *none[] = { NULL };
+	struct hm_env env[] = { { k, v } };
+	struct hm_volume vol[] = { { dev, path, mode, NULL } };
+	struct hm_config c;
+	char *text;
+
+	memset(&c, 0, sizeof(c));
+	c.entrypoint = ep;
+	c.n_entrypoint = 1;
+	c.cmd = none;
+	c.workdir = wd;
+	c.env = env;
+	c.n_env = 1;
+	c.guest_cidr = -1;
+	c.volumes = vol;
+	c.n_volumes = 1;
+	c.init_mode = im;
+	c.has_gpu = true;
+	text = hm_config_write(&c, NULL, err, sizeof(err));
+	CHECK_STR(text, "{\n  \"entrypoint\": [\"/bin/sh\"],\n  \"cmd\": [],\n  \"workdir\": \"/\",\n"
+		"  \"env\": {\"K\": \"a\\\"b\"},\n  \"network_enabled\": false,\n"
+		"  \"volume_mounts\": [{\"device\": \"/dev/vdd\", \"path\": \"/d\", \"mode\": \"rw\"}],\n"
+		"  \"init_mode\": \"exec\",\n  \"skip_guest_agent\": false,\n"
+		"  \"skip_kernel_headers\": false,\n  \"has_gpu\": true\n}\n");
+	free(text);
+	/* a string that is not UTF-8 is refused, naming the field */
+	env[0].value = bad;
+	CHECK(hm_config_write(&c, NULL, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "field \"env\": not valid UTF-8");
+}
+
 int main(void)
 {
 	CHECK_CASE(test_full());
@@ -508,5 +766,8 @@ int main(void)
 	CHECK_CASE(test_init_mode());
 	CHECK_CASE(test_bad_documents());
 	CHECK_CASE(test_prefixes());
+	CHECK_CASE(test_volume_paths());
+	CHECK_CASE(test_write_shape());
+	CHECK_CASE(test_round_trip());
 	return check_done();
 }

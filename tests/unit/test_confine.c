@@ -550,33 +550,6 @@ static void test_copy_and_symlink(void)
 	check_outside();
 }
 
-static void test_volume_paths(void)
-{
-	static const struct { const char *p; int ok; } t[] = {
-		{ "/data", 1 }, { "/mnt/vol", 1 }, { "//mnt//vol/", 1 }, { "/a/.b/c..", 1 },
-		{ "/...", 1 }, { "/etc", 1 },
-		{ "", 0 }, { "/", 0 }, { "///", 0 }, { "data", 0 }, { "./data", 0 },
-		{ "/data/..", 0 }, { "/../etc", 0 }, { "/a/./b", 0 }, { "/.", 0 }, { "/a/../b", 0 },
-	};
-	const char *why;
-	unsigned i;
-	char *big;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		why = "unset";
-		CK(hm_volume_path_valid(t[i].p, &why) == t[i].ok, "\"%s\"", t[i].p);
-		CK(t[i].ok ? why == NULL : (why && *why), "reason for \"%s\"", t[i].p);
-	}
-	CK(hm_volume_path_valid(NULL, NULL) == 0, "NULL");
-	big = malloc(PATH_MAX + 1);
-	if (!big)
-		die("malloc");
-	memset(big, 'a', PATH_MAX);
-	big[0] = '/';
-	big[PATH_MAX] = '\0';
-	CK(hm_volume_path_valid(big, &why) == 0, "long path");
-	free(big);
-}
 
 static void run_suite(int walk)
 {
@@ -626,7 +599,6 @@ int main(void)
 	else
 		printf("openat2: ENOSYS here (qemu-user?): only the walk is tested\n");
 	CHECK_CASE(run_suite(1));
-	CHECK_CASE(test_volume_paths());
 	if (!check_failed)
 		rm_rf(top);
 	else

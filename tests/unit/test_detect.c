@@ -1,5 +1,5 @@
-// needs: hypeman/detect.c
-/* Unit tests for hypeman/detect.c: contract: Detection, and init_mode. */
+// needs: contract/detect.c
+/* Unit tests for contract/detect.c: contract: Detection, and init_mode. */
 #include <stddef.h>
 #include "check.h"
 #include "detect.h"

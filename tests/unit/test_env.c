@@ -1,4 +1,4 @@
-// needs: hypeman/env.c hypeman/config.c hypeman/json.c
+// needs: hypeman/env.c contract/config.c contract/json.c
 /*
  * Unit tests for hypeman/env.c: argv and environment of the program from a
  * parsed config, the PATH lookup (real execve in children, real files),

@@ -1,4 +1,4 @@
-// needs: hypeman/exit_status.c
+// needs: hypeman/exit_status.c contract/marker.c contract/logline.c contract/json.c
 /* Unit tests for hypeman/exit_status.c: codes, messages, markers, OOM in the kernel log. */
 #include <fcntl.h>
 #include <signal.h>
@@ -129,7 +129,7 @@ static void test_small_buffers(void)
 	memset(buf, 'x', sizeof(buf));
 	n = hm_exit_marker(9, true, buf, sizeof(buf));
 	CHECK_STR(buf, "HYPEMAN-E");
-	CHECK_INT(n, (int)strlen("HYPEMAN-EXIT code=137 message=\"killed by signal 9 (SIGKILL) - OOM\""));
+	CHECK_INT(n, 9);
 	hm_exit_message(9, true, buf, sizeof(buf));
 	CHECK_STR(buf, "killed by");
 	hm_exit_message(9, true, buf, 1);

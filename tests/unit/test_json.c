@@ -1,5 +1,5 @@
-// needs: hypeman/json.c
-/* Unit tests for hypeman/json.c: syntax, strings, numbers, nesting, the pull API. */
+// needs: contract/json.c
+/* Unit tests for contract/json.c: syntax, strings, numbers, nesting, the pull API. */
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"

@@ -1,8 +1,8 @@
-// needs: hypeman/logline.c hypeman/json.c
+// needs: contract/logline.c contract/json.c
 /*
- * Unit tests for hypeman/logline.c: the JSON escaping of every byte value,
- * the log line and PROGRAM-START marker shapes (contract: Log; contract: Markers), and
- * lines cut to size staying one JSON object (read back with json.c).
+ * Unit tests for contract/logline.c: the JSON escaping of every byte value,
+ * the log line shapes (contract: Log), lines cut to size staying one JSON
+ * object (read back with json.c), and lines read back as hypeman run does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +20,12 @@ static struct hm_logline line_of(const char *msg)
 	return l;
 }
 
-/* What contract: Log wants for byte C alone: the JSON escape, or C itself. */
+/* What contract: Log wants for byte C alone: the JSON escape, C itself, or
+ * U+FFFD for a byte that is not UTF-8 on its own. */
 static const char *expected_escape(unsigned c, char buf[8])
 {
+	if (c >= 0x80)
+		return "\\ufffd";
 	if (c == '"')
 		return "\\\"";
 	if (c == '\\')
@@ -82,13 +85,11 @@ static void test_every_byte(void)
 		hm_log_escape(out, sizeof(out), in);
 		CHECKF(strcmp(out, expected_escape(c, want)) == 0,
 			"byte 0x%02x escaped as \"%s\"", c, out);
-		/* ASCII reads back exactly; a lone byte >= 0x80 is not
-		 * UTF-8, which json.c rightly refuses */
-		if (c >= 0x80)
-			continue;
+		/* ASCII reads back exactly; a lone byte >= 0x80 as U+FFFD */
 		hm_logline_format(line, sizeof(line), &l);
 		back = member(line, "msg");
-		CHECKF(back && strcmp(back, in) == 0, "byte 0x%02x does not read back: %s", c, line);
+		CHECKF(back && strcmp(back, c < 0x80 ? in : "\xef\xbf\xbd") == 0,
+			"byte 0x%02x does not read back: %s", c, line);
 		free(back);
 	}
 	/* NUL ends a C string: nothing after it is logged */
@@ -104,17 +105,25 @@ static void test_every_byte(void)
 
 static void test_escape_cut(void)
 {
+	static const struct { const char *in, *want; } t[] = {
+		/* never half a UTF-8 sequence: the euro sign's 3 bytes or none */
+		{ "abcde\xe2\x82\xac", "abcde" },
+		{ "abcd\xe2\x82\xac", "abcd\xe2\x82\xac" },
+		/* a sequence cut short (by vsnprintf, say) is not UTF-8 */
+		{ "a\xe2\x82", "a\\ufffd" },
+		/* never half an escape: "ab" fits, "\u0001" (6) after it does not */
+		{ "ab\x01", "ab" },
+		{ "abcde\"", "abcde\\\"" },
+		{ "abcdef\"", "abcdef" },
+		{ "abcdefghij", "abcdefg" },
+	};
 	char out[8];
+	unsigned i;
 
-	/* never half an escape: "ab" fits, "\u0001" (6) after it does not */
-	CHECK_INT(hm_log_escape(out, sizeof(out), "ab\x01"), 2);
-	CHECK_STR(out, "ab");
-	CHECK_INT(hm_log_escape(out, sizeof(out), "abcde\""), 7);
-	CHECK_STR(out, "abcde\\\"");
-	CHECK_INT(hm_log_escape(out, sizeof(out), "abcdef\""), 6);
-	CHECK_STR(out, "abcdef");
-	CHECK_INT(hm_log_escape(out, sizeof(out), "abcdefghij"), 7);
-	CHECK_STR(out, "abcdefg");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK_INT(hm_log_escape(out, sizeof(out), t[i].in), strlen(t[i].want));
+		CHECK_STR(out, t[i].want);
+	}
 	CHECK_INT(hm_log_escape(out, 1, "abc"), 0);
 	CHECK_STR(out, "");
 }
@@ -175,17 +184,91 @@ static void test_line_cut(void)
 	free(back);
 }
 
-static void test_program_start(void)
+/*
+ * The ERROR of an image whose program file is "#!/", 248 bytes 0x01, the
+ * euro sign and a newline, run as /app/entry1 (exec_mode.c's message,
+ * interp.c's explanation): the message's escape reaches its room's end
+ * inside the euro sign. The line must stay valid JSON.
+ */
+static void test_cut_in_utf8(void)
 {
-	char buf[128];
-	struct timespec t = { 1795688130, 5 };
-	int n;
+	char interp[256] = "/", msg[1024], line[HM_LOGLINE_MAX], *back;
+	struct hm_logline l;
 
-	n = hm_program_start_format(buf, sizeof(buf), &when, "exec");
-	CHECK_STR(buf, "HYPEMAN-PROGRAM-START ts=2026-11-26T10:15:30.123456789Z mode=exec");
-	CHECK_INT(n, strlen(buf));
-	hm_program_start_format(buf, sizeof(buf), &t, "systemd");
-	CHECK_STR(buf, "HYPEMAN-PROGRAM-START ts=2026-11-26T10:15:30.000000005Z mode=systemd");
+	memset(interp + 1, 0x01, 248);
+	strcpy(interp + 249, "\xe2\x82\xac");
+	snprintf(msg, sizeof(msg), "cannot execute %s: its interpreter %s (its #! line) is not "
+		"in the image", "/app/entry1", interp);
+	l = line_of(msg);
+	l.level = "ERROR";
+	l.phase = "exec";
+	l.error = "No such file or directory";
+	hm_logline_format(line, sizeof(line), &l);
+	CHECKF(one_object(line), "not one JSON object, the msg ends: ...%.20s",
+		strstr(line, "\",\"error\"") ? strstr(line, "\",\"error\"") - 12 : line);
+	back = member(line, "msg");
+	CHECKF(back && strncmp(back, msg, strlen(back)) == 0 && strlen(back) >= 249 + 40,
+		"msg read back as %zu bytes", back ? strlen(back) : 0);
+	free(back);
+}
+
+/* hm_logline_parse reads back what hm_logline_format wrote. */
+static void check_round_trip(int at, const struct hm_logline *l)
+{
+	char line[HM_LOGLINE_MAX], store[HM_LOGLINE_MAX];
+	struct hm_logline back;
+	size_t n = hm_logline_format(line, sizeof(line), l);
+
+	if (!check_at(__FILE__, at, hm_logline_parse(line, n - 1, &back, store, sizeof(store)) == 0,
+			"not read back: %s", line))
+		return;
+	check_at(__FILE__, at, back.now.tv_sec == l->now.tv_sec
+		&& back.now.tv_nsec == l->now.tv_nsec / 1000000 * 1000000, "time %lld.%09ld",
+		(long long)back.now.tv_sec, back.now.tv_nsec);
+	check_str_at(__FILE__, at, back.level, l->level, "level");
+	check_str_at(__FILE__, at, back.phase, l->phase, "phase");
+	check_str_at(__FILE__, at, back.msg, l->msg, "msg");
+	check_str_at(__FILE__, at, back.error, l->error, "error");
+	check_at(__FILE__, at, back.uptime_ms == l->uptime_ms && back.dur_ms == l->dur_ms,
+		"uptime_ms %llu, dur_ms %lld", back.uptime_ms, back.dur_ms);
+}
+#define ROUND_TRIP(l) check_round_trip(__LINE__, &(l))
+
+static void test_parse(void)
+{
+	static const char *const not_lines[] = {
+		"", "{}", "[1]", "{\"level\":\"INFO\"}", "plain text",
+		/* no uptime_ms; a bad time; a wrong type; trailing data */
+		"{\"time\":\"2026-11-26T10:15:30.123Z\",\"level\":\"INFO\",\"phase\":\"p\",\"msg\":\"m\"}",
+		"{\"time\":\"2026-11-26 10:15:30Z\",\"level\":\"INFO\",\"phase\":\"p\",\"msg\":\"m\",\"uptime_ms\":1}",
+		"{\"time\":\"2026-11-26T10:15:30.1234567891Z\",\"level\":\"I\",\"phase\":\"p\",\"msg\":\"m\",\"uptime_ms\":1}",
+		"{\"time\":\"2026-11-26T10:15:30Z\",\"level\":\"I\",\"phase\":\"p\",\"msg\":5,\"uptime_ms\":1}",
+		"{\"time\":\"2026-11-26T10:15:30Z\",\"level\":\"I\",\"phase\":\"p\",\"msg\":\"m\",\"uptime_ms\":-1}",
+		"{\"time\":\"2026-11-26T10:15:30Z\",\"level\":\"I\",\"phase\":\"p\",\"msg\":\"m\",\"uptime_ms\":1} x",
+	};
+	static const char other[] = "{\"x\":[1,{}],\"time\":\"2026-11-26T10:15:30Z\",\"level\":\"WARN\","
+		"\"phase\":\"a\",\"phase\":\"b\",\"msg\":\"\\u00e9\",\"uptime_ms\":7}";
+	char store[sizeof(other)];
+	struct hm_logline l = line_of("mounted \"x\"\n\x01 caf\xc3\xa9"), back;
+	size_t i;
+
+	ROUND_TRIP(l);
+	l.error = "No such file";
+	l.dur_ms = 0;
+	l.uptime_ms = 9223372036854775807ULL;
+	ROUND_TRIP(l);
+	l.now.tv_nsec = 999999999;
+	l.level = "";
+	ROUND_TRIP(l);
+	for (i = 0; i < sizeof(not_lines) / sizeof(not_lines[0]); i++)
+		CHECKF(hm_logline_parse(not_lines[i], strlen(not_lines[i]), &back, store,
+			sizeof(store)) != 0, "read as a log line: %s", not_lines[i]);
+	/* unknown keys skipped, the last repeated one counts, no error key */
+	CHECK(hm_logline_parse(other, strlen(other), &back, store, sizeof(store)) == 0);
+	CHECK_STR(back.phase, "b");
+	CHECK_STR(back.msg, "\xc3\xa9");
+	CHECK(back.error == NULL && back.dur_ms == -1 && back.uptime_ms == 7);
+	CHECK(back.now.tv_sec == 1795688130 && back.now.tv_nsec == 0);
 }
 
 int main(void)
@@ -194,6 +277,7 @@ int main(void)
 	CHECK_CASE(test_escape_cut());
 	CHECK_CASE(test_line_shapes());
 	CHECK_CASE(test_line_cut());
-	CHECK_CASE(test_program_start());
+	CHECK_CASE(test_cut_in_utf8());
+	CHECK_CASE(test_parse());
 	return check_done();
 }

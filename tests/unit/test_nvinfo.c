@@ -1,4 +1,4 @@
-// needs: hypeman/nvinfo.c hypeman/confine.c
+// needs: hypeman/nvinfo.c hypeman/confine.c contract/config.c contract/json.c
 /* Unit tests for hypeman/nvinfo.c: /proc/devices, the NVIDIA driver's
  * information and capability files (as the 535 driver writes them), and
  * the initrd's bundle lists. */

@@ -1,5 +1,5 @@
-// needs: hypeman/rmtree.c
-/* Unit tests for hypeman/rmtree.c on a real temporary tree: everything
+// needs: contract/rmtree.c
+/* Unit tests for contract/rmtree.c on a real temporary tree: everything
  * below the name goes, nothing a symlink points to is touched. */
 #define _GNU_SOURCE
 #include <errno.h>

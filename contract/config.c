@@ -1,10 +1,12 @@
 /*
- * hypeman-init: parse /config.json into struct hm_config (see config.h).
- * The file comes from the user: any error is reported with the field
- * (or byte offset) at fault, and nothing in here can end PID 1.
+ * Contract layer: config.json (see config.h), read by the init and
+ * written by hypeman run, both driven by one table of its fields. The
+ * file comes from the user: any error is reported with the field (or
+ * byte offset) at fault, and nothing in here can end PID 1.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config.o
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,63 @@ static void *grow(struct ctx *c, void *arr, int *cap, int n, size_t size)
 	return p;
 }
 
+enum kind { K_STRV, K_ENV, K_VOLUMES, K_STR, K_BOOL, K_CIDR, K_EGRESS };
+
+/* One member of an object of config.json: its name, kind, and where it
+ * goes (offsets in struct hm_config, or in struct hm_volume for a
+ * volume's members). */
+struct field {
+	char name[20];
+	unsigned char kind;
+	unsigned short off, count_off;
+};
+
+#define OFF(s, f) offsetof(struct s, f)
+#define CFG(f) OFF(hm_config, f)
+/* contract: config.json, its fields, in the order hypeman run writes them */
+static const struct field fields[] = {
+	{ "entrypoint", K_STRV, CFG(entrypoint), CFG(n_entrypoint) },
+	{ "cmd", K_STRV, CFG(cmd), CFG(n_cmd) },
+	{ "workdir", K_STR, CFG(workdir), 0 },
+	{ "env", K_ENV, CFG(env), CFG(n_env) },
+	{ "network_enabled", K_BOOL, CFG(network_enabled), 0 },
+	{ "guest_ip", K_STR, CFG(guest_ip), 0 },
+	{ "guest_cidr", K_CIDR, CFG(guest_cidr), 0 },
+	{ "guest_gw", K_STR, CFG(guest_gw), 0 },
+	{ "guest_dns", K_STR, CFG(guest_dns), 0 },
+	{ "volume_mounts", K_VOLUMES, CFG(volumes), CFG(n_volumes) },
+	{ "init_mode", K_STR, CFG(init_mode), 0 },
+	{ "skip_guest_agent", K_BOOL, CFG(skip_guest_agent), 0 },
+	{ "skip_kernel_headers", K_BOOL, CFG(skip_kernel_headers), 0 },
+	{ "has_gpu", K_BOOL, CFG(has_gpu), 0 },
+	{ "egress_proxy", K_EGRESS, 0, 0 },
+};
+/* volume_mounts[i] */
+static const struct field volume_fields[] = {
+	{ "device", K_STR, OFF(hm_volume, device), 0 },
+	{ "path", K_STR, OFF(hm_volume, path), 0 },
+	{ "mode", K_STR, OFF(hm_volume, mode), 0 },
+	{ "overlay_device", K_STR, OFF(hm_volume, overlay_device), 0 },
+};
+/* egress_proxy, whose members are the config's own */
+static const struct field egress_fields[] = {
+	{ "enabled", K_BOOL, CFG(egress_proxy_enabled), 0 },
+	{ "proxy_url", K_STR, CFG(egress_proxy_url), 0 },
+	{ "ca_cert_pem", K_STR, CFG(egress_ca_cert_pem), 0 },
+};
+#undef CFG
+#undef OFF
+#define N_OF(t) (int)(sizeof(t) / sizeof((t)[0]))
+
+/* The pointer at OFF in BASE (memcpy: its real type varies). */
+static void *ptr_at(const char *base, unsigned off)
+{
+	void *p;
+
+	memcpy(&p, base + off, sizeof(p));
+	return p;
+}
+
 void hm_free_strv(char **v)
 {
 	char **p;
@@ -131,17 +190,15 @@ static void free_env(void *v, int n)
 	free(e);
 }
 
+static void free_members(const struct field *table, int n, char *base);
+
 static void free_volumes(void *p, int n)
 {
 	struct hm_volume *v = p;
 	int i;
 
-	for (i = 0; i < n; i++) {
-		free(v[i].device);
-		free(v[i].path);
-		free(v[i].mode);
-		free(v[i].overlay_device);
-	}
+	for (i = 0; i < n; i++)
+		free_members(volume_fields, N_OF(volume_fields), (char *)&v[i]);
 	free(v);
 }
 
@@ -366,38 +423,23 @@ static int check_volume(struct ctx *c, int idx, struct hm_volume *v)
 	return 0;
 }
 
+static int read_members(struct ctx *c, const struct field *table, int n, char *base,
+		const char *prefix);
+
 static int read_volume(struct ctx *c, void *slot, int idx, char *unused)
 {
-	struct hm_volume *v = slot;
-	char *key, **dst;
-	int r;
+	char prefix[32];
 
 	(void)unused;
-	if (want(c, HM_JSON_OBJECT, "object", 0) || enter(c))
+	snprintf(prefix, sizeof(prefix), "volume_mounts[%d].", idx);
+	if (want(c, HM_JSON_OBJECT, "object", 0)
+	 || read_members(c, volume_fields, N_OF(volume_fields), slot, prefix))
 		return -1;
-	while ((r = hm_json_next(&c->j, &key)) > 0) {
-		dst = NULL;
-		if (strcmp(key, "device") == 0)
-			dst = &v->device;
-		else if (strcmp(key, "path") == 0)
-			dst = &v->path;
-		else if (strcmp(key, "mode") == 0)
-			dst = &v->mode;
-		else if (strcmp(key, "overlay_device") == 0)
-			dst = &v->overlay_device;
-		set_field(c, "volume_mounts[%d].%.32s", idx, key);
-		free(key);
-		if (dst ? read_string(c, dst) : skip(c))
-			return -1;
-	}
-	if (r < 0)
-		return json_error(c);
-	return check_volume(c, idx, v);
+	return check_volume(c, idx, slot);
 }
 
 static int read_egress(struct ctx *c, struct hm_config *cfg)
 {
-	char *key;
 	int r = want(c, HM_JSON_OBJECT, "object", 1);
 
 	if (r < 0)
@@ -409,26 +451,8 @@ static int read_egress(struct ctx *c, struct hm_config *cfg)
 	cfg->egress_proxy_url = cfg->egress_ca_cert_pem = NULL;
 	if (r == 1)
 		return 0;
-	if (enter(c))
-		return -1;
-	while ((r = hm_json_next(&c->j, &key)) > 0) {
-		set_field(c, "egress_proxy.%.32s", key);
-		if (strcmp(key, "enabled") == 0)
-			r = read_bool(c, &cfg->egress_proxy_enabled);
-		else if (strcmp(key, "proxy_url") == 0)
-			r = read_string(c, &cfg->egress_proxy_url);
-		else if (strcmp(key, "ca_cert_pem") == 0)
-			r = read_string(c, &cfg->egress_ca_cert_pem);
-		else
-			r = skip(c);
-		free(key);
-		if (r)
-			return -1;
-	}
-	return r < 0 ? json_error(c) : 0;
+	return read_members(c, egress_fields, N_OF(egress_fields), (char *)cfg, "egress_proxy.");
 }
-
-enum kind { K_STRV, K_ENV, K_VOLUMES, K_STR, K_BOOL, K_CIDR, K_EGRESS };
 
 /* The lists, by kind. finish() turns an absent string array (NULL) into []. */
 static const struct list_kind lists[] = {
@@ -438,56 +462,45 @@ static const struct list_kind lists[] = {
 		free_volumes },
 };
 
-#define OFF(f) offsetof(struct hm_config, f)
-static const struct field {
-	char name[20];
-	unsigned char kind;
-	unsigned short off, count_off;
-} fields[] = {
-	{ "entrypoint", K_STRV, OFF(entrypoint), OFF(n_entrypoint) },
-	{ "cmd", K_STRV, OFF(cmd), OFF(n_cmd) },
-	{ "workdir", K_STR, OFF(workdir), 0 },
-	{ "env", K_ENV, OFF(env), OFF(n_env) },
-	{ "network_enabled", K_BOOL, OFF(network_enabled), 0 },
-	{ "guest_ip", K_STR, OFF(guest_ip), 0 },
-	{ "guest_gw", K_STR, OFF(guest_gw), 0 },
-	{ "guest_dns", K_STR, OFF(guest_dns), 0 },
-	{ "guest_cidr", K_CIDR, OFF(guest_cidr), 0 },
-	{ "volume_mounts", K_VOLUMES, OFF(volumes), OFF(n_volumes) },
-	{ "init_mode", K_STR, OFF(init_mode), 0 },
-	{ "skip_guest_agent", K_BOOL, OFF(skip_guest_agent), 0 },
-	{ "skip_kernel_headers", K_BOOL, OFF(skip_kernel_headers), 0 },
-	{ "has_gpu", K_BOOL, OFF(has_gpu), 0 },
-	{ "egress_proxy", K_EGRESS, 0, 0 },
-};
-#undef OFF
+/* The value of field F, into BASE. */
+static int read_value(struct ctx *c, const struct field *f, char *base)
+{
+	switch (f->kind) {
+	case K_STR:
+		return read_string(c, (char **)(base + f->off));
+	case K_BOOL:
+		return read_bool(c, (bool *)(base + f->off));
+	case K_CIDR:
+		return read_cidr(c, (int *)(base + f->off));
+	case K_EGRESS:
+		return read_egress(c, (struct hm_config *)base);
+	default:
+		return read_list(c, f->name, &lists[f->kind], base + f->off,
+			(int *)(base + f->count_off));
+	}
+}
 
-static int read_field(struct ctx *c, struct hm_config *cfg, const char *key)
+/* The members of the object that comes next, those of TABLE (N fields)
+ * into BASE, the others skipped (unknown fields are ignored). PREFIX
+ * names the object in messages. */
+static int read_members(struct ctx *c, const struct field *table, int n, char *base,
+		const char *prefix)
 {
 	const struct field *f;
-	char *base = (char *)cfg;
+	char *key;
+	int r;
 
-	for (f = fields; f < fields + sizeof(fields) / sizeof(fields[0]); f++) {
-		if (strcmp(f->name, key) != 0)
+	if (enter(c))
+		return -1;
+	while ((r = hm_json_next(&c->j, &key)) > 0) {
+		for (f = table; f < table + n && strcmp(f->name, key) != 0; f++)
 			continue;
-		set_field(c, "%s", f->name);
-		switch (f->kind) {
-		case K_STR:
-			return read_string(c, (char **)(base + f->off));
-		case K_BOOL:
-			return read_bool(c, (bool *)(base + f->off));
-		case K_STRV:
-		case K_ENV:
-		case K_VOLUMES:
-			return read_list(c, f->name, &lists[f->kind], base + f->off,
-				(int *)(base + f->count_off));
-		case K_CIDR:
-			return read_cidr(c, &cfg->guest_cidr);
-		default:
-			return read_egress(c, cfg);
-		}
+		set_field(c, "%s%.32s", prefix, key);
+		free(key);
+		if (f < table + n ? read_value(c, f, base) : skip(c))
+			return -1;
 	}
-	return skip(c);	/* unknown fields are ignored */
+	return r < 0 ? json_error(c) : 0;
 }
 
 /* Defaults for what was absent (or null). */
@@ -514,8 +527,6 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 {
 	struct ctx c;
 	enum hm_json_type t;
-	char *key;
-	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->guest_cidr = -1;
@@ -535,38 +546,32 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 		return errorf(&c, "config must be a JSON object, got %s",
 			hm_json_type_name(t));
 	}
-	if (enter(&c))
-		goto fail;
-	while ((r = hm_json_next(&c.j, &key)) > 0) {
-		r = read_field(&c, cfg, key);
-		free(key);
-		if (r)
-			goto fail;
-	}
-	if (r < 0 || hm_json_end(&c.j)) {
-		json_error(&c);
-		goto fail;
-	}
-	if (dedup_env(&c, cfg) == 0 && finish(&c, cfg) == 0)
+	if (read_members(&c, fields, N_OF(fields), (char *)cfg, "") == 0
+	 && (hm_json_end(&c.j) == 0 || json_error(&c) == 0)
+	 && dedup_env(&c, cfg) == 0 && finish(&c, cfg) == 0)
 		return 0;
- fail:
 	hm_config_free(cfg);
 	return -1;
 }
 
+/* What the fields of TABLE (N) hold in BASE, freed. */
+static void free_members(const struct field *table, int n, char *base)
+{
+	const struct field *f;
+
+	for (f = table; f < table + n; f++) {
+		if (f->kind == K_STR)
+			free(ptr_at(base, f->off));
+		else if (f->kind == K_EGRESS)
+			free_members(egress_fields, N_OF(egress_fields), base);
+		else if (f->kind <= K_VOLUMES)
+			lists[f->kind].free(ptr_at(base, f->off), *(int *)(base + f->count_off));
+	}
+}
+
 void hm_config_free(struct hm_config *cfg)
 {
-	hm_free_strv(cfg->entrypoint);
-	hm_free_strv(cfg->cmd);
-	free(cfg->workdir);
-	free_env(cfg->env, cfg->n_env);
-	free(cfg->guest_ip);
-	free(cfg->guest_gw);
-	free(cfg->guest_dns);
-	free_volumes(cfg->volumes, cfg->n_volumes);
-	free(cfg->init_mode);
-	free(cfg->egress_proxy_url);
-	free(cfg->egress_ca_cert_pem);
+	free_members(fields, N_OF(fields), (char *)cfg);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->guest_cidr = -1;
 }
@@ -574,4 +579,153 @@ void hm_config_free(struct hm_config *cfg)
 int hm_env_key_valid(const char *key)
 {
 	return key && key[0] && !strchr(key, '=');
+}
+
+int hm_volume_path_valid(const char *path, const char **reason)
+{
+	const char *why = NULL, *p;
+	size_t n;
+	int comps = 0;
+
+	if (!path || !*path)
+		why = "empty path";
+	else if (*path != '/')
+		why = "path is not absolute";
+	else if (strlen(path) >= PATH_MAX)
+		why = "path too long";
+	for (p = path; !why && *p; p += n) {
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			why = "path has a \".\" or \"..\" component";
+		comps += n > 0;
+	}
+	if (!why && !comps)
+		why = "path is /";
+	if (reason)
+		*reason = why;
+	return why == NULL;
+}
+
+/* ---- writing: config.json as hypeman run hands it to the init ---- */
+
+struct writing {
+	struct hm_jsonw w;
+	const char *bad;	/* the field with a string that is not UTF-8 */
+};
+
+static void put(struct writing *wr, const char *s)
+{
+	hm_jsonw_raw(&wr->w, s, strlen(s));
+}
+
+static void put_string(struct writing *wr, const char *s, const char *field)
+{
+	if (hm_jsonw_string(&wr->w, s) != 0 && !wr->bad)
+		wr->bad = field;
+}
+
+static void write_members(struct writing *wr, const struct field *table, int n,
+		const char *base, bool top);
+
+/* A list field: ["a", "b"], {"K": "V"} or [{volume}, ...]. */
+static void write_list(struct writing *wr, const struct field *f, const char *base)
+{
+	const char *v = ptr_at(base, f->off);
+	int i, n = *(const int *)(base + f->count_off);
+
+	put(wr, f->kind == K_ENV ? "{" : "[");
+	for (i = 0; i < n; i++) {
+		put(wr, i ? ", " : "");
+		if (f->kind == K_STRV) {
+			put_string(wr, ((char *const *)v)[i], f->name);
+		} else if (f->kind == K_ENV) {
+			put_string(wr, ((const struct hm_env *)v)[i].key, f->name);
+			put(wr, ": ");
+			put_string(wr, ((const struct hm_env *)v)[i].value, f->name);
+		} else {
+			write_members(wr, volume_fields, N_OF(volume_fields),
+				(const char *)&((const struct hm_volume *)v)[i], false);
+		}
+	}
+	put(wr, f->kind == K_ENV ? "}" : "]");
+}
+
+/* Whether field F of BASE is absent (null, -1, an empty egress_proxy):
+ * then it is not written, and reads back as absent. */
+static bool absent(const struct field *f, const char *base)
+{
+	const struct hm_config *cfg = (const void *)base;
+
+	if (f->kind == K_STR)
+		return !ptr_at(base, f->off);
+	if (f->kind == K_CIDR)
+		return *(const int *)(base + f->off) < 0;
+	if (f->kind == K_EGRESS)
+		return !cfg->egress_proxy_enabled && !cfg->egress_proxy_url
+			&& !cfg->egress_ca_cert_pem;
+	return false;
+}
+
+static void write_value(struct writing *wr, const struct field *f, const char *base)
+{
+	char num[16];
+
+	switch (f->kind) {
+	case K_STR:
+		put_string(wr, ptr_at(base, f->off), f->name);
+		break;
+	case K_BOOL:
+		put(wr, *(const bool *)(base + f->off) ? "true" : "false");
+		break;
+	case K_CIDR:
+		snprintf(num, sizeof(num), "%d", *(const int *)(base + f->off));
+		put(wr, num);
+		break;
+	case K_EGRESS:
+		write_members(wr, egress_fields, N_OF(egress_fields), base, false);
+		break;
+	default:
+		write_list(wr, f, base);
+	}
+}
+
+/* An object of TABLE's fields (N) from BASE: at the top one member a
+ * line, else on one line. */
+static void write_members(struct writing *wr, const struct field *table, int n,
+		const char *base, bool top)
+{
+	const struct field *f;
+	bool first = true;
+
+	put(wr, "{");
+	for (f = table; f < table + n; f++) {
+		if (absent(f, base))
+			continue;
+		put(wr, first ? (top ? "\n  " : "") : (top ? ",\n  " : ", "));
+		first = false;
+		put_string(wr, f->name, f->name);
+		put(wr, ": ");
+		write_value(wr, f, base);
+	}
+	put(wr, top ? "\n}\n" : "}");
+}
+
+char *hm_config_write(const struct hm_config *cfg, size_t *len, char *err, size_t errlen)
+{
+	struct writing wr;
+
+	memset(&wr, 0, sizeof(wr));
+	write_members(&wr, fields, N_OF(fields), (const char *)cfg, true);
+	if (wr.w.oom || wr.bad) {
+		if (err && errlen && wr.bad)
+			snprintf(err, errlen, "field \"%s\": not valid UTF-8", wr.bad);
+		else if (err && errlen)
+			snprintf(err, errlen, "out of memory");
+		free(wr.w.buf);
+		return NULL;
+	}
+	if (len)
+		*len = wr.w.len;
+	return wr.w.buf;
 }

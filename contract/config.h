@@ -1,11 +1,15 @@
 /*
- * hypeman-init: /config.json (contract: config.json).
+ * Contract layer: config.json (contract: config.json), read by the init,
+ * written by hypeman run. Both go by one table of its fields (config.c):
+ * a new field is a member here, a line there and its line in the
+ * contract's table.
  */
 #ifndef HM_CONFIG_H
 #define HM_CONFIG_H 1
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "disks.h"
 
 struct hm_volume {
 	char *device;		/* e.g. "/dev/vdd" */
@@ -39,8 +43,6 @@ struct hm_config {
 	char *egress_ca_cert_pem;	/* NULL when absent */
 };
 
-#define HM_CONFIG_MAX_BYTES (1024 * 1024)
-
 /*
  * Parses config.json text (len bytes, need not be NUL-terminated).
  * 0 on success; -1 with a one-line message in err saying what and where
@@ -59,10 +61,27 @@ int hm_config_parse(const char *text, size_t len, struct hm_config *cfg,
 		char *err, size_t errlen);
 void hm_config_free(struct hm_config *cfg);
 
+/*
+ * config.json for CFG, as hm_config_parse reads it back: malloc'd,
+ * NUL-terminated, its length in *LEN (may be NULL); the fields in the
+ * table's order, one a line, absent ones (NULL strings, guest_cidr -1, an
+ * empty egress_proxy) left out. NULL when a string is not valid UTF-8 or
+ * out of memory, with the reason in ERR ("field \"env\": not valid UTF-8").
+ */
+char *hm_config_write(const struct hm_config *cfg, size_t *len, char *err, size_t errlen);
+
 /* Frees a NULL-terminated array of malloc'd strings (V may be NULL). */
 void hm_free_strv(char **v);
 
 /* contract: config.json, the env key rule: non-empty and no '='. 1 when valid, else 0. */
 int hm_env_key_valid(const char *key);
+
+/*
+ * contract: config.json, the volume path rule: absolute, no "." or ".."
+ * component, not "/" (after collapsing slashes), shorter than PATH_MAX.
+ * 1 when PATH is one; else 0 and *REASON (may be NULL) says why ("path
+ * is not absolute").
+ */
+int hm_volume_path_valid(const char *path, const char **reason);
 
 #endif

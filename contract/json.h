@@ -1,5 +1,6 @@
 /*
- * hypeman-init: a small strict JSON reader (RFC 8259).
+ * Contract layer: a small strict JSON reader (RFC 8259), and the few
+ * writing pieces config.json and the log lines need.
  *
  * It is a pull reader, not a tree: the caller walks the document and
  * only the strings it asks for are allocated. Unknown values are skipped
@@ -77,5 +78,44 @@ int hm_json_to_long(const char *lit, size_t len, long *out);
 
 /* Checks a whole document; 0, or -1 with the reason in err. */
 int hm_json_validate(const char *text, size_t len, char *err, size_t errlen);
+
+/* Length (1..4) of the well-formed UTF-8 sequence at S (N bytes there),
+ * or 0: overlong forms, surrogates and code points above U+10FFFF are not
+ * (RFC 3629), so they cannot sneak past checks done on the text. */
+int hm_utf8_seq(const unsigned char *s, size_t n);
+/* Whether the C string S is well-formed UTF-8. */
+bool hm_utf8_valid(const char *s);
+/* Code point CP as UTF-8 into OUT (when not NULL); its length (1..4). */
+size_t hm_utf8_put(char *out, unsigned cp);
+
+/*
+ * One unit of JSON string text for the start of S (N > 0 bytes): '"',
+ * '\\' and newline backslashed; other bytes below 0x20 and 0x7f as
+ * \u00XX; a whole UTF-8 sequence as it is; a byte that starts none as
+ * \ufffd (so the text is always valid UTF-8). The text goes to SEQ (not
+ * NUL-terminated), its length to *SEQLEN; returns the bytes of S used.
+ */
+size_t hm_json_escape_unit(const unsigned char *s, size_t n, char seq[6], size_t *seqlen);
+
+/* What makes the units of an escaped text (hm_json_escape_unit, Go's %q in
+ * marker.c). */
+typedef size_t hm_escape_fn(const unsigned char *s, size_t n, char seq[6], size_t *seqlen);
+/*
+ * The C string S escaped unit by unit into DST (CAP bytes, NUL-terminated
+ * when CAP > 0). A text too long is cut before the first unit that does
+ * not fit: never inside an escape or a UTF-8 sequence. Returns its length.
+ */
+size_t hm_escape_bounded(char *dst, size_t cap, const char *s, hm_escape_fn *unit);
+
+/* A growing JSON text (config.json). OOM: something was not written. */
+struct hm_jsonw {
+	char *buf;		/* NUL-terminated; malloc'd */
+	size_t len, cap;
+	bool oom;
+};
+void hm_jsonw_raw(struct hm_jsonw *w, const char *s, size_t n);
+/* S as a JSON string, quotes included; -1 (nothing written) when S is
+ * not valid UTF-8. */
+int hm_jsonw_string(struct hm_jsonw *w, const char *s);
 
 #endif

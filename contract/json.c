@@ -1,7 +1,9 @@
 /*
- * hypeman-init: strict JSON pull reader (RFC 8259), see json.h.
- * Used for /config.json, which comes from the user: every byte is
- * checked, nothing recurses, and nothing is allocated for skipped values.
+ * Contract layer: a strict JSON pull reader (RFC 8259) and a small writer,
+ * see json.h. The init reads /config.json with it, which comes from the
+ * user: every byte is checked, nothing recurses, and nothing is allocated
+ * for skipped values. hypeman run reads the OCI layout's documents and the
+ * init's log lines with it, and writes config.json.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += json.o
 
@@ -184,16 +186,13 @@ int hm_json_number(struct hm_json *j, const char **lit, size_t *litlen)
 	return 0;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (n bytes available),
- * or 0: overlong forms, surrogates and code points above U+10FFFF are
- * invalid (RFC 3629), so they cannot sneak past checks done on the text.
- */
-static int utf8_seq(const unsigned char *s, size_t n)
+int hm_utf8_seq(const unsigned char *s, size_t n)
 {
 	unsigned cp, min;
 	size_t k, i;
 
+	if (n == 0)
+		return 0;
 	if (s[0] < 0x80)
 		return 1;
 	if ((s[0] & 0xe0) == 0xc0) {
@@ -216,8 +215,18 @@ static int utf8_seq(const unsigned char *s, size_t n)
 	return k;
 }
 
-/* Writes cp as UTF-8 to out (when not NULL); returns its length. */
-static size_t put_utf8(char *out, unsigned cp)
+bool hm_utf8_valid(const char *s)
+{
+	size_t n = strlen(s);
+	int k;
+
+	for (; n; s += k, n -= k)
+		if (!(k = hm_utf8_seq((const unsigned char *)s, n)))
+			return false;
+	return true;
+}
+
+size_t hm_utf8_put(char *out, unsigned cp)
 {
 	unsigned char b[4];
 	size_t n;
@@ -314,7 +323,7 @@ static long scan_string(struct hm_json *j, char *out, size_t *end)
 			if (c == 'u') {
 				if (unicode_escape(j, &i, &cp))
 					return -1;
-				n += put_utf8(out ? out + n : NULL, cp);
+				n += hm_utf8_put(out ? out + n : NULL, cp);
 			} else if (e) {
 				if (out)
 					out[n] = esc_out[e - esc_in];
@@ -323,7 +332,7 @@ static long scan_string(struct hm_json *j, char *out, size_t *end)
 				return fail(j, i - 1, "invalid escape in string");
 			continue;
 		}
-		k = utf8_seq((const unsigned char *)j->text + i, j->len - i);
+		k = hm_utf8_seq((const unsigned char *)j->text + i, j->len - i);
 		if (!k)
 			return fail(j, i, "invalid UTF-8 in string");
 		if (out)
@@ -495,4 +504,87 @@ int hm_json_validate(const char *text, size_t len, char *err, size_t errlen)
 	if (err && errlen)
 		snprintf(err, errlen, "%s", j.err);
 	return -1;
+}
+
+size_t hm_json_escape_unit(const unsigned char *s, size_t n, char seq[6], size_t *seqlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	int k = hm_utf8_seq(s, n);
+
+	if (k == 1 && (s[0] == '"' || s[0] == '\\' || s[0] == '\n')) {
+		seq[0] = '\\';
+		seq[1] = s[0] == '\n' ? 'n' : s[0];
+		*seqlen = 2;
+		return 1;
+	}
+	if (k > 1 || (k == 1 && s[0] >= 0x20 && s[0] != 0x7f)) {
+		memcpy(seq, s, k);
+		*seqlen = k;
+		return k;
+	}
+	/* a control byte, or one that starts no UTF-8 sequence: U+FFFD */
+	memcpy(seq, "\\u", 2);
+	seq[2] = k ? '0' : 'f';
+	seq[3] = k ? '0' : 'f';
+	seq[4] = k ? hex[s[0] >> 4] : 'f';
+	seq[5] = k ? hex[s[0] & 15] : 'd';
+	*seqlen = 6;
+	return 1;
+}
+
+size_t hm_escape_bounded(char *dst, size_t cap, const char *s, hm_escape_fn *unit)
+{
+	size_t len = 0, n = strlen(s), used, seqlen;
+	char seq[6];
+
+	for (; n; s += used, n -= used) {
+		used = unit((const unsigned char *)s, n, seq, &seqlen);
+		if (len + seqlen >= cap)
+			break;
+		memcpy(dst + len, seq, seqlen);
+		len += seqlen;
+	}
+	if (cap)
+		dst[len] = '\0';
+	return len;
+}
+
+void hm_jsonw_raw(struct hm_jsonw *w, const char *s, size_t n)
+{
+	char *p;
+
+	if (w->oom)
+		return;
+	if (w->len + n + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap : 1024;
+
+		while (w->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(w->buf, cap);
+		if (!p) {
+			w->oom = true;
+			return;
+		}
+		w->buf = p;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+int hm_jsonw_string(struct hm_jsonw *w, const char *s)
+{
+	size_t n = strlen(s), used, seqlen;
+	char seq[6];
+
+	if (!hm_utf8_valid(s))
+		return -1;
+	hm_jsonw_raw(w, "\"", 1);
+	for (; n; s += used, n -= used) {
+		used = hm_json_escape_unit((const unsigned char *)s, n, seq, &seqlen);
+		hm_jsonw_raw(w, seq, seqlen);
+	}
+	hm_jsonw_raw(w, "\"", 1);
+	return 0;
 }
