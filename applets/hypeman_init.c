@@ -74,8 +74,12 @@ static void NORETURN boot(struct hm_boot *b)
 	/* the headers' worker, off the boot path */
 	hm_start_headers(b);
 
-	if (b->mode == HM_MODE_SYSTEMD)
+	if (b->mode == HM_MODE_SYSTEMD) {
+		/* systemd will be PID 1: nothing of ours runs later */
+		hm_release_initramfs(b, "systemd");
 		hm_run_systemd(b);
+	}
+	/* frees the initramfs once the program runs */
 	hm_run_exec(b);
 }
 

@@ -2,7 +2,9 @@
  * Phase 4 (config): the config disk (vdc, ext4, read-only) at /mnt/config
  * and its /config.json, parsed strictly (config.c). Any problem is fatal
  * (the caller's call): without a trustworthy config there is nothing sane
- * to run.
+ * to run. The disk stays mounted in the initramfs through the switch: its
+ * unmount (an ext4 teardown, milliseconds of kernel code under TCG) waits
+ * until the program runs (hm_release_initramfs).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config_disk.o
 
@@ -77,9 +79,6 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 			MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "noload"))
 		return -1;
 	text = read_capped(HM_CONFIG_FILE, &len);
-	/* The disk is not needed any more, whatever the file said. */
-	if (umount2(HM_CONFIG_MNT, 0) != 0)
-		hm_log_errno(HM_WARN, "config", errno, "unmount %s failed", HM_CONFIG_MNT);
 	if (!text)
 		return -1;
 	rc = hm_config_parse(text, len, &b->cfg, err, sizeof(err));
@@ -98,4 +97,14 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 		hm_mode_name(b->mode), hm_init_mode_auto(b->cfg.init_mode)
 			? " (detected from the command)" : " (from init_mode)");
 	return 0;
+}
+
+void FAST_FUNC hm_unmount_config(int oldroot_fd, const char *phase)
+{
+	/* the initramfs is no longer /: its mount point relative to it,
+	 * "./mnt/config" */
+	if (fchdir(oldroot_fd) != 0 || umount2("." HM_CONFIG_MNT, 0) != 0)
+		hm_log_errno(HM_WARN, phase, errno, "unmount of the config disk (%s in the initramfs) failed",
+			HM_CONFIG_MNT);
+	chdir("/");
 }

@@ -3,12 +3,15 @@
  * /dev, /sys, a fresh /run and /proc moved into the new root (mount points
  * resolved through confine.c); the new root moved onto /; chroot; chdir /;
  * the disks the root and volumes are made of moved under
- * /run/hypeman/disks (so that shutdown can unmount them); and the
- * initramfs contents freed, never crossing into another mount.
+ * /run/hypeman/disks (so that shutdown can unmount them). The initramfs's
+ * contents are freed later, never crossing into another mount, once the
+ * program runs (hm_release_initramfs): freeing megabytes of pages is CPU
+ * work the program need not wait for.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += switch_root.o
 
 #include "libbb.h"
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include "hypeman.h"
@@ -73,7 +76,7 @@ static void delete_contents(int dirfd, dev_t dev, int depth)
 	closedir(d);
 }
 
-static void free_initramfs(int oldroot_fd)
+static void free_initramfs(int oldroot_fd, const char *phase)
 {
 	struct stat st;
 	struct statfs sfs;
@@ -82,7 +85,7 @@ static void free_initramfs(int oldroot_fd)
 	 * (booted without an initrd, say). */
 	if (fstat(oldroot_fd, &st) != 0 || fstatfs(oldroot_fd, &sfs) != 0
 	 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC)) {
-		hm_log(HM_WARN, "switch", "old root is not an initramfs: not freeing it");
+		hm_log(HM_WARN, phase, "old root is not an initramfs: not freeing it");
 		return;
 	}
 	delete_contents(oldroot_fd, st.st_dev, 0);
@@ -175,8 +178,23 @@ int FAST_FUNC hm_switch_root(struct hm_boot *b)
 		return -1;
 	}
 	move_disks(b, oldroot_fd);
-	free_initramfs(oldroot_fd);
-	close(oldroot_fd);
-	hm_phase_end("switch", "switched root to the overlay; initramfs freed");
+	b->oldroot_fd = oldroot_fd;
+	hm_phase_end("switch", "switched root to the overlay");
 	return 0;
+}
+
+void FAST_FUNC hm_release_initramfs(struct hm_boot *b, const char *phase)
+{
+	unsigned long long t0 = hm_uptime_ms();
+
+	if (b->oldroot_fd < 0)
+		return;
+	/* the program, started a moment before, goes first */
+	setpriority(PRIO_PROCESS, 0, 19);
+	hm_unmount_config(b->oldroot_fd, phase);
+	free_initramfs(b->oldroot_fd, phase);
+	close(b->oldroot_fd);
+	b->oldroot_fd = -1;
+	setpriority(PRIO_PROCESS, 0, 0);
+	hm_debug(phase, "config disk unmounted, initramfs freed (%llu ms)", hm_uptime_ms() - t0);
 }
