@@ -11,6 +11,7 @@
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += switch_root.o
 
 #include "libbb.h"
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -189,8 +190,10 @@ void FAST_FUNC hm_release_initramfs(struct hm_boot *b, const char *phase)
 
 	if (b->oldroot_fd < 0)
 		return;
-	/* the program, started a moment before, goes first */
+	/* the program, started a moment before, goes first (PID 1 woke
+	 * from the vfork with the scheduler's credit for its sleep) */
 	setpriority(PRIO_PROCESS, 0, 19);
+	sched_yield();
 	hm_unmount_config(b->oldroot_fd, phase);
 	free_initramfs(b->oldroot_fd, phase);
 	close(b->oldroot_fd);
