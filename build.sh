@@ -2,8 +2,8 @@
 # Build the hypeman-init busybox (static, musl) and the initrd cpio.
 #
 #   ./build.sh [--arch x86_64|aarch64] [--agent FILE] [--kernel-modules DIR]
-#              [--gpu-driver DIR] [--kernel-headers DIR] [--output FILE]
-#              [--busybox-only]
+#              [--gpu-driver DIR] [--kernel-headers DIR] [--extra-module FILE.ko]...
+#              [--output FILE] [--busybox-only]
 #   ./build.sh --clear-cache     removes $HYPEMAN_CACHE (its folders' sizes first)
 #
 # Run as root on Debian bookworm: it installs its own build dependencies with
@@ -35,7 +35,7 @@ BOOT_MODULES="virtio_pci virtio_blk virtio_net virtio_console ext4 erofs overlay
 IMAGE_MODULES=
 
 host_arch=$(uname -m)
-agent= kmods= output= busybox_only= gpu_driver= kheaders= arch=$host_arch
+agent= kmods= output= busybox_only= gpu_driver= kheaders= extra_modules= arch=$host_arch
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # Everything the builds and tests downloaded or made there; the next build
@@ -62,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--kernel-modules) kmods=$(realpath "${2:?--kernel-modules needs a DIR}"); shift 2 ;;
 	--gpu-driver) gpu_driver=$(realpath "${2:?--gpu-driver needs a DIR}"); shift 2 ;;
 	--kernel-headers) kheaders=$(realpath "${2:?--kernel-headers needs a DIR}"); shift 2 ;;
+	--extra-module) extra_modules="$extra_modules $(realpath "${2:?--extra-module needs a FILE}")"; shift 2 ;;
 	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
 	--busybox-only) busybox_only=1; shift ;;
 	--clear-cache) clear_cache ;;
@@ -73,6 +74,9 @@ done
 [ -z "$kmods" ] || [ -d "$kmods" ] || { echo "build.sh: --kernel-modules: no directory $kmods" >&2; exit 1; }
 [ -z "$gpu_driver" ] || [ -d "$gpu_driver" ] || { echo "build.sh: --gpu-driver: no directory $gpu_driver" >&2; exit 1; }
 [ -z "$kheaders" ] || [ -d "$kheaders" ] || { echo "build.sh: --kernel-headers: no directory $kheaders" >&2; exit 1; }
+for f in $extra_modules; do
+	[ -f "$f" ] && [ -n "$kmods" ] || { echo "build.sh: --extra-module: no file $f, or no --kernel-modules" >&2; exit 1; }
+done
 # Another architecture's build (and its busybox tree) lives in out/<arch>/.
 [ "$arch" = "$host_arch" ] || out=$out/$arch
 # An initrd with modules is named after their kernel release: hypeman run
@@ -277,6 +281,20 @@ build_busybox() {
 }
 
 # --- kernel modules ------------------------------------------------------------
+# SRC/F to DST/F, decompressed (init loads modules with finit_module and no
+# flags: the kernel takes them as they are); DST/F without .xz/.zst/.gz.
+copy_module() {
+	local src=$1 f=$2 dst=$3
+	mkdir -p "$dst/$(dirname "$f")"
+	case $f in
+	*.ko) cp -L "$src/$f" "$dst/$f" ;;
+	*.ko.xz) xz -dc "$src/$f" > "$dst/${f%.xz}" ;;
+	*.ko.zst) zstd -qdc "$src/$f" > "$dst/${f%.zst}" ;;
+	*.ko.gz) gzip -dc "$src/$f" > "$dst/${f%.gz}" ;;
+	*) log "unexpected module file $f"; exit 1 ;;
+	esac
+}
+
 # Copies the boot set and what it depends on (modules.dep, softdeps and their
 # aliases, as kmod's modprobe sees them) and runs depmod on the copy.
 add_modules() {
@@ -295,25 +313,28 @@ add_modules() {
 		modprobe -d "$base" -S "$rel" --show-depends "$m" ||
 			{ log "module $m: not found in $src"; exit 1; }
 	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
-		f=${f#"$src"/}
-		mkdir -p "$dst/$(dirname "$f")"
-		case $f in
-		*.ko) cp "$src/$f" "$dst/$f" ;;
-		*.ko.xz) xz -dc "$src/$f" > "$dst/${f%.xz}" ;;
-		*.ko.zst) zstd -qdc "$src/$f" > "$dst/${f%.zst}" ;;
-		*.ko.gz) gzip -dc "$src/$f" > "$dst/${f%.gz}" ;;
-		*) log "unexpected module file $f"; exit 1 ;;
-		esac
+		copy_module "$src" "${f#"$src"/}" "$dst"
 	done
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		[ ! -f "$src/$f" ] || cp "$src/$f" "$dst/$f"
+	done
+	# Out-of-tree modules for the boot list (e.g. the tests' stand-in
+	# NVIDIA PCI device): loaded like the others, a driver for a present
+	# device only. They may need only what the boot set brings.
+	local extra=
+	for f in $extra_modules; do
+		# the name the module gives itself, whatever its file's
+		m=$(modinfo -F name "$f")
+		mkdir -p "$dst/extra"
+		cp "$f" "$dst/extra/$m.ko"
+		extra="$extra $m"
 	done
 	depmod -b "$stage" "$rel"
 	# Keep only the text indexes init reads; the .bin ones serve kmod.
 	rm -f "$dst"/*.bin "$dst/modules.builtin.modinfo" "$dst/modules.order" \
 		"$dst/modules.symbols" "$dst/modules.devname"
 	mkdir -p "$stage/etc/hypeman"
-	printf '%s\n' $BOOT_MODULES > "$stage/etc/hypeman/modules"
+	printf '%s\n' $BOOT_MODULES $extra > "$stage/etc/hypeman/modules"
 }
 
 # --- GPU driver bundle and kernel headers ------------------------------------------
@@ -326,7 +347,8 @@ image_modules_list() {
 	base=$(dirname "$(dirname "$(dirname "$src")")")
 	for m in $IMAGE_MODULES; do
 		modprobe -d "$base" -S "$rel" --show-depends "$m"
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | sed "s@^$src/@@" > "$stage/etc/hypeman/image-modules"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' |
+		sed -e "s@^$src/@@" -e 's@\.ko\.\(xz\|zst\|gz\)$@.ko@' > "$stage/etc/hypeman/image-modules"
 }
 
 # Each becomes a squashfs image (zstd) in a second, uncompressed cpio appended
@@ -341,9 +363,9 @@ mk_squashfs() {
 }
 
 # The bundle layout (README: GPU driver bundle): version, modules/<release>/,
-# firmware/, lib/, bin/. The image: lib/modules/<release> (the nvidia modules
-# and what they need from the --kernel-modules tree, depmod'ed), lib/firmware,
-# usr/lib, usr/bin, version.
+# firmware/, lib/, bin/, etc/. The image: lib/modules/<release> (the nvidia
+# modules and what they need from the --kernel-modules tree, depmod'ed),
+# lib/firmware, usr/lib, usr/bin, etc, version.
 gpu_image() {
 	local stage=$1 imgs=$2 src=$gpu_driver root ver rel kbase m f
 	ver=$(head -n 1 "$src/version" 2>/dev/null) ||
@@ -368,9 +390,7 @@ gpu_image() {
 		modprobe -d "$kbase" -S "$rel" --show-depends "$m" ||
 			{ log "--gpu-driver: module $m not in $src/modules/$rel"; exit 1; }
 	done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r f; do
-		f=${f#"$kbase/lib/modules/$rel"/}
-		mkdir -p "$root/lib/modules/$rel/$(dirname "$f")"
-		cp -L "$kbase/lib/modules/$rel/$f" "$root/lib/modules/$rel/$f"
+		copy_module "$kbase/lib/modules/$rel" "${f#"$kbase/lib/modules/$rel"/}" "$root/lib/modules/$rel"
 	done
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		[ ! -f "$kmods/$f" ] || cp "$kmods/$f" "$root/lib/modules/$rel/$f"
@@ -381,6 +401,7 @@ gpu_image() {
 	[ ! -d "$src/firmware" ] || { mkdir -p "$root/lib"; cp -a "$src/firmware" "$root/lib/firmware"; }
 	[ ! -d "$src/lib" ] || { mkdir -p "$root/usr"; cp -a "$src/lib" "$root/usr/lib"; }
 	[ ! -d "$src/bin" ] || { mkdir -p "$root/usr"; cp -a "$src/bin" "$root/usr/bin"; }
+	[ ! -d "$src/etc" ] || cp -a "$src/etc" "$root/etc"
 	echo "$ver" > "$root/version"
 	find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	mkdir -p "$imgs"

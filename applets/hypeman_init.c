@@ -73,6 +73,8 @@ static void NORETURN boot(struct hm_boot *b)
 	hm_stop_point(b, "during boot");
 	/* the headers' worker, off the boot path */
 	hm_start_headers(b);
+	/* needs the image's root: after the switch, before the program */
+	hm_gpu_start_persistenced(b);
 
 	if (b->mode == HM_MODE_SYSTEMD) {
 		/* systemd will be PID 1: nothing of ours runs later */

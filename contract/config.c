@@ -601,7 +601,7 @@ int hm_volume_path_valid(const char *path, const char **reason)
 		comps += n > 0;
 	}
 	if (!why && !comps)
-		why = "path is /";
+		why = "path is \"/\"";
 	if (reason)
 		*reason = why;
 	return why == NULL;

@@ -1,8 +1,8 @@
 /*
  * Contract layer: config.json (contract: config.json), read by the init,
  * written by hypeman run. Both go by one table of its fields (config.c):
- * a new field is a member here, a line there and its line in the
- * contract's table.
+ * a new field is a member here, a line there, its row in the contract's
+ * table, and the option of hypeman run that sets it (host/main.c).
  */
 #ifndef HM_CONFIG_H
 #define HM_CONFIG_H 1

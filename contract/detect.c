@@ -1,6 +1,6 @@
 /*
- * hypeman-init: exec/systemd mode detection, shared by the guest init
- * and the host tools (see detect.h).
+ * Contract layer: exec/systemd mode detection, shared by the init and
+ * hypeman run (see detect.h).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += detect.o
 

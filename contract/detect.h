@@ -1,6 +1,6 @@
 /*
- * hypeman-init: exec or systemd mode (contract: Detection). The host and
- * the guest must agree, so this is the one place the rule lives.
+ * Contract layer: exec or systemd mode (contract: Detection). The host
+ * and the guest must agree, so this is the one place the rule lives.
  */
 #ifndef HM_DETECT_H
 #define HM_DETECT_H 1

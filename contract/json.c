@@ -506,14 +506,20 @@ int hm_json_validate(const char *text, size_t len, char *err, size_t errlen)
 	return -1;
 }
 
-size_t hm_json_escape_unit(const unsigned char *s, size_t n, char seq[6], size_t *seqlen)
+/* One unit of escaped text for the start of S (N > 0 bytes), JSON's or,
+ * with GO, Go's %q: its text in SEQ, its length in *SEQLEN; returns the
+ * bytes of S used. */
+static size_t escape_unit(const unsigned char *s, size_t n, char seq[8], size_t *seqlen,
+		bool go)
 {
-	static const char hex[] = "0123456789abcdef";
+	/* named escapes: JSON has the first seven, Go all nine */
+	static const char plain[] = "\"\\\n\b\f\r\t\a\v", named[] = "\"\\nbfrtav";
+	const char *e = strchr(plain, s[0]);
 	int k = hm_utf8_seq(s, n);
 
-	if (k == 1 && (s[0] == '"' || s[0] == '\\' || s[0] == '\n')) {
+	if (e && (go || e < plain + 7)) {
 		seq[0] = '\\';
-		seq[1] = s[0] == '\n' ? 'n' : s[0];
+		seq[1] = named[e - plain];
 		*seqlen = 2;
 		return 1;
 	}
@@ -522,23 +528,18 @@ size_t hm_json_escape_unit(const unsigned char *s, size_t n, char seq[6], size_t
 		*seqlen = k;
 		return k;
 	}
-	/* a control byte, or one that starts no UTF-8 sequence: U+FFFD */
-	memcpy(seq, "\\u", 2);
-	seq[2] = k ? '0' : 'f';
-	seq[3] = k ? '0' : 'f';
-	seq[4] = k ? hex[s[0] >> 4] : 'f';
-	seq[5] = k ? hex[s[0] & 15] : 'd';
-	*seqlen = 6;
+	/* a control byte, or one that starts no UTF-8 sequence (JSON: U+FFFD) */
+	*seqlen = sprintf(seq, go ? "\\x%02x" : "\\u%04x", go || k ? s[0] : 0xfffd);
 	return 1;
 }
 
-size_t hm_escape_bounded(char *dst, size_t cap, const char *s, hm_escape_fn *unit)
+size_t hm_escape_bounded(char *dst, size_t cap, const char *s, bool go)
 {
 	size_t len = 0, n = strlen(s), used, seqlen;
-	char seq[6];
+	char seq[8];
 
 	for (; n; s += used, n -= used) {
-		used = unit((const unsigned char *)s, n, seq, &seqlen);
+		used = escape_unit((const unsigned char *)s, n, seq, &seqlen, go);
 		if (len + seqlen >= cap)
 			break;
 		memcpy(dst + len, seq, seqlen);
@@ -576,13 +577,13 @@ void hm_jsonw_raw(struct hm_jsonw *w, const char *s, size_t n)
 int hm_jsonw_string(struct hm_jsonw *w, const char *s)
 {
 	size_t n = strlen(s), used, seqlen;
-	char seq[6];
+	char seq[8];
 
 	if (!hm_utf8_valid(s))
 		return -1;
 	hm_jsonw_raw(w, "\"", 1);
 	for (; n; s += used, n -= used) {
-		used = hm_json_escape_unit((const unsigned char *)s, n, seq, &seqlen);
+		used = escape_unit((const unsigned char *)s, n, seq, &seqlen, false);
 		hm_jsonw_raw(w, seq, seqlen);
 	}
 	hm_jsonw_raw(w, "\"", 1);

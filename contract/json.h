@@ -7,9 +7,9 @@
  * without allocating, so a hostile 1 MiB config cannot make PID 1 build
  * a huge tree. Nesting is tracked in a bit mask, never by recursion.
  *
- * Every function returns -1 (or HM_JSON_ERROR) on the first error and
- * leaves a one-line reason in j->err ("offset 17: expected ',' or '}'");
- * once an error is set every later call fails too.
+ * Every reader function returns -1 (or HM_JSON_ERROR) on the first error
+ * and leaves a one-line reason in j->err ("offset 17: expected ',' or
+ * '}'"); once an error is set every later call fails too.
  */
 #ifndef HM_JSON_H
 #define HM_JSON_H 1
@@ -89,23 +89,17 @@ bool hm_utf8_valid(const char *s);
 size_t hm_utf8_put(char *out, unsigned cp);
 
 /*
- * One unit of JSON string text for the start of S (N > 0 bytes): '"',
- * '\\' and newline backslashed; other bytes below 0x20 and 0x7f as
- * \u00XX; a whole UTF-8 sequence as it is; a byte that starts none as
- * \ufffd (so the text is always valid UTF-8). The text goes to SEQ (not
- * NUL-terminated), its length to *SEQLEN; returns the bytes of S used.
+ * The C string S escaped into DST (CAP bytes, NUL-terminated when CAP >
+ * 0), as the body of a JSON string: '"', '\\' and \n \b \f \r \t
+ * backslashed; other bytes below 0x20 and 0x7f as \u00XX; a byte that
+ * starts no well-formed UTF-8 sequence as \ufffd (so the text is valid
+ * UTF-8); the rest as it is. With GO, as Go's %q quotes (without the
+ * quotes): \a and \v backslashed too, \xNN for the other bytes below
+ * 0x20, 0x7f, and a byte that is not UTF-8. A text too long is cut
+ * before the first escape or UTF-8 sequence that does not fit, never
+ * inside one. Returns its length.
  */
-size_t hm_json_escape_unit(const unsigned char *s, size_t n, char seq[6], size_t *seqlen);
-
-/* What makes the units of an escaped text (hm_json_escape_unit, Go's %q in
- * marker.c). */
-typedef size_t hm_escape_fn(const unsigned char *s, size_t n, char seq[6], size_t *seqlen);
-/*
- * The C string S escaped unit by unit into DST (CAP bytes, NUL-terminated
- * when CAP > 0). A text too long is cut before the first unit that does
- * not fit: never inside an escape or a UTF-8 sequence. Returns its length.
- */
-size_t hm_escape_bounded(char *dst, size_t cap, const char *s, hm_escape_fn *unit);
+size_t hm_escape_bounded(char *dst, size_t cap, const char *s, bool go);
 
 /* A growing JSON text (config.json). OOM: something was not written. */
 struct hm_jsonw {

@@ -22,7 +22,7 @@ _Static_assert(HM_LOG_PHASE_MAX + HM_LOG_MSG_MAX + HM_LOG_ERROR_MAX + FIXED_MAX
 
 size_t hm_log_escape(char *dst, size_t cap, const char *s)
 {
-	return hm_escape_bounded(dst, cap, s, hm_json_escape_unit);
+	return hm_escape_bounded(dst, cap, s, false);
 }
 
 void hm_utc_format(char *buf, size_t cap, const struct timespec *ts, int digits)

@@ -29,9 +29,9 @@ struct hm_logline {
 
 /*
  * S as the body of a JSON string into DST (CAP bytes, NUL-terminated):
- * '"' and '\\' backslashed, newline as \n, other bytes below 0x20 and
- * 0x7f as \u00XX, a byte that is not part of well-formed UTF-8 as \ufffd,
- * the rest as it is. A string too long is cut before the escape or UTF-8
+ * '"' and '\\' backslashed, \n \b \f \r \t, other bytes below 0x20
+ * and 0x7f as \u00XX, a byte that is not part of well-formed UTF-8 as
+ * \ufffd, the rest as it is. A string too long is cut before the escape or UTF-8
  * sequence that would not fit, never inside one, so the text stays valid
  * JSON. Returns the length.
  */

@@ -32,33 +32,6 @@ static const struct {
 #undef M
 };
 
-/* One unit of Go's %q for the start of S (see hm_escape_fn). */
-static size_t go_unit(const unsigned char *s, size_t n, char seq[6], size_t *seqlen)
-{
-	static const char plain[] = "\a\b\f\n\r\t\v\"\\", named[] = "abfnrtv\"\\";
-	static const char hex[] = "0123456789abcdef";
-	const char *e = strchr(plain, s[0]);
-	int k = hm_utf8_seq(s, n);
-
-	if (e) {
-		seq[0] = '\\';
-		seq[1] = named[e - plain];
-		*seqlen = 2;
-		return 1;
-	}
-	if (k > 1 || (k == 1 && s[0] >= 0x20 && s[0] != 0x7f)) {
-		memcpy(seq, s, k);
-		*seqlen = k;
-		return k;
-	}
-	seq[0] = '\\';
-	seq[1] = 'x';
-	seq[2] = hex[s[0] >> 4];
-	seq[3] = hex[s[0] & 15];
-	*seqlen = 4;
-	return 1;
-}
-
 size_t hm_go_quote(char *dst, size_t cap, const char *s)
 {
 	size_t n;
@@ -69,65 +42,44 @@ size_t hm_go_quote(char *dst, size_t cap, const char *s)
 		return 0;
 	}
 	dst[0] = '"';
-	n = hm_escape_bounded(dst + 1, cap - 2, s, go_unit);
+	n = hm_escape_bounded(dst + 1, cap - 2, s, true);
 	dst[n + 1] = '"';
 	dst[n + 2] = '\0';
 	return n + 2;
 }
 
-/* Appends S to BUF (CAP bytes, *N used), as much as fits. */
-static void append(char *buf, size_t cap, size_t *n, const char *s)
-{
-	size_t k = strlen(s);
-
-	if (*n + k >= cap)
-		k = cap - 1 - *n;
-	memcpy(buf + *n, s, k);
-	*n += k;
-	buf[*n] = '\0';
-}
-
-/* Field F's value of M as text, in V (ROOM bytes). */
+/* Field F's value of M as text into V (ROOM bytes, ROOM > 0). */
 static void value_text(char *v, size_t room, const struct hm_marker *m, int f)
 {
 	const char *s = m->text[f] ? m->text[f] : "";
 
-	switch (fields[f].value) {
-	case HM_MV_TIME:
+	if (fields[f].value == HM_MV_TIME)
 		hm_utc_format(v, room, &m->ts, 9);
-		break;
-	case HM_MV_INT:
-		snprintf(v, room, "%ld", m->num);
-		break;
-	case HM_MV_WORD:
-		snprintf(v, room, "%s", s);
-		break;
-	default:
+	else if (fields[f].value == HM_MV_QUOTED)
 		hm_go_quote(v, room, s);
-	}
+	else if (fields[f].value == HM_MV_INT)
+		snprintf(v, room, "%ld", m->num);
+	else
+		snprintf(v, room, "%s", s);
 }
 
 size_t hm_marker_format(char *buf, size_t cap, const struct hm_marker *m)
 {
 	const unsigned char *f = markers[m->kind].fields;
-	char v[HM_MARKER_MAX];
-	size_t n = 0, room;
+	size_t n;
 	int i;
 
 	if (!cap)
 		return 0;
-	buf[0] = '\0';
-	append(buf, cap, &n, PREFIX);
-	append(buf, cap, &n, markers[m->kind].word);
-	for (i = 0; i < FIELDS_MAX && f[i]; i++) {
-		append(buf, cap, &n, " ");
-		append(buf, cap, &n, fields[f[i]].key);
-		append(buf, cap, &n, "=");
-		room = cap - n < sizeof(v) ? cap - n : sizeof(v);
-		value_text(v, room, m, f[i]);
-		append(buf, cap, &n, v);
+	n = snprintf(buf, cap, PREFIX "%s", markers[m->kind].word);
+	for (i = 0; i < FIELDS_MAX && f[i] && n < cap; i++) {
+		n += snprintf(buf + n, cap - n, " %s=", fields[f[i]].key);
+		if (n < cap) {
+			value_text(buf + n, cap - n, m, f[i]);
+			n += strlen(buf + n);
+		}
 	}
-	return n;
+	return n < cap ? n : cap - 1;
 }
 
 static int hex_digit(int c)

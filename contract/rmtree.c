@@ -1,7 +1,9 @@
 /*
- * rm -rf by file descriptors, for trees in the untrusted image (see
- * rmtree.h): the kernel-headers worker removes other kernels' module and
- * header directories with it.
+ * Contract layer: rm -rf by file descriptors (see rmtree.h), the one of
+ * both programs: the init frees the initramfs with it and its headers
+ * worker removes other kernels' trees from the image; hypeman run
+ * replaces and whites out entries of the image's layers and removes its
+ * work directory.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += rmtree.o
 #ifndef _GNU_SOURCE
@@ -15,8 +17,12 @@
 #include <unistd.h>
 #include "rmtree.h"
 
-/* Deeper than this is not a kernel tree but an attack on our stack. */
-#define MAX_DEPTH 64
+/*
+ * Deeper than this is no tree a layer can make (its paths stay under
+ * PATH_MAX, 4096 bytes, so under 2048 levels) but an attack on the stack.
+ * Each level holds one descriptor.
+ */
+#define MAX_DEPTH 4096
 
 static void keep_first(int *err, int e)
 {
@@ -26,23 +32,21 @@ static void keep_first(int *err, int e)
 
 static void remove_at(int dirfd, const char *name, dev_t dev, int depth, int *err);
 
-/* Empties the directory open as FD (on device DEV). */
+/* Empties the directory open as FD (on device DEV), and closes FD. */
 static void empty_dir(int fd, dev_t dev, int depth, int *err)
 {
-	DIR *d;
 	struct dirent *e;
-	int dfd = dup(fd);
+	DIR *d = fdopendir(fd);
 
-	if (dfd < 0 || !(d = fdopendir(dfd))) {
+	if (!d) {
 		keep_first(err, errno);
-		if (dfd >= 0)
-			close(dfd);
+		close(fd);
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		remove_at(fd, e->d_name, dev, depth + 1, err);
+		remove_at(dirfd(d), e->d_name, dev, depth + 1, err);
 	}
 	closedir(d);
 }
@@ -76,9 +80,17 @@ static void remove_at(int dirfd, const char *name, dev_t dev, int depth, int *er
 		return;
 	}
 	empty_dir(fd, dev, depth, err);
-	close(fd);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
 		keep_first(err, errno);
+}
+
+/* 0, or -1 with errno ERR (the first failure). */
+static int outcome(int err)
+{
+	if (!err)
+		return 0;
+	errno = err;
+	return -1;
 }
 
 int hm_remove_tree_at(int dirfd, const char *name)
@@ -89,9 +101,16 @@ int hm_remove_tree_at(int dirfd, const char *name)
 	if (fstat(dirfd, &st) != 0)
 		return -1;
 	remove_at(dirfd, name, st.st_dev, 0, &err);
-	if (err) {
-		errno = err;
+	return outcome(err);
+}
+
+int hm_remove_tree_contents(int dirfd)
+{
+	struct stat st;
+	int err = 0, fd;
+
+	if (fstat(dirfd, &st) != 0 || (fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -1;
-	}
-	return 0;
+	empty_dir(fd, st.st_dev, 0, &err);
+	return outcome(err);
 }

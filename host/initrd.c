@@ -16,11 +16,12 @@
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include "run.h"
+#include "initrd.h"
+#include "util.h"
 
 #define INITRD_SCAN_MAX 200000	/* entries read from an initrd */
 
-static void add_release(struct initrd_info *info, const char *after_modules)
+static void add_release(struct hr_initrd_info *info, const char *after_modules)
 {
 	size_t k = strcspn(after_modules, "/"), len = sizeof(info->releases);
 	char *rels = info->releases, rel[128];
@@ -51,23 +52,24 @@ static unsigned elf_machine(struct archive *a)
 	return h[5] == 2 ? (unsigned)h[18] << 8 | h[19] : h[18] | (unsigned)h[19] << 8;
 }
 
-static void note_entry(struct archive *a, struct archive_entry *e, struct initrd_info *info)
+static void note_entry(struct archive *a, struct archive_entry *e, struct hr_initrd_info *info)
 {
-	const char *p = archive_entry_pathname(e);
+	const char *p = archive_entry_pathname(e), *rel;
 
 	if (!p)
 		return;
-	p += !strncmp(p, "./", 2) ? 2 : 0;
+	if (hr_after(p, "./"))
+		p = hr_after(p, "./");
 	if (!strcmp(p, "etc/hypeman/gpu"))
 		info->has_gpu = true;
-	else if (!strncmp(p, "lib/modules/", 12))
-		add_release(info, p + 12);
+	else if ((rel = hr_after(p, "lib/modules/")))
+		add_release(info, rel);
 	else if (!info->elf_machine && archive_entry_filetype(e) == AE_IFREG
 	 && (!strcmp(p, "init") || !strcmp(p, "bin/busybox")))
 		info->elf_machine = elf_machine(a);
 }
 
-int initrd_scan(const char *path, struct initrd_info *info)
+int hr_initrd_scan(const char *path, struct hr_initrd_info *info)
 {
 	struct archive *a;
 	struct archive_entry *e;

@@ -21,7 +21,8 @@
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include "run.h"
+#include "kimage.h"
+#include "util.h"
 
 #define HEAD 65536		/* read at once: the bzImage header and more */
 #define CHUNK (1024 * 1024)
@@ -104,7 +105,7 @@ static ssize_t fill(struct stream *s, char *buf, size_t n)
 }
 
 /* An arm64 Image's magic, then its banner, in one pass over the data. */
-static int arm64_release(struct stream *s, char *rel, size_t rellen, const char **why)
+static int arm64_release(struct stream *s, char *rel, size_t rellen, char *why, size_t whylen)
 {
 	char *buf = hr_malloc(KEEP + CHUNK);
 	size_t len = 0;
@@ -116,11 +117,12 @@ static int arm64_release(struct stream *s, char *rel, size_t rellen, const char 
 		bool eof = n >= 0 && n < CHUNK;
 
 		if (n < 0) {
-			*why = s->a ? archive_error_string(s->a) : strerror(errno);
+			snprintf(why, whylen, "%s", s->a ? archive_error_string(s->a) : strerror(errno));
 			break;
 		}
 		if (total == 0 && !is_arm64_image((unsigned char *)buf, (size_t)n)) {
-			*why = "not an arm64 Linux kernel Image (no ARM\\x64 magic at 0x38)";
+			snprintf(why, whylen, "not an arm64 Linux kernel Image (no ARM\\x64 magic "
+				"at 0x38)");
 			break;
 		}
 		len += (size_t)n;
@@ -130,8 +132,8 @@ static int arm64_release(struct stream *s, char *rel, size_t rellen, const char 
 			break;
 		}
 		if (eof || total > IMAGE_MAX) {
-			*why = eof ? "an arm64 Image without a \"Linux version\" banner"
-				: "over 512 MiB without a \"Linux version\" banner";
+			snprintf(why, whylen, "%s", eof ? "an arm64 Image without a \"Linux version\" banner"
+				: "over 512 MiB without a \"Linux version\" banner");
 			break;
 		}
 		memmove(buf, buf + len - KEEP, KEEP);
@@ -141,7 +143,7 @@ static int arm64_release(struct stream *s, char *rel, size_t rellen, const char 
 	return rc;
 }
 
-static int gzip_arm64_release(int fd, char *rel, size_t rellen, const char **why)
+static int gzip_arm64_release(int fd, char *rel, size_t rellen, char *why, size_t whylen)
 {
 	struct stream s = { .fd = fd, .a = archive_read_new() };
 	struct archive_entry *e;
@@ -151,65 +153,66 @@ static int gzip_arm64_release(int fd, char *rel, size_t rellen, const char **why
 	archive_read_support_format_raw(s.a);
 	if (archive_read_open_fd(s.a, fd, 65536) != ARCHIVE_OK
 	 || archive_read_next_header(s.a, &e) != ARCHIVE_OK)
-		*why = archive_error_string(s.a);
+		snprintf(why, whylen, "%s", archive_error_string(s.a));
 	else
-		rc = arm64_release(&s, rel, rellen, why);
-	if (rc) {	/* libarchive's text dies with the archive */
-		static char keep[200];
+		rc = arm64_release(&s, rel, rellen, why, whylen);
+	if (rc) {	/* said before libarchive's text dies with the archive */
+		char inner[200];
 
-		snprintf(keep, sizeof(keep), "gzip'ed: %s", *why ? *why : "bad gzip data");
-		*why = keep;
+		snprintf(inner, sizeof(inner), "%s", why[0] ? why : "bad gzip data");
+		snprintf(why, whylen, "gzip'ed: %s", inner);
 	}
 	archive_read_free(s.a);
 	return rc;
 }
 
 /* The release, when the header h is the target's format; else why not. */
-static int release_of(const struct target *tg, int fd, const unsigned char *h, size_t n,
-		char *rel, size_t rellen, const char **why)
+static int release_of(enum hr_kimage_format fmt, int fd, const unsigned char *h, size_t n,
+		char *rel, size_t rellen, char *why, size_t whylen)
 {
 	struct stream s = { .fd = fd };
 
-	if (tg->kernel_format == KERNEL_BZIMAGE) {
+	if (fmt == HR_KIMAGE_BZIMAGE) {
 		if (is_bzimage(h, n))
 			return bzimage_release(h, n, rel, rellen);
-		*why = is_arm64_image(h, n) || is_gzip(h, n)
+		snprintf(why, whylen, "%s", is_arm64_image(h, n) || is_gzip(h, n)
 			? "not an x86 Linux kernel image (an arm64 Image? --arch aarch64 boots those)"
-			: "not an x86 Linux kernel image (no bzImage header)";
+			: "not an x86 Linux kernel image (no bzImage header)");
 		return -1;
 	}
 	if (is_bzimage(h, n)) {
-		*why = "an x86 kernel (bzImage), not an arm64 Image (--arch x86_64 boots it)";
+		snprintf(why, whylen, "an x86 kernel (bzImage), not an arm64 Image (--arch x86_64 "
+			"boots it)");
 		return -1;
 	}
-	return is_gzip(h, n) ? gzip_arm64_release(fd, rel, rellen, why)
-		: arm64_release(&s, rel, rellen, why);
+	return is_gzip(h, n) ? gzip_arm64_release(fd, rel, rellen, why, whylen)
+		: arm64_release(&s, rel, rellen, why, whylen);
 }
 
-int kernel_release(const struct target *tg, const char *path, char *rel, size_t rellen,
-		const char **why)
+int hr_kimage_release(enum hr_kimage_format fmt, const char *path, char *rel, size_t rellen,
+		char *why, size_t whylen)
 {
 	unsigned char *h;
 	ssize_t n;
 	struct stat st;
 	int rc, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-	*why = NULL;
+	why[0] = '\0';
 	rel[0] = 0;
 	if (fd < 0 || fstat(fd, &st)) {
-		*why = strerror(errno);
+		snprintf(why, whylen, "%s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*why = "not a regular file";
+		snprintf(why, whylen, "not a regular file");
 		close(fd);
 		return -1;
 	}
 	h = hr_malloc(HEAD);
 	n = pread(fd, h, HEAD, 0);
-	rc = release_of(tg, fd, h, n > 0 ? (size_t)n : 0, rel, rellen, why);
+	rc = release_of(fmt, fd, h, n > 0 ? (size_t)n : 0, rel, rellen, why, whylen);
 	free(h);
 	close(fd);
 	return rc;

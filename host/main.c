@@ -3,7 +3,8 @@
  *
  *   hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]
  *
- * The command line; run.c has the steps. Exit status: the program's (exec
+ * The command line, every option parsed and checked here; run.c has the
+ * steps. Exit status: the program's (exec
  * mode), 0 when the VM ends cleanly (systemd mode), 2 for usage errors
  * and missing boot files, 1 for any other error.
  */
@@ -11,13 +12,21 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+#include "config.h"
+#include "proc.h"
 #include "run.h"
+#include "target.h"
+#include "tool.h"
+#include "util.h"
+#include "vfio.h"
 
 static const char usage_text[] =
 "usage: hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]\n"
@@ -47,7 +56,7 @@ static const char usage_text[] =
 "  --memory MB             guest memory (default 1024)\n"
 "  --cpus N                guest CPUs (default 1)\n"
 "  --timeout SECONDS       stop the VM after SECONDS (exit 124 if it must be killed)\n"
-"  --no-agent              do not start the guest agent (skip_guest_agent)\n"
+"  --skip-guest-agent      do not install or start the guest agent (skip_guest_agent)\n"
 "  --append ARGS           more kernel command line\n"
 "  --no-boot               make the disks, then stop (with --keep: to inspect them)\n"
 "  --print-qemu            make the disks, print the QEMU command line, do not boot\n"
@@ -65,7 +74,8 @@ static const char usage_text[] =
 "HYPEMAN_CACHE (absolute; default /var/cache/hypeman-init), HYPEMAN_SYSFS (where\n"
 "--gpu looks for the device's driver; default /sys).\n";
 
-int usage_error(const char *fmt, ...)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	char line[1024];
@@ -91,7 +101,7 @@ static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 }
 
 enum { OPT_INIT_MODE = 256, OPT_NETWORK, OPT_KERNEL, OPT_INITRD, OPT_KEEP, OPT_ROOTFS_FS,
-	OPT_MEMORY, OPT_CPUS, OPT_TIMEOUT, OPT_NO_AGENT, OPT_APPEND, OPT_NO_BOOT, OPT_LOG,
+	OPT_MEMORY, OPT_CPUS, OPT_TIMEOUT, OPT_SKIP_GUEST_AGENT, OPT_APPEND, OPT_NO_BOOT, OPT_LOG,
 	OPT_TIMINGS, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_JSON, OPT_ARCH, OPT_GPU,
 	OPT_PRINT_QEMU };
 
@@ -110,7 +120,7 @@ static const struct option longopts[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
+	{ "skip-guest-agent", no_argument, NULL, OPT_SKIP_GUEST_AGENT },
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "no-boot", no_argument, NULL, OPT_NO_BOOT },
 	{ "print-qemu", no_argument, NULL, OPT_PRINT_QEMU },
@@ -124,7 +134,7 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int opt_env(struct opts *o, const char *kv)
+static int opt_env(struct hr_opts *o, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
 
@@ -132,52 +142,96 @@ static int opt_env(struct opts *o, const char *kv)
 		return usage_error("--env '%s': want KEY=VALUE", kv);
 	if (eq == kv)
 		return usage_error("--env '%s': empty variable name", kv);
-	if (!utf8_valid(kv))
+	if (!hm_utf8_valid(kv))
 		return usage_error("--env: '%.*s' is not valid UTF-8", (int)(eq - kv), kv);
-	strv_push(&o->env, kv);
+	hr_strv_push(&o->env, kv);
 	return -1;
 }
 
-static int opt_gpu(struct opts *o, const char *arg)
+/* contract: config.json, volume_mounts: --volume DISK:PATH[:MODE], PATH
+ * by the contract's rule, DISK a file or block device. */
+static int opt_volume(struct hr_opts *o, const char *spec)
 {
-	char addr[PCI_ADDR_LEN];
+	const char *colon = strchr(spec, ':'), *last, *bad = NULL;
+	struct hm_volume v = { 0 };
+	struct stat st;
+	char *disk, why[256] = "";
+	size_t n;
+
+	if (!colon || colon == spec || !colon[1] || colon[1] == ':')
+		return usage_error("--volume '%s': %s (want DISK:PATH[:ro|:rw|:overlay])", spec,
+			colon == spec ? "no disk file" : "no mount path");
+	last = strrchr(colon + 1, ':');
+	if (last && strcmp(last + 1, "ro") && strcmp(last + 1, "rw") && strcmp(last + 1, "overlay"))
+		return usage_error("--volume '%s': unknown mode '%s' (want ro, rw or overlay)", spec,
+			last + 1);
+	if (last == colon + 1)
+		return usage_error("--volume '%s': no mount path (want DISK:PATH[:ro|:rw|:overlay])",
+			spec);
+	v.path = last ? hr_strndup(colon + 1, last - colon - 1) : hr_strdup(colon + 1);
+	v.mode = hr_strdup(last ? last + 1 : "rw");
+	disk = hr_strndup(spec, colon - spec);
+	if (!hm_volume_path_valid(v.path, &bad))
+		snprintf(why, sizeof(why), "--volume '%s': refusing the mount path '%s': %s", spec,
+			v.path, bad);
+	else if (!hm_utf8_valid(v.path))
+		snprintf(why, sizeof(why), "--volume: the mount path is not valid UTF-8");
+	else if (stat(disk, &st))
+		snprintf(why, sizeof(why), "--volume '%s': disk %s: %s", spec, disk, strerror(errno));
+	else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		snprintf(why, sizeof(why), "--volume '%s': disk %s is not a file or block device",
+			spec, disk);
+	n = (size_t)o->config.n_volumes;
+	o->config.volumes = hr_realloc(o->config.volumes, (n + 1) * sizeof(v));
+	o->volume_disks = hr_realloc(o->volume_disks, (n + 1) * sizeof(char *));
+	o->config.volumes[n] = v;
+	o->volume_disks[n] = disk;
+	o->config.n_volumes++;
+	return why[0] ? usage_error("%s", why) : -1;
+}
+
+static int opt_gpu(struct hr_opts *o, const char *arg)
+{
+	char addr[HR_PCI_ADDR_LEN];
 	size_t i;
 
-	if (!gpu_address(arg, addr))
+	if (!hr_vfio_address(arg, addr))
 		return usage_error("--gpu '%s': want a PCI address DDDD:BB:DD.F or BB:DD.F "
 			"(hex, as lspci -D shows it)", arg);
 	for (i = 0; i < o->gpus.n; i++)
 		if (!strcmp(o->gpus.v[i], addr))
 			return usage_error("--gpu %s given twice", addr);
-	strv_push(&o->gpus, addr);
+	hr_strv_push(&o->gpus, addr);
+	o->config.has_gpu = true;
 	return -1;
 }
 
 static int opt_size(const char *name, const char *arg, uint64_t *out)
 {
-	if (!parse_size(arg, out) || *out == 0)
+	if (!hr_parse_size(arg, out) || *out == 0)
 		return usage_error("--%s '%s': want a size such as 512M or 8G", name, arg);
 	return -1;
 }
 
 /* One option; -1 to go on, else the exit status. */
-static int option(struct opts *o, int c, const char *arg, char **argv)
+static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 {
 	unsigned n;
 
 	switch (c) {
 	case OPT_ARCH:
-		if (!(o->target = target_named(arg)))
+		if (!(o->target = hr_target_named(arg)))
 			return usage_error("unknown --arch '%s' (want x86_64 or aarch64)", arg);
 		return -1;
 	case OPT_INIT_MODE:
 		if (strcmp(arg, "auto") && strcmp(arg, "exec") && strcmp(arg, "systemd"))
 			return usage_error("unknown --init-mode '%s' (want auto, exec or systemd)", arg);
-		o->init_mode = arg;
+		free(o->config.init_mode);
+		o->config.init_mode = hr_strdup(arg);
 		return -1;
 	case 'e': return opt_env(o, arg);
-	case 'v': strv_push(&o->volume_specs, arg); return -1;
-	case OPT_NETWORK: o->network = true; return -1;
+	case 'v': return opt_volume(o, arg);
+	case OPT_NETWORK: o->config.network_enabled = true; return -1;
 	case OPT_GPU: return opt_gpu(o, arg);
 	case OPT_KERNEL: o->kernel = arg; return -1;
 	case OPT_INITRD: o->initrd = arg; return -1;
@@ -204,12 +258,12 @@ static int option(struct opts *o, int c, const char *arg, char **argv)
 		o->limits.max_entries = n;
 		return -1;
 	case OPT_TIMINGS: o->timings = true; return -1;
-	case OPT_NO_AGENT: o->no_agent = true; return -1;
+	case OPT_SKIP_GUEST_AGENT: o->config.skip_guest_agent = true; return -1;
 	case OPT_APPEND: o->append = arg; return -1;
 	case OPT_NO_BOOT: o->no_boot = true; return -1;
 	case OPT_PRINT_QEMU: o->print_qemu = true; return -1;
 	case 'i': o->interactive = true; return -1;
-	case 'q': hr_quiet = true; return -1;
+	case 'q': hr_tool.quiet = true; return -1;
 	case 'h': fputs(usage_text, stdout); return 0;
 	case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
 	}
@@ -218,15 +272,35 @@ static int option(struct opts *o, int c, const char *arg, char **argv)
 	return usage_error("unknown option '%s'", argv[optind - 1]);
 }
 
+/* The guest architecture: the machine's own, or another one under TCG. */
+static int check_target(const struct hr_opts *o)
+{
+	const struct hr_target *host = hr_target_host();
+	const char *accel = getenv("HYPEMAN_ACCEL");
+	struct utsname u;
+
+	if (!o->target) {
+		uname(&u);
+		return usage_error("this machine is %s: give the guest's --arch (x86_64 or aarch64)",
+			u.machine);
+	}
+	if (o->target != host && accel && accel[0] && strcmp(accel, "tcg"))
+		return usage_error("HYPEMAN_ACCEL=%s runs only %s guests here; an %s guest (--arch) "
+			"needs TCG, the default", accel, host ? host->name : "this machine's",
+			o->target->name);
+	return -1;
+}
+
 /* -1 to go on, else the exit status. */
-static int parse_args(int argc, char **argv, struct opts *o)
+static int parse_args(int argc, char **argv, struct hr_opts *o)
 {
 	int c, r;
 
-	o->target = target_host();
+	o->target = hr_target_host();
+	o->config.guest_cidr = -1;
 	o->memory = 1024;
 	o->cpus = 1;
-	o->limits = (struct limits){ DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_JSON };
+	o->limits = (struct hr_limits){ HR_DEFAULT_MAX_SIZE, HR_DEFAULT_MAX_ENTRIES, HR_DEFAULT_MAX_JSON };
 	opterr = 0;
 	/* "+": options stop at IMAGE; the rest is the command. */
 	while ((c = getopt_long(argc, argv, "+:e:v:iqh", longopts, NULL)) != -1)
@@ -239,7 +313,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("no IMAGE given");
 	o->image = argv[optind++];
 	o->command = optind < argc ? argv + optind : NULL;
-	return -1;
+	if (o->config.network_enabled) {	/* QEMU user networking's fixed addresses */
+		o->config.guest_ip = hr_strdup("10.0.2.15");
+		o->config.guest_cidr = 24;
+		o->config.guest_gw = hr_strdup("10.0.2.2");
+		o->config.guest_dns = hr_strdup("10.0.2.3");
+	}
+	return check_target(o);
 }
 
 /* Programs (mke2fs, mkfs.erofs, QEMU) are found in PATH's absolute
@@ -251,7 +331,7 @@ static void absolute_path_only(void)
 	size_t n = 0;
 
 	if (!path || !path[0]) {
-		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		setenv("PATH", HR_PROC_DEFAULT_PATH, 1);
 		return;
 	}
 	copy = hr_strdup(path);
@@ -264,9 +344,21 @@ static void absolute_path_only(void)
 	free(clean);
 }
 
+static void opts_free(struct hr_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < (size_t)o->config.n_volumes; i++)
+		free(o->volume_disks[i]);
+	free(o->volume_disks);
+	hm_config_free(&o->config);
+	hr_strv_free(&o->env);
+	hr_strv_free(&o->gpus);
+}
+
 int main(int argc, char **argv)
 {
-	struct opts o;
+	struct hr_opts o;
 	struct rlimit rl;
 	int status;
 
@@ -280,8 +372,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	status = parse_args(argc - 1, argv + 1, &o);
-	if (status >= 0)
+	if (status >= 0) {
+		opts_free(&o);
 		return status;
+	}
 	/* Image names are bytes; UTF-8 ones pass libarchive unchanged. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	umask(022);
@@ -291,10 +385,8 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	install_signal_handlers();
-	status = run(&o);
-	strv_free(&o.env);
-	strv_free(&o.volume_specs);
-	strv_free(&o.gpus);
+	hr_tool_signals();
+	status = hr_run(&o);
+	opts_free(&o);
 	return status;
 }

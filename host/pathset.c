@@ -6,7 +6,8 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include "run.h"
+#include "pathset.h"
+#include "util.h"
 
 static uint64_t hash(const char *s)
 {
@@ -18,7 +19,7 @@ static uint64_t hash(const char *s)
 }
 
 /* The slot of s: where it is, or the empty slot where it would go. */
-static size_t slot(const struct pathset *ps, const char *s)
+static size_t slot(const struct hr_pathset *ps, const char *s)
 {
 	size_t i = hash(s) & (ps->cap - 1);
 
@@ -27,9 +28,9 @@ static size_t slot(const struct pathset *ps, const char *s)
 	return i;
 }
 
-static void grow(struct pathset *ps)
+static void grow(struct hr_pathset *ps)
 {
-	struct pathset bigger = { hr_calloc(ps->cap ? 2 * ps->cap : 1024, sizeof(char *)),
+	struct hr_pathset bigger = { hr_calloc(ps->cap ? 2 * ps->cap : 1024, sizeof(char *)),
 		0, ps->cap ? 2 * ps->cap : 1024 };
 	size_t i;
 
@@ -41,12 +42,12 @@ static void grow(struct pathset *ps)
 	*ps = bigger;
 }
 
-bool pathset_has(const struct pathset *ps, const char *s)
+bool hr_pathset_has(const struct hr_pathset *ps, const char *s)
 {
 	return ps->cap && ps->v[slot(ps, s)];
 }
 
-bool pathset_add(struct pathset *ps, const char *s)
+bool hr_pathset_add(struct hr_pathset *ps, const char *s)
 {
 	size_t i;
 
@@ -60,7 +61,7 @@ bool pathset_add(struct pathset *ps, const char *s)
 	return true;
 }
 
-void pathset_clear(struct pathset *ps)
+void hr_pathset_clear(struct hr_pathset *ps)
 {
 	size_t i;
 

@@ -1,5 +1,5 @@
 /*
- * hypeman run: child processes (mkfs.erofs, mke2fs) and signals.
+ * hypeman run: child processes (mkfs.erofs, mke2fs), see proc.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,46 +15,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "run.h"
+#include "meter.h"
+#include "proc.h"
+#include "tool.h"
+#include "util.h"
 
 #define ERR_TAIL 4096		/* what is kept of a child's stderr */
-
-volatile sig_atomic_t hr_interrupted;
-static volatile pid_t current_child;
-
-static void on_signal(int sig)
-{
-	hr_interrupted = sig;
-	/* Ctrl-C reaches the child through the terminal anyway; a SIGTERM
-	 * sent to us alone is passed on so the step ends promptly. */
-	if (current_child > 0)
-		kill(current_child, SIGTERM);
-}
-
-void install_signal_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-void child_default_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-}
 
 /* The last ERR_TAIL bytes written to fd, trailing newlines removed. */
 static char *tail_of(int fd)
@@ -79,7 +45,7 @@ static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
 
 	if (pid != 0)
 		return pid;
-	child_default_signals();
+	hr_tool_child_signals();
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (dup2(in_fd >= 0 ? in_fd : nullfd, 0) < 0
 	 || dup2(out_fd >= 0 ? out_fd : nullfd, 1) < 0
@@ -92,7 +58,7 @@ static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
 }
 
 /* Waits for pid, ticking m with the size of watch about once a second. */
-static int wait_child(pid_t pid, int *status, struct meter *m, const char *watch)
+static int wait_child(pid_t pid, int *status, struct hr_meter *m, const char *watch)
 {
 	int pfd = m ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 	pid_t w;
@@ -104,7 +70,7 @@ static int wait_child(pid_t pid, int *status, struct meter *m, const char *watch
 		if (poll(&p, 1, 1000) != 0)
 			break;	/* exited (or a signal: waitpid below decides) */
 		/* Blocks, not the size: mke2fs's image is sparse from the start. */
-		meter_tick(m, watch && stat(watch, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0, 0);
+		hr_meter_tick(m, watch && stat(watch, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0, 0);
 	}
 	if (pfd >= 0)
 		close(pfd);
@@ -113,8 +79,8 @@ static int wait_child(pid_t pid, int *status, struct meter *m, const char *watch
 	return w < 0 ? -1 : 0;
 }
 
-int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext,
-		struct meter *m, const char *watch)
+int hr_proc_run(char *const argv[], int in_fd, int out_fd, char **errtext,
+		struct hr_meter *m, const char *watch)
 {
 	int efd, status;
 	pid_t pid;
@@ -124,16 +90,16 @@ int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext,
 		*errtext = NULL;
 	efd = memfd_create("stderr", MFD_CLOEXEC);
 	if (efd < 0) {
-		msg("memfd_create: %s", strerror(errno));
+		hr_msg("memfd_create: %s", strerror(errno));
 		return -1;
 	}
 	pid = spawn(argv, in_fd, out_fd, efd);
 	if (pid < 0) {
-		msg("fork: %s", strerror(errno));
+		hr_msg("fork: %s", strerror(errno));
 		close(efd);
 		return -1;
 	}
-	current_child = pid;
+	hr_tool.child = pid;
 	if (wait_child(pid, &status, m, watch)) {
 		status = -1;
 		text = hr_asprintf("waitpid: %s", strerror(errno));
@@ -150,19 +116,19 @@ int run_cmd(char *const argv[], int in_fd, int out_fd, char **errtext,
 			status = -1;
 		}
 	}
-	current_child = 0;
+	hr_tool.child = 0;
 	close(efd);
 	if (errtext) {
 		*errtext = text;
 	} else {
 		if (status != 0 && text[0])
-			msg("%s", text);
+			hr_msg("%s", text);
 		free(text);
 	}
 	return status;
 }
 
-bool have_program(const char *prog)
+bool hr_proc_have(const char *prog)
 {
 	const char *path = getenv("PATH");
 	char *copy, *dir, *save = NULL;
@@ -170,7 +136,7 @@ bool have_program(const char *prog)
 
 	if (strchr(prog, '/'))
 		return access(prog, X_OK) == 0;
-	copy = hr_strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	copy = hr_strdup(path && *path ? path : HR_PROC_DEFAULT_PATH);
 	for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
 		char *p;
 		struct stat st;
@@ -185,7 +151,7 @@ bool have_program(const char *prog)
 	return found;
 }
 
-char *self_dir(void)
+char *hr_proc_self_dir(void)
 {
 	char buf[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);

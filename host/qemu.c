@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,11 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "console.h"
+#include "qemu.h"
+#include "serial.h"
+#include "target.h"
+#include "tool.h"
+#include "util.h"
 
 #define DISK_SLOT0 0x04		/* disks at PCI slots 0x04.., so vda, vdb... follow */
 #define NET_SLOT 0x02
@@ -34,33 +39,19 @@
 #define SILENCE_S 30		/* no console byte at all: the kernel did not start */
 
 struct vm {
-	const struct boot *b;
-	struct strv argv;
+	const struct hr_vm *b;
+	struct hr_strv argv;
 	char *qmp, *agent;
 	int out_fd, in_fd;	/* the console (read end); QEMU's stdin (write end) */
 	int log_fd;
 	pid_t pid;
 	int status;
 	double t0;
-	struct console con;
+	struct hr_serial con;
 	/* pending actions, each at a time (0: none) */
 	double stop_at, cad_at, kill_at, hard_kill_at;
 	bool stopping, timed_out, silence_warned, announced;
-	struct sigaction old[3];
 };
-
-static int sig_pipe[2] = { -1, -1 };
-static const int caught[3] = { SIGINT, SIGTERM, SIGHUP };
-
-static void on_signal(int sig)
-{
-	unsigned char c = (unsigned char)sig;
-	int e = errno;
-
-	hr_interrupted = sig;
-	(void)!write(sig_pipe[1], &c, 1);
-	errno = e;
-}
 
 /* ---- QMP ------------------------------------------------------------------ */
 
@@ -72,7 +63,7 @@ static int qmp_expect(int fd, const char *want, double deadline)
 
 	for (;;) {
 		struct pollfd pf = { fd, POLLIN, 0 };
-		double left = deadline - now_s();
+		double left = deadline - hr_now_s();
 		ssize_t r;
 
 		if (left <= 0 || poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
@@ -101,7 +92,7 @@ static int send_ctrl_alt_del(const char *sock)
 		"{\"type\": \"qcode\", \"data\": \"ctrl\"}, {\"type\": \"qcode\", \"data\": \"alt\"}, "
 		"{\"type\": \"qcode\", \"data\": \"delete\"}]}}\n";
 	struct sockaddr_un sa;
-	double deadline = now_s() + 3;
+	double deadline = hr_now_s() + 3;
 	int fd, rc = -1;
 
 	memset(&sa, 0, sizeof(sa));
@@ -112,9 +103,9 @@ static int send_ctrl_alt_del(const char *sock)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
 	 && qmp_expect(fd, "\"QMP\"", deadline) == 0
-	 && write_all(fd, caps, sizeof(caps) - 1) == 0
+	 && hm_write_all(fd, caps, sizeof(caps) - 1) == 0
 	 && qmp_expect(fd, "\"return\"", deadline) == 0
-	 && write_all(fd, keys, sizeof(keys) - 1) == 0
+	 && hm_write_all(fd, keys, sizeof(keys) - 1) == 0
 	 && qmp_expect(fd, "\"return\"", deadline) == 0)
 		rc = 0;
 	close(fd);
@@ -123,8 +114,8 @@ static int send_ctrl_alt_del(const char *sock)
 
 /* ---- the command line ------------------------------------------------------ */
 
-static void push(struct strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void push(struct strv *a, const char *fmt, ...)
+static void push(struct hr_strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void push(struct hr_strv *a, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -133,7 +124,7 @@ static void push(struct strv *a, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
-	strv_push(a, s ? s : "");
+	hr_strv_push(a, s ? s : "");
 	free(s);
 }
 
@@ -144,9 +135,9 @@ static const char *accel(void)
 	return a && a[0] ? a : "tcg";
 }
 
-static void build_argv(const struct vm *vm, struct strv *a)
+static void build_argv(const struct vm *vm, struct hr_strv *a)
 {
-	const struct boot *b = vm->b;
+	const struct hr_vm *b = vm->b;
 	const char *qemu = getenv("HYPEMAN_QEMU");
 	size_t i;
 
@@ -234,7 +225,7 @@ static void print_argv(char *const *argv)
 
 /* ---- the steps ------------------------------------------------------------- */
 
-static int vm_prepare(struct vm *vm, const struct boot *b)
+static int vm_prepare(struct vm *vm, const struct hr_vm *b)
 {
 	size_t i;
 
@@ -242,19 +233,19 @@ static int vm_prepare(struct vm *vm, const struct boot *b)
 	vm->b = b;
 	vm->out_fd = vm->in_fd = vm->log_fd = -1;
 	if (b->n_disks > MAX_DISKS) {
-		msg("too many disks (%zu, at most %d)", b->n_disks, MAX_DISKS);
+		hr_msg("too many disks (%zu, at most %d)", b->n_disks, MAX_DISKS);
 		return -1;
 	}
 	for (i = 0; i < b->n_disks; i++)
 		if (strchr(b->disks[i].path, ',')) {
-			msg("%s: QEMU cannot take a disk file name with a comma", b->disks[i].path);
+			hr_msg("%s: QEMU cannot take a disk file name with a comma", b->disks[i].path);
 			return -1;
 		}
 	vm->qmp = hr_asprintf("%s/qmp.sock", b->sockdir);
-	if (b->agent_port)
+	if (!b->skip_guest_agent)
 		vm->agent = hr_asprintf("%s/agent.sock", b->sockdir);
 	if (strlen(vm->qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path) - 8) {
-		msg("%s: socket path too long", vm->qmp);
+		hr_msg("%s: socket path too long", vm->qmp);
 		return -1;
 	}
 	build_argv(vm, &vm->argv);
@@ -266,43 +257,29 @@ static int vm_prepare(struct vm *vm, const struct boot *b)
 	if (b->log_path) {
 		vm->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (vm->log_fd < 0)
-			msg("warning: --log %s: %s (the init's log is only shown)", b->log_path,
+			hr_msg("warning: --log %s: %s (the init's log is only shown)", b->log_path,
 				strerror(errno));
 	}
-	console_init(&vm->con, vm->log_fd);
+	hr_serial_init(&vm->con, vm->log_fd);
 	return 0;
-}
-
-static void catch_signals(struct vm *vm)
-{
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < 3; i++)
-		sigaction(caught[i], &sa, &vm->old[i]);
 }
 
 static int vm_spawn(struct vm *vm)
 {
 	int out[2], in[2] = { -1, -1 };
 
-	if (pipe2(out, O_CLOEXEC) || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)
-	 || (!vm->b->interactive && pipe2(in, O_CLOEXEC))) {
-		msg("pipe: %s", strerror(errno));
+	if (pipe2(out, O_CLOEXEC) || (!vm->b->interactive && pipe2(in, O_CLOEXEC))) {
+		hr_msg("pipe: %s", strerror(errno));
 		return -1;
 	}
-	catch_signals(vm);
-	vm->t0 = now_s();
+	vm->t0 = hr_now_s();
 	vm->pid = fork();
 	if (vm->pid < 0) {
-		msg("fork: %s", strerror(errno));
+		hr_msg("fork: %s", strerror(errno));
 		return -1;
 	}
 	if (vm->pid == 0) {
-		child_default_signals();
+		hr_tool_child_signals();
 		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* QEMU dies with us */
 		if (!vm->b->interactive) {
 			/* Its own process group: Ctrl-C is ours to turn into a
@@ -320,7 +297,7 @@ static int vm_spawn(struct vm *vm)
 		close(in[0]);
 	vm->out_fd = out[0];
 	vm->in_fd = in[1];
-	progress("booting %s with %s (%s, %s mode, accel %s, %u MiB%s)", vm->b->kernel,
+	hr_progress("booting %s with %s (%s, %s mode, accel %s, %u MiB%s)", vm->b->kernel,
 		vm->b->initrd, vm->b->target->name, vm->b->systemd ? "systemd" : "exec", accel(),
 		vm->b->mem_mb, vm->b->n_gpus ? ", GPU passthrough" : "");
 	if (vm->b->timeout_s)
@@ -335,7 +312,7 @@ static void request_stop(struct vm *vm, double now)
 		vm->cad_at = now;
 		vm->kill_at = now + STOP_GRACE_S;
 	} else if (!vm->hard_kill_at) {
-		msg("killing the VM");
+		hr_msg("killing the VM");
 		vm->cad_at = vm->kill_at = 0;
 		kill(vm->pid, SIGTERM);
 		vm->hard_kill_at = now + KILL_GRACE_S;
@@ -348,7 +325,7 @@ static void vm_timers(struct vm *vm, double now)
 	if (vm->stop_at && now >= vm->stop_at) {
 		vm->stop_at = 0;
 		vm->timed_out = true;
-		msg("timeout (%u s): stopping the VM", vm->b->timeout_s);
+		hr_msg("timeout (%u s): stopping the VM", vm->b->timeout_s);
 		if (!vm->stopping)
 			request_stop(vm, now);
 	}
@@ -359,7 +336,7 @@ static void vm_timers(struct vm *vm, double now)
 		if (send_ctrl_alt_del(vm->qmp) == 0) {
 			vm->cad_at = now + CAD_RETRY_S;
 		} else {
-			msg("cannot reach QEMU's monitor: killing the VM");
+			hr_msg("cannot reach QEMU's monitor: killing the VM");
 			vm->cad_at = vm->kill_at = 0;
 			kill(vm->pid, SIGTERM);
 			vm->hard_kill_at = now + KILL_GRACE_S;
@@ -367,7 +344,7 @@ static void vm_timers(struct vm *vm, double now)
 	}
 	if (vm->kill_at && now >= vm->kill_at) {
 		vm->kill_at = vm->cad_at = 0;
-		msg("the VM did not stop within %d s: killing it", STOP_GRACE_S);
+		hr_msg("the VM did not stop within %d s: killing it", STOP_GRACE_S);
 		kill(vm->pid, SIGTERM);
 		vm->hard_kill_at = now + KILL_GRACE_S;
 	}
@@ -377,7 +354,7 @@ static void vm_timers(struct vm *vm, double now)
 	}
 	if (!vm->silence_warned && !vm->con.bytes && now >= vm->t0 + SILENCE_S) {
 		vm->silence_warned = true;
-		msg("console empty for %d s: the kernel did not start (is the accelerator right? "
+		hr_msg("console empty for %d s: the kernel did not start (is the accelerator right? "
 			"TCG is the default; HYPEMAN_ACCEL=kvm needs /dev/kvm)", SILENCE_S);
 	}
 }
@@ -406,13 +383,13 @@ static void announce(struct vm *vm)
 
 	vm->announced = true;
 	if (vm->b->interactive)
-		progress("%s is running (%s mode); this terminal is its console, Ctrl-A x quits QEMU",
+		hr_progress("%s is running (%s mode); this terminal is its console, Ctrl-A x quits QEMU",
 			what, systemd ? "systemd" : "exec");
 	else if (systemd)
-		progress("systemd is running as PID 1 in the VM. Ctrl-C stops it cleanly "
+		hr_progress("systemd is running as PID 1 in the VM. Ctrl-C stops it cleanly "
 			"(systemd shuts down and reboots, which ends the VM); for a console, run with -i");
 	else
-		progress("%s is running in the VM (exec mode). Ctrl-C stops it (the program gets "
+		hr_progress("%s is running in the VM (exec mode). Ctrl-C stops it (the program gets "
 			"SIGTERM); for a console, run with -i", what);
 }
 
@@ -421,21 +398,23 @@ static void vm_watch(struct vm *vm)
 	char buf[65536];
 
 	for (;;) {
-		struct pollfd pf[2] = { { vm->out_fd, POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
-		double now = now_s();
+		/* a stop request: SIGINT, SIGTERM or SIGHUP (tool.c's handler) */
+		struct pollfd pf[2] = { { vm->out_fd, POLLIN, 0 },
+			{ hr_tool.signal_pipe[0], POLLIN, 0 } };
+		double now = hr_now_s();
 		unsigned char c;
 		ssize_t r;
 
 		vm_timers(vm, now);
 		if (poll(pf, 2, next_timeout(vm, now)) < 0 && errno != EINTR) {
-			msg("poll: %s", strerror(errno));
+			hr_msg("poll: %s", strerror(errno));
 			break;
 		}
 		if (pf[1].revents & POLLIN)
-			while (read(sig_pipe[0], &c, 1) == 1) {
+			while (read(hr_tool.signal_pipe[0], &c, 1) == 1) {
 				if (!vm->stopping)
-					msg("stopping the VM (again to kill it)");
-				request_stop(vm, now_s());
+					hr_msg("stopping the VM (again to kill it)");
+				request_stop(vm, hr_now_s());
 			}
 		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
@@ -444,24 +423,24 @@ static void vm_watch(struct vm *vm)
 			continue;
 		if (r <= 0)
 			break;	/* the console closed: QEMU is ending */
-		console_feed(&vm->con, buf, (size_t)r);
+		hr_serial_feed(&vm->con, buf, (size_t)r);
 		if (vm->con.program_started && !vm->announced)
 			announce(vm);
 	}
-	console_end(&vm->con);
+	hr_serial_end(&vm->con);
 }
 
 /* How systemd mode ended, in words. */
 static const char *systemd_end(const struct vm *vm)
 {
 	switch (vm->con.kernel_end) {
-	case END_REBOOT:
+	case HR_END_REBOOT:
 		return vm->stopping ? "systemd rebooted on the stop request; the VM is gone"
 			: "the guest rebooted (QEMU runs with -no-reboot); the VM is gone";
-	case END_POWEROFF:
+	case HR_END_POWEROFF:
 		return vm->stopping ? "systemd powered the VM off on the stop request"
 			: "the guest powered the VM off";
-	case END_HALT:
+	case HR_END_HALT:
 		return "the guest halted; the VM is gone";
 	default:
 		return "the VM stopped";
@@ -471,69 +450,60 @@ static const char *systemd_end(const struct vm *vm)
 /* Reaps QEMU, says what happened, returns the exit status. */
 static int vm_outcome(struct vm *vm)
 {
-	const struct console *c = &vm->con;
+	const struct hr_serial *c = &vm->con;
 	bool systemd = c->mode[0] ? !strcmp(c->mode, "systemd") : vm->b->systemd;
 	bool qemu_ok;
 	double secs;
 
 	while (waitpid(vm->pid, &vm->status, 0) < 0 && errno == EINTR)
 		;
-	secs = now_s() - vm->t0;
+	secs = hr_now_s() - vm->t0;
 	qemu_ok = WIFEXITED(vm->status) && WEXITSTATUS(vm->status) == 0;
 	if (vm->b->timings)
-		console_timings(c, vm->b->host_s);
+		hr_serial_timings(c, vm->b->host_s);
 	if (c->have_exit && !systemd) {
-		progress("the program exited: status %ld (\"%s\"); the VM powered off after %.1f s",
+		hr_progress("the program exited: status %ld (\"%s\"); the VM powered off after %.1f s",
 			c->exit_code, c->exit_message, secs);
 		return c->exit_code < 0 || c->exit_code > 255 ? 1 : (int)c->exit_code;
 	}
 	if (c->panicked) {
-		msg("the guest kernel panicked after %.1f s (see the console above)", secs);
+		hr_msg("the guest kernel panicked after %.1f s (see the console above)", secs);
 		return 1;
 	}
 	if (!qemu_ok) {
 		if (WIFSIGNALED(vm->status))
-			msg("QEMU was killed by signal %d after %.1f s", WTERMSIG(vm->status), secs);
+			hr_msg("QEMU was killed by signal %d after %.1f s", WTERMSIG(vm->status), secs);
 		else
-			msg("QEMU exited with status %d after %.1f s", WEXITSTATUS(vm->status), secs);
+			hr_msg("QEMU exited with status %d after %.1f s", WEXITSTATUS(vm->status), secs);
 		return vm->timed_out ? 124 : 1;
 	}
 	if (systemd) {
-		progress("%s (after %.1f s)", systemd_end(vm), secs);
+		hr_progress("%s (after %.1f s)", systemd_end(vm), secs);
 		return 0;
 	}
-	msg("the VM stopped after %.1f s without a HYPEMAN-EXIT marker%s", secs,
+	hr_msg("the VM stopped after %.1f s without a HYPEMAN-EXIT marker%s", secs,
 		c->program_started ? "" : " (the program never started; see the console above)");
 	return vm->timed_out ? 124 : 1;
 }
 
 static void vm_cleanup(struct vm *vm)
 {
-	size_t i;
-
-	for (i = 0; i < 3 && vm->t0; i++)
-		sigaction(caught[i], &vm->old[i], NULL);
 	if (vm->out_fd >= 0)
 		close(vm->out_fd);
 	if (vm->in_fd >= 0)
 		close(vm->in_fd);
 	if (vm->log_fd >= 0)
 		close(vm->log_fd);
-	for (i = 0; i < 2; i++)
-		if (sig_pipe[i] >= 0) {
-			close(sig_pipe[i]);
-			sig_pipe[i] = -1;
-		}
 	if (vm->qmp)
 		unlink(vm->qmp);
 	if (vm->agent)
 		unlink(vm->agent);
 	free(vm->qmp);
 	free(vm->agent);
-	strv_free(&vm->argv);
+	hr_strv_free(&vm->argv);
 }
 
-int qemu_run(const struct boot *b)
+int hr_qemu_run(const struct hr_vm *b)
 {
 	struct vm vm;
 	int status = 1, prepared = vm_prepare(&vm, b);

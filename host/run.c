@@ -1,6 +1,6 @@
 /*
- * hypeman run: the steps, in the order README.md gives them. run() reads
- * like boot() in applets/hypeman_init.c: one call per step.
+ * hypeman run: the steps, in the order README.md gives them. hr_run()
+ * reads like boot() in applets/hypeman_init.c: one call per step.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,50 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include "config.h"
 #include "detect.h"
+#include "layout.h"
+#include "mkfs.h"
+#include "oci.h"
+#include "qemu.h"
 #include "run.h"
+#include "target.h"
+#include "tool.h"
+#include "vfio.h"
 
 #define OVERLAY_SIZE GiB		/* sparse; holds the writable layer */
 #define CONFIG_DISK_SIZE (16 * MiB)
 
 struct run {
-	const struct opts *o;
-	struct boot_files bf;
-	struct image img;
-	struct hm_config cfg;
+	struct hr_opts *o;
+	struct hr_boot_files bf;
+	struct hr_layout layout;
+	struct hr_image img;
+	struct hm_config *cfg;		/* o->config, completed by make_config */
 	enum hm_mode mode;
-	struct volume *vols;
-	size_t nvol;
-	struct disk disks[HM_DEV_MAX];
+	/* the volumes' devices, and their upper disks (overlay mode) */
+	char (*vol_dev)[HM_DEV_NAME_MAX], (*vol_upper_dev)[HM_DEV_NAME_MAX];
+	char **vol_upper;
+	struct hr_disk disks[HM_DEV_MAX];
 	size_t ndisks;
 	char *work, *rootfs, *cfgdir, *rootfs_img, *overlay_img, *config_img, *sockdir;
 	bool made_work, made_sockdir;
-	double host_s[HOST_STEPS];	/* image, layers, rootfs disk, other disks */
+	double host_s[HR_HOST_STEPS];	/* image, layers, rootfs disk, other disks */
 };
 
 /* ---- before any work ---------------------------------------------------- */
-
-/* The guest architecture: the machine's own, or another one under TCG. */
-static int check_target(const struct run *r)
-{
-	const struct target *tg = r->o->target, *host = target_host();
-	const char *accel = getenv("HYPEMAN_ACCEL");
-	struct utsname u;
-
-	if (!tg) {
-		uname(&u);
-		return usage_error("this machine is %s: give the guest's --arch (x86_64 or aarch64)",
-			u.machine);
-	}
-	if (tg != host && accel && accel[0] && strcmp(accel, "tcg"))
-		return usage_error("HYPEMAN_ACCEL=%s runs only %s guests here; an %s guest (--arch) "
-			"needs TCG, the default", accel, host ? host->name : "this machine's",
-			tg->name);
-	return 0;
-}
 
 /* --gpu: each device bound to vfio-pci, when it is to be booted. */
 static int check_gpus(const struct run *r)
@@ -64,36 +53,31 @@ static int check_gpus(const struct run *r)
 	if (r->o->no_boot)
 		return 0;
 	for (i = 0; i < r->o->gpus.n; i++)
-		if ((rc = gpu_check_vfio(r->o->gpus.v[i])))
+		if ((rc = hr_vfio_check(r->o->gpus.v[i])))
 			return rc;
 	if (r->o->gpus.n && !r->bf.initrd_has_gpu)
-		msg("warning: --gpu, but %s has no GPU driver bundle (build.sh --gpu-driver): the "
+		hr_msg("warning: --gpu, but %s has no GPU driver bundle (build.sh --gpu-driver): the "
 			"init will log an ERROR and the image must bring its own driver", r->bf.initrd);
 	return 0;
 }
 
-/* The volumes, the architecture, the kernel and initrd, the GPUs, root:
- * all checked before any work. */
+/* The kernel and initrd, the GPUs, root: all checked before any work
+ * (main.c has checked the options). */
 static int check_inputs(struct run *r)
 {
-	char why[512];
-	size_t i;
+	size_t n = (size_t)r->o->config.n_volumes;
 	int rc;
 
-	r->nvol = r->o->volume_specs.n;
-	r->vols = hr_calloc(r->nvol, sizeof(*r->vols));
-	for (i = 0; i < r->nvol; i++)
-		if (parse_volume(r->o->volume_specs.v[i], &r->vols[i], why, sizeof(why)))
-			return usage_error("%s", why);
-	if ((rc = check_target(r)))
-		return rc;
+	r->vol_dev = hr_calloc(n, sizeof(*r->vol_dev));
+	r->vol_upper_dev = hr_calloc(n, sizeof(*r->vol_upper_dev));
+	r->vol_upper = hr_calloc(n, sizeof(*r->vol_upper));
 	if (!r->o->no_boot
-	 && (rc = find_boot_files(r->o->target, r->o->kernel, r->o->initrd, &r->bf)))
+	 && (rc = hr_target_boot_files(r->o->target, r->o->kernel, r->o->initrd, &r->bf)))
 		return rc;
 	if ((rc = check_gpus(r)))
 		return rc;
 	if (geteuid() != 0) {
-		msg("hypeman run must run as root (image layers are extracted with their owners)");
+		hr_msg("hypeman run must run as root (image layers are extracted with their owners)");
 		return 1;
 	}
 	return 0;
@@ -135,17 +119,18 @@ static void split_image(const char *arg, char **dir, char **tag)
 static int read_image(struct run *r)
 {
 	char *dir, *tag;
-	double t = now_s();
+	double t = hr_now_s();
 	int rc;
 
 	split_image(r->o->image, &dir, &tag);
-	progress("reading image %s%s%s", dir, tag ? ":" : "", tag ? tag : "");
-	rc = oci_load(dir, tag, r->o->target, r->o->limits.max_json, &r->img);
+	hr_progress("reading image %s%s%s", dir, tag ? ":" : "", tag ? tag : "");
+	rc = hr_layout_open(&r->layout, dir)
+		|| hr_oci_load(&r->layout, tag, r->o->target, r->o->limits.max_json, &r->img);
 	free(dir);
 	free(tag);
 	if (rc)
 		return 1;
-	r->host_s[0] = now_s() - t;
+	r->host_s[0] = hr_now_s() - t;
 	return 0;
 }
 
@@ -159,22 +144,22 @@ static int keep_dir(struct run *r)
 	struct stat st;
 
 	if (mkdir(k, 0700) && errno != EEXIST) {
-		msg("--keep %s: %s", k, strerror(errno));
+		hr_msg("--keep %s: %s", k, strerror(errno));
 		return 1;
 	}
 	r->work = realpath(k, NULL);
 	if (!r->work || stat(r->work, &st) || !S_ISDIR(st.st_mode)) {
-		msg("--keep %s: %s", k, r->work ? "not a directory" : strerror(errno));
+		hr_msg("--keep %s: %s", k, r->work ? "not a directory" : strerror(errno));
 		return 1;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		msg("--keep %s: %s: refusing it (other users could change what is built there); "
+		hr_msg("--keep %s: %s: refusing it (other users could change what is built there); "
 			"use a new directory", k, st.st_uid != geteuid() ? "owned by another user"
 			: "writable by other users");
 		return 2;
 	}
 	if ((st.st_mode & 077) && chmod(r->work, 0700) == 0)
-		progress("--keep %s: made it 0700 (it will hold the image's set-id files and "
+		hr_progress("--keep %s: made it 0700 (it will hold the image's set-id files and "
 			"device nodes)", k);
 	return 0;
 }
@@ -185,7 +170,7 @@ static int temp_dir(struct run *r)
 
 	r->work = hr_asprintf("%s/hypeman-run.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/var/tmp");
 	if (!mkdtemp(r->work)) {	/* 0700 */
-		msg("cannot make a work directory %s: %s", r->work, strerror(errno));
+		hr_msg("cannot make a work directory %s: %s", r->work, strerror(errno));
 		return 1;
 	}
 	r->made_work = true;
@@ -203,11 +188,11 @@ static int make_work_dir(struct run *r)
 	r->rootfs_img = hr_asprintf("%s/rootfs.img", r->work);
 	r->overlay_img = hr_asprintf("%s/overlay.img", r->work);
 	r->config_img = hr_asprintf("%s/config.img", r->work);
-	remove_tree(r->rootfs);
-	remove_tree(r->cfgdir);
+	hr_remove_tree(r->rootfs);
+	hr_remove_tree(r->cfgdir);
 	unlink(r->rootfs_img);
 	if (mkdir(r->rootfs, 0700) || mkdir(r->cfgdir, 0700)) {
-		msg("%s: %s", r->work, strerror(errno));
+		hr_msg("%s: %s", r->work, strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -217,13 +202,13 @@ static int make_work_dir(struct run *r)
 
 static int unpack(struct run *r)
 {
-	double t = now_s();
+	double t = hr_now_s();
 
-	if (unpack_layers(&r->img, r->rootfs, &r->o->limits)) {
-		remove_tree(r->rootfs);	/* nothing unverified stays behind */
+	if (hr_unpack_layers(&r->img, &r->layout, r->rootfs, &r->o->limits)) {
+		hr_remove_tree(r->rootfs);	/* nothing unverified stays behind */
 		return 1;
 	}
-	r->host_s[1] = now_s() - t;
+	r->host_s[1] = hr_now_s() - t;
 	return 0;
 }
 
@@ -232,17 +217,17 @@ static int rootfs_disk(struct run *r)
 	const char *fs;
 	struct stat st;
 	char sz[32];
-	double t = now_s();
+	double t = hr_now_s();
 
-	if (make_rootfs_disk(r->rootfs, r->rootfs_img, r->o->rootfs_fs, &fs))
+	if (hr_mkfs_rootfs(r->rootfs, r->rootfs_img, r->o->rootfs_fs, &fs))
 		return 1;
 	stat(r->rootfs_img, &st);
-	progress("made the rootfs disk %s (%s, %s) in %.1f s", r->rootfs_img, fs,
-		human_size((uint64_t)st.st_size, sz), now_s() - t);
+	hr_progress("made the rootfs disk %s (%s, %s) in %.1f s", r->rootfs_img, fs,
+		hr_human_size((uint64_t)st.st_size, sz), hr_now_s() - t);
 	if (!r->o->keep)
-		remove_tree(r->rootfs);	/* the disk has it now; free the space early */
-	r->disks[r->ndisks++] = (struct disk){ r->rootfs_img, true };
-	r->host_s[2] = now_s() - t;
+		hr_remove_tree(r->rootfs);	/* the disk has it now; free the space early */
+	r->disks[r->ndisks++] = (struct hr_disk){ r->rootfs_img, true };
+	r->host_s[2] = hr_now_s() - t;
 	return 0;
 }
 
@@ -251,36 +236,36 @@ static int rootfs_disk(struct run *r)
 static int add_disk(struct run *r, const char *path, bool readonly, char dev[HM_DEV_NAME_MAX])
 {
 	if (r->ndisks >= HM_DEV_MAX) {
-		msg("too many volumes (the devices end at /dev/vdz)");
+		hr_msg("too many volumes (the devices end at /dev/vdz)");
 		return 1;
 	}
 	if (dev)
 		hm_dev_name(dev, (unsigned)r->ndisks);
-	r->disks[r->ndisks++] = (struct disk){ path, readonly };
+	r->disks[r->ndisks++] = (struct hr_disk){ path, readonly };
 	return 0;
 }
 
 static int other_disks(struct run *r)
 {
-	double t = now_s();
+	double t = hr_now_s();
 	size_t i;
 
-	if (make_empty_ext4(r->overlay_img, OVERLAY_SIZE, "overlay")
+	if (hr_mkfs_empty(r->overlay_img, OVERLAY_SIZE, "overlay")
 	 || add_disk(r, r->overlay_img, false, NULL) || add_disk(r, r->config_img, false, NULL))
 		return 1;
-	for (i = 0; i < r->nvol; i++) {
-		struct volume *v = &r->vols[i];
+	for (i = 0; i < (size_t)r->cfg->n_volumes; i++) {
+		const char *mode = r->cfg->volumes[i].mode;
 
-		if (add_disk(r, v->disk, strcmp(v->mode, "rw") != 0, v->device))
+		if (add_disk(r, r->o->volume_disks[i], strcmp(mode, "rw") != 0, r->vol_dev[i]))
 			return 1;
-		if (strcmp(v->mode, "overlay"))
+		if (strcmp(mode, "overlay"))
 			continue;
-		v->overlay_img = hr_asprintf("%s/volume%zu-overlay.img", r->work, i + 1);
-		if (make_empty_ext4(v->overlay_img, OVERLAY_SIZE, "voloverlay")
-		 || add_disk(r, v->overlay_img, false, v->overlay_device))
+		r->vol_upper[i] = hr_asprintf("%s/volume%zu-overlay.img", r->work, i + 1);
+		if (hr_mkfs_empty(r->vol_upper[i], OVERLAY_SIZE, "voloverlay")
+		 || add_disk(r, r->vol_upper[i], false, r->vol_upper_dev[i]))
 			return 1;
 	}
-	r->host_s[3] = now_s() - t;
+	r->host_s[3] = hr_now_s() - t;
 	return 0;
 }
 
@@ -317,72 +302,61 @@ static void env_set(struct hm_config *c, const char *kv)
 	c->env[i].value = hr_strdup(eq ? eq + 1 : "");
 }
 
-/* config.json's content (contract: config.json): the image's command,
- * workdir and env, the options over them, the disks' devices, the mode. */
-static void fill_config(struct run *r)
+/* config.json's content (contract: config.json): the options' (main.c),
+ * the image's command, workdir and env, the disks' devices, the mode. */
+static int make_config(struct run *r)
 {
-	struct hm_config *c = &r->cfg;
+	const struct hr_ocidoc_config *img = &r->img.config;
+	struct hm_config *c = r->cfg;
+	const char *mode;
 	size_t i;
 
-	c->entrypoint = strv_copy(strv_array(&r->img.entrypoint), &c->n_entrypoint);
-	c->cmd = strv_copy(r->o->command ? r->o->command : strv_array(&r->img.cmd), &c->n_cmd);
-	c->workdir = hr_strdup(r->img.workdir && r->img.workdir[0] ? r->img.workdir : "/");
-	for (i = 0; i < r->img.env.n; i++)
-		env_set(c, r->img.env.v[i]);
+	c->entrypoint = strv_copy(hr_strv_array(&img->entrypoint), &c->n_entrypoint);
+	c->cmd = strv_copy(r->o->command ? r->o->command : hr_strv_array(&img->cmd), &c->n_cmd);
+	c->workdir = hr_strdup(img->workdir && img->workdir[0] ? img->workdir : "/");
+	for (i = 0; i < img->env.n; i++)
+		env_set(c, img->env.v[i]);
 	for (i = 0; i < r->o->env.n; i++)
 		env_set(c, r->o->env.v[i]);
-	c->network_enabled = r->o->network;
-	c->guest_cidr = -1;
-	if (c->network_enabled) {	/* QEMU user networking's fixed addresses */
-		c->guest_ip = hr_strdup("10.0.2.15");
-		c->guest_cidr = 24;
-		c->guest_gw = hr_strdup("10.0.2.2");
-		c->guest_dns = hr_strdup("10.0.2.3");
-	}
-	c->volumes = hr_calloc(r->nvol, sizeof(*c->volumes));
-	for (c->n_volumes = 0; (size_t)c->n_volumes < r->nvol; c->n_volumes++) {
-		const struct volume *v = &r->vols[c->n_volumes];
-		struct hm_volume *hv = &c->volumes[c->n_volumes];
-
-		hv->device = hr_strdup(v->device);
-		hv->path = hr_strdup(v->path);
-		hv->mode = hr_strdup(v->mode);
-		hv->overlay_device = v->overlay_device[0] ? hr_strdup(v->overlay_device) : NULL;
+	for (i = 0; i < (size_t)c->n_volumes; i++) {
+		c->volumes[i].device = hr_strdup(r->vol_dev[i]);
+		if (r->vol_upper[i])
+			c->volumes[i].overlay_device = hr_strdup(r->vol_upper_dev[i]);
 	}
 	/* the options were checked: an unknown --init-mode cannot get here */
-	hm_resolve_mode(r->o->init_mode, c->entrypoint, c->cmd, &r->mode);
-	c->init_mode = hr_strdup(hm_mode_name(r->mode));
-	c->skip_guest_agent = r->o->no_agent;
-	c->has_gpu = r->o->gpus.n > 0;
+	hm_resolve_mode(c->init_mode, c->entrypoint, c->cmd, &r->mode);
+	mode = hm_mode_name(r->mode);
+	free(c->init_mode);
+	c->init_mode = hr_strdup(mode);
+	return 0;
 }
 
 static int write_config(struct run *r)
 {
 	char *json, *path = hr_asprintf("%s/config.json", r->cfgdir), sz[32], err[160];
 	size_t len = 0;
-	double t = now_s();
+	double t = hr_now_s();
 	int fd, rc = 1;
 
-	fill_config(r);
-	json = hm_config_write(&r->cfg, &len, err, sizeof(err));
+	json = hm_config_write(r->cfg, &len, err, sizeof(err));
 	if (!json) {
-		msg("config.json: %s", err);
+		hr_msg("config.json: %s", err);
 		goto out;
 	}
 	if (len > HM_CONFIG_MAX_BYTES) {
-		msg("config.json would be %s, over the 1 MiB the init accepts: the image's Env, "
-			"--env or the command is too large", human_size(len, sz));
+		hr_msg("config.json would be %s, over the 1 MiB the init accepts: the image's Env, "
+			"--env or the command is too large", hr_human_size(len, sz));
 		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, json, len) || close(fd)) {
-		msg("%s: %s", path, strerror(errno));
+	if (fd < 0 || hm_write_all(fd, json, len) || close(fd)) {
+		hr_msg("%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (make_ext4_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
+	if (hr_mkfs_from_dir(r->config_img, r->cfgdir, CONFIG_DISK_SIZE, "config"))
 		goto out;
-	progress("made the overlay and config disks (init_mode %s)", r->cfg.init_mode);
-	r->host_s[3] += now_s() - t;
+	hr_progress("made the overlay and config disks (init_mode %s)", r->cfg->init_mode);
+	r->host_s[3] += hr_now_s() - t;
 	rc = 0;
 out:
 	free(json);
@@ -394,44 +368,44 @@ out:
 
 static int boot_vm(struct run *r)
 {
-	struct boot b = { 0 };
+	struct hr_vm b = { 0 };
 	char *log = r->o->log ? hr_strdup(r->o->log) : hr_asprintf("%s/init.log", r->work);
 	int status;
 
 	if (r->o->no_boot) {
-		progress("--no-boot: not booting%s%s", r->o->keep ? "; the disks are in " : "",
+		hr_progress("--no-boot: not booting%s%s", r->o->keep ? "; the disks are in " : "",
 			r->o->keep ? r->work : "");
 		if (r->o->timings)
-			host_timings(r->host_s);
+			hr_serial_host_timings(r->host_s);
 		free(log);
 		return 0;
 	}
 	/* Unix sockets need a short path. */
 	r->sockdir = strlen(r->work) < 80 ? hr_strdup(r->work) : hr_strdup("/tmp/hypeman-sock.XXXXXX");
 	if (strlen(r->work) >= 80 && !(r->made_sockdir = mkdtemp(r->sockdir) != NULL)) {
-		msg("cannot make a socket directory: %s", strerror(errno));
+		hr_msg("cannot make a socket directory: %s", strerror(errno));
 		free(log);
 		return 1;
 	}
-	b = (struct boot){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
+	b = (struct hr_vm){ .target = r->o->target, .kernel = r->bf.kernel, .initrd = r->bf.initrd,
 		.append_extra = r->o->append, .disks = r->disks, .n_disks = r->ndisks,
-		.network = r->o->network, .interactive = r->o->interactive,
+		.network = r->cfg->network_enabled, .interactive = r->o->interactive,
 		.systemd = r->mode == HM_MODE_SYSTEMD, .timings = r->o->timings,
 		.mem_mb = r->o->memory, .cpus = r->o->cpus, .timeout_s = r->o->timeout,
-		.sockdir = r->sockdir, .agent_port = !r->o->no_agent, .log_path = log,
-		.program = r->cfg.entrypoint[0] ? r->cfg.entrypoint[0] : r->cfg.cmd[0],
-		.gpus = strv_array(&r->o->gpus), .n_gpus = r->o->gpus.n,
+		.sockdir = r->sockdir, .skip_guest_agent = r->cfg->skip_guest_agent, .log_path = log,
+		.program = r->cfg->entrypoint[0] ? r->cfg->entrypoint[0] : r->cfg->cmd[0],
+		.gpus = hr_strv_array(&r->o->gpus), .n_gpus = r->o->gpus.n,
 		.print_only = r->o->print_qemu };
 	memcpy(b.host_s, r->host_s, sizeof(b.host_s));
-	status = qemu_run(&b);
+	status = hr_qemu_run(&b);
 	if (r->o->print_qemu)
-		progress("--print-qemu: not booting; %s%s", r->o->keep ? "the disks are in "
+		hr_progress("--print-qemu: not booting; %s%s", r->o->keep ? "the disks are in "
 			: "the disks are removed now (--keep keeps them for that command)",
 			r->o->keep ? r->work : "");
 	else if (r->o->keep)
-		progress("kept the disks and the init's log in %s", r->work);
+		hr_progress("kept the disks and the init's log in %s", r->work);
 	else if (r->o->log)
-		progress("the init's log: %s", log);
+		hr_progress("the init's log: %s", log);
 	free(log);
 	return status;
 }
@@ -443,15 +417,17 @@ static void run_free(struct run *r)
 	size_t i;
 
 	if (r->made_work)
-		remove_tree(r->work);
+		hr_remove_tree(r->work);
 	if (r->made_sockdir)
-		remove_tree(r->sockdir);
-	oci_free(&r->img);
-	boot_files_free(&r->bf);
-	hm_config_free(&r->cfg);
-	for (i = 0; i < r->nvol; i++)
-		free_volume(&r->vols[i]);
-	free(r->vols);
+		hr_remove_tree(r->sockdir);
+	hr_oci_free(&r->img);
+	hr_target_boot_files_free(&r->bf);
+	hr_layout_close(&r->layout);
+	for (i = 0; i < (size_t)r->cfg->n_volumes && r->vol_upper; i++)
+		free(r->vol_upper[i]);
+	free(r->vol_upper);
+	free(r->vol_dev);
+	free(r->vol_upper_dev);
 	free(r->work);
 	free(r->rootfs);
 	free(r->cfgdir);
@@ -466,19 +442,19 @@ static int step(struct run *r, int (*fn)(struct run *))
 {
 	int status = fn(r);
 
-	if (hr_interrupted && (status == 0 || status == 1)) {
-		msg("interrupted");
-		return 128 + hr_interrupted;
+	if (hr_tool.interrupted && (status == 0 || status == 1)) {
+		hr_msg("interrupted");
+		return 128 + hr_tool.interrupted;
 	}
 	return status;
 }
 
-int run(const struct opts *o)
+int hr_run(struct hr_opts *o)
 {
-	struct run r = { .o = o };
+	struct run r = { .o = o, .cfg = &o->config, .layout = { .dirfd = -1 } };
 	int status;
 
-	status = step(&r, check_inputs);	/* volumes, kernel and initrd, root */
+	status = step(&r, check_inputs);	/* kernel and initrd, GPUs, root */
 	if (!status)
 		status = step(&r, read_image);	/* 1. index.json, manifest, config */
 	if (!status)
@@ -489,6 +465,8 @@ int run(const struct opts *o)
 		status = step(&r, rootfs_disk);	/* 4. */
 	if (!status)
 		status = step(&r, other_disks);	/* 5. overlay and volume disks */
+	if (!status)
+		status = step(&r, make_config);	/* 5. config.json's content */
 	if (!status)
 		status = step(&r, write_config);	/* 5. config.json on its disk */
 	if (!status)

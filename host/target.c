@@ -1,7 +1,7 @@
 /*
  * hypeman run: the guest architecture, and the kernel and initrd it boots.
  *
- * All lookups are here; an architecture is one struct target. Nothing
+ * All lookups are here; an architecture is one struct hr_target. Nothing
  * is taken from the current directory: the tool runs as root, and a file
  * planted where it is started must not run or boot.
  *
@@ -26,18 +26,23 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include "run.h"
+#include "initrd.h"
+#include "kimage.h"
+#include "proc.h"
+#include "target.h"
+#include "util.h"
 
 #define DEFAULT_CACHE "/var/cache/hypeman-init"
 #define KERNEL_STAMP ".hypeman-kernel-ready"	/* tests/lib/kernel.py's */
 #define FETCH_KERNEL "/usr/bin/python3 tests/lib/kernel.py"
+#define IMAGE_PKG "linux-image-"	/* Debian's kernel packages: linux-image-<release> */
 
-static const struct target targets[] = {
+static const struct hr_target targets[] = {
 	{
 		.name = "x86_64",
 		.oci_arch = "amd64",
 		.elf_machine = 62,	/* EM_X86_64 */
-		.kernel_format = KERNEL_BZIMAGE,
+		.kernel_format = HR_KIMAGE_BZIMAGE,
 		.qemu = "qemu-system-x86_64",
 		.machine = "q35",
 		.tcg_cpu = "max",
@@ -48,7 +53,7 @@ static const struct target targets[] = {
 		.name = "aarch64",
 		.oci_arch = "arm64",
 		.elf_machine = 183,	/* EM_AARCH64 */
-		.kernel_format = KERNEL_ARM64_IMAGE,
+		.kernel_format = HR_KIMAGE_ARM64,
 		.qemu = "qemu-system-aarch64",
 		.machine = "virt",
 		/* max's architected pointer authentication costs 4x the boot
@@ -64,7 +69,7 @@ static const struct target targets[] = {
 };
 #define N_TARGETS (sizeof(targets) / sizeof(targets[0]))
 
-const struct target *target_named(const char *name)
+const struct hr_target *hr_target_named(const char *name)
 {
 	size_t i;
 
@@ -74,11 +79,11 @@ const struct target *target_named(const char *name)
 	return NULL;
 }
 
-const struct target *target_host(void)
+const struct hr_target *hr_target_host(void)
 {
 	struct utsname u;
 
-	return uname(&u) == 0 ? target_named(u.machine) : NULL;
+	return uname(&u) == 0 ? hr_target_named(u.machine) : NULL;
 }
 
 /* The architecture whose programs have e_machine m ("e_machine 40" else). */
@@ -95,22 +100,22 @@ static const char *machine_name(unsigned m, char buf[32])
 
 /* build.sh's options and output directory for tg: "--arch aarch64 " and
  * "aarch64/" for another architecture than the machine's. */
-static void build_names(const struct target *tg, char opt[32], char sub[32])
+static void build_names(const struct hr_target *tg, char opt[32], char sub[32])
 {
-	bool other = tg != target_host();
+	bool other = tg != hr_target_host();
 
 	snprintf(opt, 32, "%s%s%s", other ? "--arch " : "", other ? tg->name : "", other ? " " : "");
 	snprintf(sub, 32, "%s%s", other ? tg->name : "", other ? "/" : "");
 }
 
-const char *cache_dir(void)
+const char *hr_target_cache_dir(void)
 {
 	const char *c = getenv("HYPEMAN_CACHE");
 
 	if (!c || !c[0])
 		return DEFAULT_CACHE;
 	if (c[0] != '/') {
-		msg("HYPEMAN_CACHE=%s is not an absolute path (it would depend on the current "
+		hr_msg("HYPEMAN_CACHE=%s is not an absolute path (it would depend on the current "
 			"directory)", c);
 		return NULL;
 	}
@@ -118,16 +123,16 @@ const char *cache_dir(void)
 }
 
 /* Debian's package name for the target: linux-image-<release>-<flavour>. */
-static bool ours(const struct target *tg, const char *name)
+static bool ours(const struct hr_target *tg, const char *name)
 {
 	size_t n = strlen(name), f = strlen(tg->kernel_flavour);
 
-	return !strncmp(name, "linux-image-", 12) && n > 12 + f + 1
+	return hr_after(name, IMAGE_PKG) && n > strlen(IMAGE_PKG) + f + 1
 		&& name[n - f - 1] == '-' && !strcmp(name + n - f, tg->kernel_flavour);
 }
 
 /* The newest <cache>/kernel/linux-image-<release> that kernel.py finished. */
-static char *cached_kernel(const struct target *tg, const char *cache)
+static char *cached_kernel(const struct hr_target *tg, const char *cache)
 {
 	char *dir = hr_asprintf("%s/%s", cache, tg->kernel_subdir), *best = NULL, *found = NULL;
 	DIR *d = opendir(dir);
@@ -148,7 +153,7 @@ static char *cached_kernel(const struct target *tg, const char *cache)
 	if (d)
 		closedir(d);
 	if (best)
-		found = hr_asprintf("%s/%s/boot/vmlinuz-%s", dir, best, best + 12);
+		found = hr_asprintf("%s/%s/boot/vmlinuz-%s", dir, best, hr_after(best, IMAGE_PKG));
 	free(best);
 	free(dir);
 	return found;
@@ -228,9 +233,9 @@ static char *modules_dir_of(const char *kernel, const char *rel)
 
 /* "/path/to/build.sh [--arch A] --kernel-modules DIR", the command that
  * makes the initrd for this kernel (malloc'd). */
-static char *build_command(const struct target *tg, const struct boot_files *bf)
+static char *build_command(const struct hr_target *tg, const struct hr_boot_files *bf)
 {
-	char *self = self_dir(), *build = self ? hr_asprintf("%s/../build.sh", self) : NULL;
+	char *self = hr_proc_self_dir(), *build = self ? hr_asprintf("%s/../build.sh", self) : NULL;
 	char *real = build ? realpath(build, NULL) : NULL, opt[32], sub[32], *cmd;
 
 	build_names(tg, opt, sub);
@@ -247,43 +252,43 @@ static char *build_command(const struct target *tg, const struct boot_files *bf)
 }
 
 /* The mismatch, and the exact command that fixes it. */
-static int mismatch(const struct target *tg, const struct boot_files *bf, const char *rels,
+static int mismatch(const struct hr_target *tg, const struct hr_boot_files *bf, const char *rels,
 		const char *needed, const char *config)
 {
 	char *cmd = build_command(tg, bf), opt[32], sub[32];
 
 	build_names(tg, opt, sub);
-	msg("%s%s has no kernel modules for %s (it has %s), but that kernel has %s as modules "
+	hr_msg("%s%s has no kernel modules for %s (it has %s), but that kernel has %s as modules "
 		"(%s): the init would not find its disks", bf->initrd, bf->initrd_env, bf->release,
 		rels[0] ? rels : "none", needed[0] ? needed : "its disk drivers",
 		config ? config : "its config");
-	msg("build the matching initrd with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman "
+	hr_msg("build the matching initrd with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman "
 		"run finds by itself), or pass --initrd", cmd, sub, bf->release);
 	free(cmd);
 	return 2;
 }
 
 /* An initrd whose programs are another architecture's. */
-static int wrong_machine(const struct target *tg, const struct boot_files *bf, unsigned m)
+static int wrong_machine(const struct hr_target *tg, const struct hr_boot_files *bf, unsigned m)
 {
 	char *cmd = build_command(tg, bf), opt[32], sub[32], name[32];
 
 	build_names(tg, opt, sub);
-	msg("%s%s is an initrd for %s (its bin/busybox), but the guest is %s (--arch %s)",
+	hr_msg("%s%s is an initrd for %s (its bin/busybox), but the guest is %s (--arch %s)",
 		bf->initrd, bf->initrd_env, machine_name(m, name), tg->name, tg->name);
-	msg("build one for %s with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds "
+	hr_msg("build one for %s with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds "
 		"by itself), or pass --initrd", tg->name, cmd, sub, bf->release);
 	free(cmd);
 	return 2;
 }
 
-static int check_initrd(const struct target *tg, struct boot_files *bf)
+static int check_initrd(const struct hr_target *tg, struct hr_boot_files *bf)
 {
-	struct initrd_info info;
+	struct hr_initrd_info info;
 	char needed[64], *config = NULL;
 	int need, rc = 0;
 
-	if (initrd_scan(bf->initrd, &info))
+	if (hr_initrd_scan(bf->initrd, &info))
 		return 0;	/* not a cpio archive: QEMU will say what is wrong */
 	bf->initrd_has_gpu = info.has_gpu;
 	if (info.elf_machine && info.elf_machine != tg->elf_machine)
@@ -297,26 +302,28 @@ static int check_initrd(const struct target *tg, struct boot_files *bf)
 	return rc;
 }
 
-static int find_kernel(const struct target *tg, const char *opt, struct boot_files *bf)
+static int find_kernel(const struct hr_target *tg, const char *opt, struct hr_boot_files *bf)
 {
-	const char *env = getenv("HYPEMAN_KERNEL"), *cache, *why;
+	const char *env = getenv("HYPEMAN_KERNEL"), *cache;
+	char why[256];
 
 	if (opt || (env && env[0])) {
 		bf->kernel = hr_strdup(opt ? opt : env);
 	} else {
-		if (!(cache = cache_dir()))
+		if (!(cache = hr_target_cache_dir()))
 			return 2;
 		bf->kernel = cached_kernel(tg, cache);
 		if (!bf->kernel) {
-			msg("no kernel for %s: pass --kernel FILE or set HYPEMAN_KERNEL, or fetch Debian's "
+			hr_msg("no kernel for %s: pass --kernel FILE or set HYPEMAN_KERNEL, or fetch Debian's "
 				"into %s/%s with `%s%s%s` in the hypeman-init repository", tg->name,
-				cache, tg->kernel_subdir, FETCH_KERNEL, tg == target_host() ? "" : " --arch ",
-				tg == target_host() ? "" : tg->name);
+				cache, tg->kernel_subdir, FETCH_KERNEL, tg == hr_target_host() ? "" : " --arch ",
+				tg == hr_target_host() ? "" : tg->name);
 			return 2;
 		}
 	}
-	if (kernel_release(tg, bf->kernel, bf->release, sizeof(bf->release), &why)) {
-		msg("kernel %s%s: %s", bf->kernel, opt ? "" : env && env[0] ? " ($HYPEMAN_KERNEL)" : "",
+	if (hr_kimage_release(tg->kernel_format, bf->kernel, bf->release, sizeof(bf->release),
+			why, sizeof(why))) {
+		hr_msg("kernel %s%s: %s", bf->kernel, opt ? "" : env && env[0] ? " ($HYPEMAN_KERNEL)" : "",
 			why);
 		return 2;
 	}
@@ -326,9 +333,9 @@ static int find_kernel(const struct target *tg, const char *opt, struct boot_fil
 
 /* initrd-<release> next to the binary, or in its <arch>/ (build.sh's
  * place for another architecture); else the plain initrd of the target. */
-static char *default_initrd(const struct target *tg, const char *rel)
+static char *default_initrd(const struct hr_target *tg, const char *rel)
 {
-	char *self = self_dir(), *named[2], *found = NULL, opt[32], sub[32];
+	char *self = hr_proc_self_dir(), *named[2], *found = NULL, opt[32], sub[32];
 	int i;
 
 	if (!self)
@@ -347,7 +354,7 @@ static char *default_initrd(const struct target *tg, const char *rel)
 	return found;
 }
 
-static int find_initrd(const struct target *tg, const char *opt, struct boot_files *bf)
+static int find_initrd(const struct hr_target *tg, const char *opt, struct hr_boot_files *bf)
 {
 	const char *env = getenv("HYPEMAN_INITRD");
 	char o[32], sub[32];
@@ -359,7 +366,7 @@ static int find_initrd(const struct target *tg, const char *opt, struct boot_fil
 		bf->initrd = default_initrd(tg, bf->release);
 	if (!bf->initrd || access(bf->initrd, R_OK)) {
 		build_names(tg, o, sub);
-		msg("initrd %s%s: %s (build it with ./build.sh %s--kernel-modules DIR, which writes "
+		hr_msg("initrd %s%s: %s (build it with ./build.sh %s--kernel-modules DIR, which writes "
 			"out/%sinitrd-<release>, or pass --initrd)", bf->initrd ? bf->initrd : "",
 			bf->initrd_env, bf->initrd ? strerror(errno) : "none found", o, sub);
 		return 2;
@@ -367,8 +374,8 @@ static int find_initrd(const struct target *tg, const char *opt, struct boot_fil
 	return 0;
 }
 
-int find_boot_files(const struct target *tg, const char *kernel_opt, const char *initrd_opt,
-		struct boot_files *bf)
+int hr_target_boot_files(const struct hr_target *tg, const char *kernel_opt, const char *initrd_opt,
+		struct hr_boot_files *bf)
 {
 	int rc;
 
@@ -381,7 +388,7 @@ int find_boot_files(const struct target *tg, const char *kernel_opt, const char 
 	return rc;
 }
 
-void boot_files_free(struct boot_files *bf)
+void hr_target_boot_files_free(struct hr_boot_files *bf)
 {
 	free(bf->kernel);
 	free(bf->initrd);

@@ -39,18 +39,22 @@
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include "run.h"
+#include "pathset.h"
+#include "rmtree.h"
+#include "tool.h"
+#include "tree.h"
+#include "util.h"
 
 #define WH ".wh."
 #define WH_OPQ ".wh..wh..opq"
 #define MAX_HOPS 40		/* symlinks followed making one directory */
 
-struct tree {
+struct hr_tree {
 	int rootfd;
 	char *rootpath;		/* realpath of the root */
 	size_t rootlen;
 	const char *what;	/* "layer 2/3 (sha256:...)" */
-	struct pathset upper;	/* paths this layer wrote, and their parents */
+	struct hr_pathset upper;	/* paths this layer wrote, and their parents */
 	bool xattr_warned;
 	/* The parent directory of the last entry, kept while entries share it. */
 	char *pname;		/* as the archive names it ("" for the root) */
@@ -99,7 +103,7 @@ static char *normalize(const char *name)
 	return out;
 }
 
-static int open_in_root(const struct tree *t, const char *rel)
+static int open_in_root(const struct hr_tree *t, const char *rel)
 {
 	struct open_how how;
 
@@ -112,7 +116,7 @@ static int open_in_root(const struct tree *t, const char *rel)
 }
 
 /* The path of directory fd relative to the root, or NULL. */
-static char *rel_of_fd(const struct tree *t, int fd)
+static char *rel_of_fd(const struct hr_tree *t, int fd)
 {
 	char link[64], buf[PATH_MAX];
 	ssize_t n;
@@ -134,7 +138,7 @@ static char *rel_of_fd(const struct tree *t, int fd)
  * directories on the way are made, where a dangling symlink points too
  * (as umoci's MkdirAll through SecureJoin). An fd, or -1 with errno.
  */
-static int resolve_dir(const struct tree *t, const char *rel, bool create, int hops)
+static int resolve_dir(const struct hr_tree *t, const char *rel, bool create, int hops)
 {
 	int fd = open_in_root(t, rel), ufd, e;
 	char *up, *last, target[PATH_MAX];
@@ -181,15 +185,15 @@ static bool skipped_xattr(const char *name)
 		|| !strncmp(name, "trusted.", 8);
 }
 
-static void xattr_warn(struct tree *t, const char *name, const char *rel, int err)
+static void xattr_warn(struct hr_tree *t, const char *name, const char *rel, int err)
 {
 	char shown[300];
 
 	if (err == ENOTSUP && t->xattr_warned)
 		return;
 	t->xattr_warned |= err == ENOTSUP;
-	msg("warning: %s: extended attribute %s of /%s not set: %s", t->what, name,
-		printable(rel, shown, sizeof(shown)), strerror(err));
+	hr_msg("warning: %s: extended attribute %s of /%s not set: %s", t->what, name,
+		hr_printable(rel, shown, sizeof(shown)), strerror(err));
 }
 
 /* fd: the entry (regular file or directory), or -1: then at is the
@@ -205,7 +209,7 @@ static void clear_xattrs(int fd, const char *at)
 			(void)(fd >= 0 ? fremovexattr(fd, names + off) : lremovexattr(at, names + off));
 }
 
-static void set_xattrs(struct tree *t, struct archive_entry *e, int fd, const char *at,
+static void set_xattrs(struct hr_tree *t, struct archive_entry *e, int fd, const char *at,
 		const char *rel)
 {
 	const char *name;
@@ -242,7 +246,7 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
 }
 
 /* Owner, mode, xattrs, times of the entry open as fd. */
-static int meta_fd(struct tree *t, int fd, struct archive_entry *e, bool clear, const char *rel)
+static int meta_fd(struct hr_tree *t, int fd, struct archive_entry *e, bool clear, const char *rel)
 {
 	struct timespec ts[2];
 
@@ -257,7 +261,7 @@ static int meta_fd(struct tree *t, int fd, struct archive_entry *e, bool clear, 
 }
 
 /* The same for a symlink or device node `base` in the parent (no fd). */
-static int meta_at(struct tree *t, const char *base, struct archive_entry *e, bool clear,
+static int meta_at(struct hr_tree *t, const char *base, struct archive_entry *e, bool clear,
 		const char *rel)
 {
 	struct timespec ts[2];
@@ -278,7 +282,7 @@ static int meta_at(struct tree *t, const char *base, struct archive_entry *e, bo
 /* ---- the parent directory ----------------------------------------------- */
 
 /* Puts the parent's times back (the root's are set at the end). */
-static void leave_parent(struct tree *t)
+static void leave_parent(struct hr_tree *t)
 {
 	if (t->pfd >= 0 && t->preal && t->preal[0])
 		futimens(t->pfd, (struct timespec[2]){ t->pst.st_atim, t->pst.st_mtim });
@@ -291,7 +295,7 @@ static void leave_parent(struct tree *t)
 }
 
 /* Makes pname the current parent; 0, or -1 with errno. */
-static int enter_parent(struct tree *t, const char *pname, bool create)
+static int enter_parent(struct hr_tree *t, const char *pname, bool create)
 {
 	if (t->pfd >= 0 && !strcmp(t->pname, pname))
 		return 0;
@@ -315,16 +319,16 @@ static int enter_parent(struct tree *t, const char *pname, bool create)
 }
 
 /* The entry base of the parent is now this layer's (and so are its parents). */
-static void mark_upper(struct tree *t, const char *base)
+static void mark_upper(struct hr_tree *t, const char *base)
 {
 	char *p = join(t->preal, base), *slash;
 
-	pathset_add(&t->upper, p);
+	hr_pathset_add(&t->upper, p);
 	if (!t->pmarked) {
 		/* "a/b/c": then "a/b", "a", until one is already there. */
 		while ((slash = strrchr(p, '/')) != NULL) {
 			*slash = 0;
-			if (!pathset_add(&t->upper, p))
+			if (!hr_pathset_add(&t->upper, p))
 				break;
 		}
 		t->pmarked = true;
@@ -334,20 +338,20 @@ static void mark_upper(struct tree *t, const char *base)
 
 /* ---- whiteouts ---------------------------------------------------------------- */
 
-static int wipe_children(struct tree *t, int dfd, const char *drel);
+static int wipe_children(struct hr_tree *t, int dfd, const char *drel);
 
 /* Removes name in dfd (tree path drel) unless this layer wrote it; in a
  * directory of this layer, what lower layers left below it. */
-static int wipe(struct tree *t, int dfd, const char *drel, const char *name)
+static int wipe(struct hr_tree *t, int dfd, const char *drel, const char *name)
 {
 	char *rel = join(drel, name), shown[300];
 	struct stat st;
 	int rc = 0, cfd;
 
-	if (!pathset_has(&t->upper, rel)) {
-		rc = remove_at(dfd, name);
+	if (!hr_pathset_has(&t->upper, rel)) {
+		rc = hm_remove_tree_at(dfd, name);
 		if (rc)
-			msg("%s: whiteout of /%s: %s", t->what, printable(rel, shown, sizeof(shown)),
+			hr_msg("%s: whiteout of /%s: %s", t->what, hr_printable(rel, shown, sizeof(shown)),
 				strerror(errno));
 	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
 		cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -359,7 +363,7 @@ static int wipe(struct tree *t, int dfd, const char *drel, const char *name)
 	return rc;
 }
 
-static int wipe_children(struct tree *t, int dfd, const char *drel)
+static int wipe_children(struct hr_tree *t, int dfd, const char *drel)
 {
 	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0), rc = 0;
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -368,7 +372,7 @@ static int wipe_children(struct tree *t, int dfd, const char *drel)
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		msg("%s: reading /%s: %s", t->what, drel, strerror(errno));
+		hr_msg("%s: reading /%s: %s", t->what, drel, strerror(errno));
 		return -1;
 	}
 	/* Removing while reading is fine for a directory only we change. */
@@ -379,7 +383,7 @@ static int wipe_children(struct tree *t, int dfd, const char *drel)
 	return rc;
 }
 
-static int whiteout(struct tree *t, const char *pname, const char *base)
+static int whiteout(struct hr_tree *t, const char *pname, const char *base)
 {
 	const char *victim = base + strlen(WH);
 
@@ -388,7 +392,7 @@ static int whiteout(struct tree *t, const char *pname, const char *base)
 
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;	/* nothing below to hide */
-		msg("%s: whiteout in /%s: %s", t->what, printable(pname, shown, sizeof(shown)),
+		hr_msg("%s: whiteout in /%s: %s", t->what, hr_printable(pname, shown, sizeof(shown)),
 			strerror(errno));
 		return -1;
 	}
@@ -420,8 +424,8 @@ static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
 }
 
 /* The data of a regular file (holes of sparse files stay holes); the end
- * of the data written, or -1 after a message. */
-static long long write_data(struct tree *t, struct archive *a, int fd, const char *rel)
+ * of the data written, -1 after a message, or HR_TREE_EREAD. */
+static long long write_data(struct hr_tree *t, struct archive *a, int fd, const char *rel)
 {
 	const void *buf;
 	size_t n;
@@ -431,23 +435,21 @@ static long long write_data(struct tree *t, struct archive *a, int fd, const cha
 
 	while ((r = archive_read_data_block(a, &buf, &n, &off)) == ARCHIVE_OK) {
 		if (pwrite_all(fd, buf, n, off)) {
-			msg("%s: writing /%s: %s%s", t->what, printable(rel, shown, sizeof(shown)),
+			hr_msg("%s: writing /%s: %s%s", t->what, hr_printable(rel, shown, sizeof(shown)),
 				strerror(errno), errno == ENOSPC ? " (the work directory is full)" : "");
 			return -1;
 		}
 		if (off + (la_int64_t)n > end)
 			end = off + (la_int64_t)n;
-		if (hr_interrupted)
+		if (hr_tool.interrupted)
 			return -1;
 	}
-	if (r != ARCHIVE_EOF) {
-		layer_error(t->what, a);
-		return -1;
-	}
+	if (r != ARCHIVE_EOF)
+		return HR_TREE_EREAD;
 	return end;
 }
 
-static int make_file(struct tree *t, struct archive *a, struct archive_entry *e,
+static int make_file(struct hr_tree *t, struct archive *a, struct archive_entry *e,
 		const char *base, const char *rel)
 {
 	int fd = openat(t->pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -459,7 +461,7 @@ static int make_file(struct tree *t, struct archive *a, struct archive_entry *e,
 	end = write_data(t, a, fd, rel);
 	if (end < 0) {
 		close(fd);
-		return -2;
+		return end == HR_TREE_EREAD ? HR_TREE_EREAD : -2;
 	}
 	if ((end < size && ftruncate(fd, size))	/* a trailing hole */
 	 || meta_fd(t, fd, e, t->pacl, rel)) {
@@ -472,7 +474,7 @@ static int make_file(struct tree *t, struct archive *a, struct archive_entry *e,
 	return close(fd);
 }
 
-static int make_dir(struct tree *t, struct archive_entry *e, const char *base, bool existed,
+static int make_dir(struct hr_tree *t, struct archive_entry *e, const char *base, bool existed,
 		const char *rel)
 {
 	int fd, rc;
@@ -487,7 +489,7 @@ static int make_dir(struct tree *t, struct archive_entry *e, const char *base, b
 	return rc;
 }
 
-static int make_hardlink(struct tree *t, struct archive_entry *e, const char *base,
+static int make_hardlink(struct hr_tree *t, struct archive_entry *e, const char *base,
 		const char *rel)
 {
 	char *target = normalize(archive_entry_hardlink(e)), *slash, shown[300], tshown[300];
@@ -495,9 +497,9 @@ static int make_hardlink(struct tree *t, struct archive_entry *e, const char *ba
 	int tfd, rc;
 
 	if (!target || !target[0]) {
-		msg("%s: refusing hard link /%s to \"%s\": %s", t->what,
-			printable(rel, shown, sizeof(shown)),
-			printable(archive_entry_hardlink(e), tshown, sizeof(tshown)),
+		hr_msg("%s: refusing hard link /%s to \"%s\": %s", t->what,
+			hr_printable(rel, shown, sizeof(shown)),
+			hr_printable(archive_entry_hardlink(e), tshown, sizeof(tshown)),
 			target ? "the root" : "\"..\" in the path");
 		free(target);
 		return -2;
@@ -509,8 +511,8 @@ static int make_hardlink(struct tree *t, struct archive_entry *e, const char *ba
 	if (rc) {
 		int err = errno;
 
-		msg("%s: hard link /%s -> /%s: %s", t->what, printable(rel, shown, sizeof(shown)),
-			printable(target, tshown, sizeof(tshown)),
+		hr_msg("%s: hard link /%s -> /%s: %s", t->what, hr_printable(rel, shown, sizeof(shown)),
+			hr_printable(target, tshown, sizeof(tshown)),
 			err == ENOENT || err == ENOTDIR ? "the target is not in this layer or a lower one"
 			: err == EPERM ? "the target is a directory" : strerror(err));
 		rc = -2;
@@ -523,8 +525,8 @@ static int make_hardlink(struct tree *t, struct archive_entry *e, const char *ba
 }
 
 /* Makes the entry at base in the current parent. 0, -1 (errno: the
- * caller says what failed), or -2 (message printed). */
-static int make(struct tree *t, struct archive *a, struct archive_entry *e, const char *base,
+ * caller says what failed), -2 (message printed) or HR_TREE_EREAD. */
+static int make(struct hr_tree *t, struct archive *a, struct archive_entry *e, const char *base,
 		bool dir_existed, const char *rel)
 {
 	mode_t type = archive_entry_filetype(e);
@@ -552,7 +554,7 @@ static int make(struct tree *t, struct archive *a, struct archive_entry *e, cons
 }
 
 /* A non-whiteout entry at pname/base (rel). */
-static int place(struct tree *t, struct archive *a, struct archive_entry *e,
+static int place(struct hr_tree *t, struct archive *a, struct archive_entry *e,
 		const char *pname, const char *base, const char *rel)
 {
 	bool isdir = archive_entry_filetype(e) == AE_IFDIR && !archive_entry_hardlink(e);
@@ -564,16 +566,16 @@ static int place(struct tree *t, struct archive *a, struct archive_entry *e,
 	if (enter_parent(t, pname, true)) {
 		int err = errno;
 
-		msg("%s: cannot make the directory for /%s: %s", t->what,
-			printable(rel, shown, sizeof(shown)),
+		hr_msg("%s: cannot make the directory for /%s: %s", t->what,
+			hr_printable(rel, shown, sizeof(shown)),
 			err == ENOTDIR ? "a file is in the way" : strerror(err));
 		return -1;
 	}
 	exists = fstatat(t->pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (exists && !(S_ISDIR(st.st_mode) && isdir) && remove_at(t->pfd, base)) {
+	if (exists && !(S_ISDIR(st.st_mode) && isdir) && hm_remove_tree_at(t->pfd, base)) {
 		int err = errno;
 
-		msg("%s: replacing /%s: %s", t->what, printable(rel, shown, sizeof(shown)),
+		hr_msg("%s: replacing /%s: %s", t->what, hr_printable(rel, shown, sizeof(shown)),
 			strerror(err));
 		return -1;
 	}
@@ -581,38 +583,38 @@ static int place(struct tree *t, struct archive *a, struct archive_entry *e,
 	if (rc == -1) {
 		int err = errno;
 
-		msg("%s: making /%s: %s", t->what, printable(rel, shown, sizeof(shown)),
+		hr_msg("%s: making /%s: %s", t->what, hr_printable(rel, shown, sizeof(shown)),
 			strerror(err));
 	}
 	if (rc)
-		return -1;
+		return rc == HR_TREE_EREAD ? rc : -1;
 	mark_upper(t, base);
 	return 0;
 }
 
 /* ---- the interface ------------------------------------------------------- */
 
-int tree_entry(struct tree *t, struct archive *a, struct archive_entry *e)
+int hr_tree_entry(struct hr_tree *t, struct archive *a, struct archive_entry *e)
 {
 	const char *name = archive_entry_pathname(e), *base;
 	char *rel, *pname, *slash, shown[300];
 	int rc;
 
 	if (!name) {
-		msg("%s: an entry's name cannot be read", t->what);
+		hr_msg("%s: an entry's name cannot be read", t->what);
 		return -1;
 	}
 	rel = normalize(name);
 	if (!rel) {
-		msg("%s: refusing entry \"%s\": \"..\" in the path", t->what,
-			printable(name, shown, sizeof(shown)));
+		hr_msg("%s: refusing entry \"%s\": \"..\" in the path", t->what,
+			hr_printable(name, shown, sizeof(shown)));
 		return -1;
 	}
 	if (!rel[0]) {
 		free(rel);
 		if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e)) {
-			msg("%s: refusing entry \"%s\": it would make the root a non-directory",
-				t->what, printable(name, shown, sizeof(shown)));
+			hr_msg("%s: refusing entry \"%s\": it would make the root a non-directory",
+				t->what, hr_printable(name, shown, sizeof(shown)));
 			return -1;
 		}
 		archive_entry_free(t->root);
@@ -631,15 +633,15 @@ int tree_entry(struct tree *t, struct archive *a, struct archive_entry *e)
 	return rc;
 }
 
-struct tree *tree_open(const char *root)
+struct hr_tree *hr_tree_open(const char *root)
 {
-	struct tree *t = hr_calloc(1, sizeof(*t));
+	struct hr_tree *t = hr_calloc(1, sizeof(*t));
 
 	t->pfd = -1;
 	t->rootpath = realpath(root, NULL);
 	t->rootfd = t->rootpath ? open(t->rootpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (t->rootfd < 0) {
-		msg("%s: %s", root, strerror(errno));
+		hr_msg("%s: %s", root, strerror(errno));
 		free(t->rootpath);
 		free(t);
 		return NULL;
@@ -648,21 +650,21 @@ struct tree *tree_open(const char *root)
 	return t;
 }
 
-void tree_layer(struct tree *t, const char *what)
+void hr_tree_layer(struct hr_tree *t, const char *what)
 {
 	leave_parent(t);
-	pathset_clear(&t->upper);
+	hr_pathset_clear(&t->upper);
 	t->what = what;
 	t->xattr_warned = false;
 }
 
-void tree_layer_end(struct tree *t)
+void hr_tree_layer_end(struct hr_tree *t)
 {
 	leave_parent(t);
-	pathset_clear(&t->upper);
+	hr_pathset_clear(&t->upper);
 }
 
-int tree_finish(struct tree *t)
+int hr_tree_finish(struct hr_tree *t)
 {
 	struct archive_entry *e = t->root;
 
@@ -672,16 +674,16 @@ int tree_finish(struct tree *t)
 	} else if (meta_fd(t, t->rootfd, e, true, "") == 0) {
 		return 0;
 	}
-	msg("%s: setting the root's owner and mode: %s", t->rootpath, strerror(errno));
+	hr_msg("%s: setting the root's owner and mode: %s", t->rootpath, strerror(errno));
 	return -1;
 }
 
-void tree_close(struct tree *t)
+void hr_tree_close(struct hr_tree *t)
 {
 	if (!t)
 		return;
 	leave_parent(t);
-	pathset_clear(&t->upper);
+	hr_pathset_clear(&t->upper);
 	archive_entry_free(t->root);
 	close(t->rootfd);
 	free(t->rootpath);

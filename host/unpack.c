@@ -1,7 +1,7 @@
 /*
  * hypeman run: applying the layers, lowest first, in one pass per layer.
  *
- * libarchive reads the blob through blob_read() (blob.c), so every byte is
+ * libarchive reads the blob through hr_layout_read() (blob.c), so every byte is
  * hashed as it is decompressed and its entries placed (tree.c). The layer
  * counts only if its digest and size match at the end; otherwise, or on
  * any error, the run fails naming the blob and the caller throws the
@@ -18,64 +18,62 @@
 #include <string.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include "run.h"
+#include "layout.h"
+#include "meter.h"
+#include "oci.h"
+#include "tool.h"
+#include "tree.h"
+#include "unpack.h"
 
 #define READ_CHUNK (1 << 20)
 
 struct reader {
-	struct blob blob;
-	struct meter meter;
+	struct hr_blob blob;
+	struct hr_meter meter;
 	char *buf;
-};
-
-struct totals {
-	const struct limits *lim;
-	const char *root;	/* for the free-space check */
-	uint64_t size, entries;
-	uint64_t free_left;	/* free space at the last check, minus writes since */
 };
 
 static la_ssize_t read_cb(struct archive *a, void *arg, const void **out)
 {
 	struct reader *r = arg;
-	ssize_t n = blob_read(&r->blob, r->buf, READ_CHUNK);
+	ssize_t n = hr_layout_read(&r->blob, r->buf, READ_CHUNK);
 
 	if (n < 0) {
 		archive_set_error(a, errno, "%s", errno == EFBIG
 			? "the blob grew while being read" : strerror(errno));
 		return -1;
 	}
-	if (hr_interrupted) {
+	if (hr_tool.interrupted) {
 		archive_set_error(a, EINTR, "interrupted");
 		return -1;
 	}
-	meter_tick(&r->meter, r->blob.got, r->blob.size);
+	hr_meter_tick(&r->meter, r->blob.got, r->blob.size);
 	*out = r->buf;
 	return n;
 }
 
-void layer_error(const char *what, struct archive *a)
+void hr_unpack_error(const char *what, struct archive *a)
 {
 	const char *e = archive_error_string(a);
 
-	if (hr_interrupted)
+	if (hr_tool.interrupted)
 		return;
 	if (!e)
 		e = "unknown error";
 	if (strstr(e, "Unrecognized archive format") || strstr(e, "Missing type keyword"))
-		msg("%s: not a tar archive (%s data holds no tar header)", what,
+		hr_msg("%s: not a tar archive (%s data holds no tar header)", what,
 			archive_filter_count(a) > 1 ? archive_filter_name(a, 0) : "the");
 	else if (strstr(e, "runcated"))
-		msg("%s is truncated: the data ends inside an entry (%s)", what, e);
+		hr_msg("%s is truncated: the data ends inside an entry (%s)", what, e);
 	else if (strstr(e, "Damaged") || strstr(e, "checksum"))
-		msg("%s is damaged: %s", what, e);
+		hr_msg("%s is damaged: %s", what, e);
 	else if (strstr(e, "grew while"))
-		msg("%s: %s: refusing the image", what, e);
+		hr_msg("%s: %s: refusing the image", what, e);
 	else
-		msg("%s: reading the layer: %s", what, e);
+		hr_msg("%s: reading the layer: %s", what, e);
 }
 
-static struct archive *open_archive(struct reader *r, const char *what)
+struct archive *hr_unpack_archive(const char *what)
 {
 	struct archive *a = archive_read_new();
 
@@ -83,13 +81,22 @@ static struct archive *open_archive(struct reader *r, const char *what)
 	if (!a || archive_read_support_filter_gzip(a) || archive_read_support_filter_zstd(a)
 	 || archive_read_support_filter_xz(a) || archive_read_support_filter_bzip2(a)
 	 || archive_read_support_format_tar(a) || archive_read_support_format_empty(a)) {
-		msg("%s: this libarchive cannot read gzip, zstd, xz and bzip2 by itself: %s", what,
+		hr_msg("%s: this libarchive cannot read gzip, zstd, xz and bzip2 by itself: %s", what,
 			a ? archive_error_string(a) : "out of memory");
 		archive_read_free(a);
 		return NULL;
 	}
+	return a;
+}
+
+static struct archive *open_archive(struct reader *r, const char *what)
+{
+	struct archive *a = hr_unpack_archive(what);
+
+	if (!a)
+		return NULL;
 	if (archive_read_open2(a, r, NULL, read_cb, NULL, NULL) != ARCHIVE_OK) {
-		layer_error(what, a);
+		hr_unpack_error(what, a);
 		archive_read_free(a);
 		return NULL;
 	}
@@ -97,31 +104,31 @@ static struct archive *open_archive(struct reader *r, const char *what)
 }
 
 /* The limits, before the entry is written. */
-static int check_limits(struct totals *tt, struct archive_entry *e, const char *what)
+static int check_limits(struct hr_unpack_totals *tt, struct archive_entry *e, const char *what)
 {
 	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
 		? (uint64_t)archive_entry_size(e) : 0;
 	char a[32], b[32], c[32], name[300];
 
-	printable(archive_entry_pathname(e) ? archive_entry_pathname(e) : "?", name, sizeof(name));
+	hr_printable(archive_entry_pathname(e) ? archive_entry_pathname(e) : "?", name, sizeof(name));
 	if (++tt->entries > tt->lim->max_entries) {
-		msg("%s: more than %llu entries in the image (at %s): refusing it "
+		hr_msg("%s: more than %llu entries in the image (at %s): refusing it "
 			"(--max-entries raises the limit)", what,
 			(unsigned long long)tt->lim->max_entries, name);
 		return -1;
 	}
 	tt->size += size;
 	if (tt->size > tt->lim->max_size) {
-		msg("%s: %s (%s) brings the unpacked image to %s, over the %s limit: refusing it "
-			"(--max-size raises the limit)", what, name, human_size(size, a),
-			human_size(tt->size, b), human_size(tt->lim->max_size, c));
+		hr_msg("%s: %s (%s) brings the unpacked image to %s, over the %s limit: refusing it "
+			"(--max-size raises the limit)", what, name, hr_human_size(size, a),
+			hr_human_size(tt->size, b), hr_human_size(tt->lim->max_size, c));
 		return -1;
 	}
 	if (size > tt->free_left) {	/* look again, then decide */
-		tt->free_left = free_space(tt->root);
+		tt->free_left = hr_free_space(tt->root);
 		if (size > tt->free_left) {
-			msg("%s: %s needs %s, and %s has only %s free: refusing to fill it", what,
-				name, human_size(size, a), tt->root, human_size(tt->free_left, b));
+			hr_msg("%s: %s needs %s, and %s has only %s free: refusing to fill it", what,
+				name, hr_human_size(size, a), tt->root, hr_human_size(tt->free_left, b));
 			return -1;
 		}
 	}
@@ -129,8 +136,7 @@ static int check_limits(struct totals *tt, struct archive_entry *e, const char *
 	return 0;
 }
 
-/* The entries of one layer. 0, or -1 after a message. */
-static int read_entries(struct archive *a, struct tree *t, struct totals *tt,
+int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_totals *tt,
 		const char *what, size_t *n)
 {
 	struct archive_entry *e;
@@ -143,25 +149,31 @@ static int read_entries(struct archive *a, struct tree *t, struct totals *tt,
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			layer_error(what, a);
+			hr_unpack_error(what, a);
 			return -1;
 		}
 		if (r == ARCHIVE_WARN && archive_error_string(a))
-			msg("warning: %s: %s", what, archive_error_string(a));
-		if (hr_interrupted || check_limits(tt, e, what) || tree_entry(t, a, e))
+			hr_msg("warning: %s: %s", what, archive_error_string(a));
+		if (hr_tool.interrupted || check_limits(tt, e, what))
+			return -1;
+		r = hr_tree_entry(t, a, e);
+		if (r == HR_TREE_EREAD)
+			hr_unpack_error(what, a);
+		if (r)
 			return -1;
 		(*n)++;
 	}
 	/* GNU and BSD tar end with two zero blocks; umoci 0.4.7 writes none. */
 	if (*n && archive_filter_bytes(a, 0) == before)
-		msg("warning: %s has no end-of-archive blocks (as umoci 0.4.7 writes layers): "
+		hr_msg("warning: %s has no end-of-archive blocks (as umoci 0.4.7 writes layers): "
 			"taking it as complete", what);
 	return 0;
 }
 
-static int unpack_layer(const struct image *img, size_t i, struct tree *t, struct totals *tt)
+static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, size_t i,
+		struct hr_tree *t, struct hr_unpack_totals *tt)
 {
-	const struct layer *ly = &img->layers[i];
+	const struct hr_layer *ly = &img->layers[i];
 	struct reader r = { .buf = hr_malloc(READ_CHUNK) };
 	struct archive *a = NULL;
 	char what[128], which[32], sz[32];	/* "layer 2/3 (sha256:...)", "layer 2/3" */
@@ -170,40 +182,41 @@ static int unpack_layer(const struct image *img, size_t i, struct tree *t, struc
 
 	snprintf(which, sizeof(which), "layer %zu/%zu", i + 1, img->n_layers);
 	snprintf(what, sizeof(what), "%s (%s)", which, ly->digest);
-	meter_start(&r.meter, "%s", which);	/* the step has begun: its line counts */
-	progress("applying %s (%s, %s)", which, ly->digest, human_size(ly->size, sz));
-	tree_layer(t, what);
-	if (blob_open(&r.blob, img->dir, ly->digest, ly->size, which))
+	hr_meter_start(&r.meter, "%s", which);	/* the step has begun: its line counts */
+	hr_progress("applying %s (%s, %s)", which, ly->digest, hr_human_size(ly->size, sz));
+	hr_tree_layer(t, what);
+	if (hr_layout_blob(&r.blob, l, ly->digest, ly->size, which))
 		goto out;
-	if (!(a = open_archive(&r, what)) || read_entries(a, t, tt, what, &n))
+	if (!(a = open_archive(&r, what)) || hr_unpack_entries(a, t, tt, what, &n))
 		goto out;
-	tree_layer_end(t);
-	if (blob_finish(&r.blob))
+	hr_tree_layer_end(t);
+	if (hr_layout_finish(&r.blob))
 		goto out;
-	progress("applied %s: %zu entries in %.1f s", which, n, meter_end(&r.meter));
+	hr_progress("applied %s: %zu entries in %.1f s", which, n, hr_meter_end(&r.meter));
 	rc = 0;
 out:
 	if (rc)
-		meter_end(&r.meter);
+		hr_meter_end(&r.meter);
 	archive_read_free(a);
-	blob_close(&r.blob);
+	hr_layout_blob_close(&r.blob);
 	free(r.buf);
 	return rc;
 }
 
-int unpack_layers(const struct image *img, const char *root, const struct limits *lim)
+int hr_unpack_layers(const struct hr_image *img, const struct hr_layout *l, const char *root,
+		const struct hr_limits *lim)
 {
-	struct totals tt = { .lim = lim, .root = root };
-	struct tree *t = tree_open(root);
+	struct hr_unpack_totals tt = { .lim = lim, .root = root };
+	struct hr_tree *t = hr_tree_open(root);
 	size_t i;
 	int rc = 0;
 
 	if (!t)
 		return -1;
 	for (i = 0; i < img->n_layers && rc == 0; i++)
-		rc = unpack_layer(img, i, t, &tt);
+		rc = unpack_layer(img, l, i, t, &tt);
 	if (rc == 0)
-		rc = tree_finish(t);
-	tree_close(t);
+		rc = hr_tree_finish(t);
+	hr_tree_close(t);
 	return rc;
 }

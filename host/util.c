@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,9 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-#include "run.h"
-
-bool hr_quiet;
+#include "rmtree.h"
+#include "tool.h"
+#include "util.h"
 
 static void vmsg(const char *fmt, va_list ap)
 {
@@ -26,18 +27,18 @@ static void vmsg(const char *fmt, va_list ap)
 	fflush(stderr);
 }
 
-void progress(const char *fmt, ...)
+void hr_progress(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (hr_quiet)
+	if (hr_tool.quiet)
 		return;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
 }
 
-void msg(const char *fmt, ...)
+void hr_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,7 +111,7 @@ char *hr_asprintf(const char *fmt, ...)
 	return s;
 }
 
-void strv_push(struct strv *s, const char *str)
+void hr_strv_push(struct hr_strv *s, const char *str)
 {
 	if (s->n + 1 >= s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -120,7 +121,7 @@ void strv_push(struct strv *s, const char *str)
 	s->v[s->n] = NULL;
 }
 
-void strv_free(struct strv *s)
+void hr_strv_free(struct hr_strv *s)
 {
 	size_t i;
 
@@ -130,14 +131,14 @@ void strv_free(struct strv *s)
 	memset(s, 0, sizeof(*s));
 }
 
-char *const *strv_array(const struct strv *s)
+char *const *hr_strv_array(const struct hr_strv *s)
 {
 	static char *const empty[] = { NULL };
 
 	return s->v ? s->v : empty;
 }
 
-const char *human_size(uint64_t bytes, char buf[32])
+const char *hr_human_size(uint64_t bytes, char buf[32])
 {
 	if (bytes < 1000)
 		snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
@@ -150,7 +151,7 @@ const char *human_size(uint64_t bytes, char buf[32])
 	return buf;
 }
 
-double now_s(void)
+double hr_now_s(void)
 {
 	struct timespec ts;
 
@@ -158,7 +159,7 @@ double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-bool parse_size(const char *s, uint64_t *out)
+bool hr_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t unit = 1;
@@ -188,7 +189,7 @@ bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-uint64_t free_space(const char *path)
+uint64_t hr_free_space(const char *path)
 {
 	struct statvfs sv;
 
@@ -197,7 +198,14 @@ uint64_t free_space(const char *path)
 	return (uint64_t)sv.f_bfree * sv.f_frsize;
 }
 
-const char *printable(const char *s, char *out, size_t outlen)
+const char *hr_after(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+const char *hr_printable(const char *s, char *out, size_t outlen)
 {
 	size_t n = 0;
 
@@ -217,110 +225,7 @@ const char *printable(const char *s, char *out, size_t outlen)
 	return out;
 }
 
-int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-bool utf8_valid(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	while (*s) {
-		unsigned cp, min, k, i;
-
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if ((*s & 0xe0) == 0xc0) {
-			k = 2; cp = *s & 0x1f; min = 0x80;
-		} else if ((*s & 0xf0) == 0xe0) {
-			k = 3; cp = *s & 0x0f; min = 0x800;
-		} else if ((*s & 0xf8) == 0xf0) {
-			k = 4; cp = *s & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		for (i = 1; i < k; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += k;
-	}
-	return true;
-}
-
-int clear_dir(int dirfd)
-{
-	int fd = dup(dirfd);
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (fd < 0)
-		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	/* Removing while reading is fine for a directory only we change. */
-	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (remove_at(dirfd, e->d_name)) {
-			rc = -1;
-			break;
-		}
-	}
-	if (!e && errno)
-		rc = -1;
-	closedir(d);
-	return rc;
-}
-
-int remove_at(int dirfd, const char *name)
-{
-	struct stat st, dst;
-	int fd, rc;
-
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) && errno != ENOENT ? -1 : 0;
-	if (fstat(dirfd, &dst))
-		return -1;
-	if (st.st_dev != dst.st_dev) {	/* a mount point: never cross */
-		errno = EBUSY;
-		return -1;
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = clear_dir(fd);
-	close(fd);
-	if (rc)
-		return -1;
-	return unlinkat(dirfd, name, AT_REMOVEDIR) && errno != ENOENT ? -1 : 0;
-}
-
-int remove_tree(const char *path)
+int hr_remove_tree(const char *path)
 {
 	char *dir = hr_strdup(path), *slash = strrchr(dir, '/');
 	const char *name;
@@ -338,7 +243,7 @@ int remove_tree(const char *path)
 		free(dir);
 		return -1;
 	}
-	rc = remove_at(fd, name);
+	rc = hm_remove_tree_at(fd, name);
 	close(fd);
 	free(dir);
 	return rc;
@@ -417,7 +322,7 @@ static void usage_at(int dirfd, struct usage *u)
 	closedir(d);
 }
 
-uint64_t tree_usage(const char *path, uint64_t *entries, uint64_t *apparent)
+uint64_t hr_tree_usage(const char *path, uint64_t *entries, uint64_t *apparent)
 {
 	struct usage u;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

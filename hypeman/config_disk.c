@@ -1,10 +1,10 @@
 /*
  * Phase 4 (config): the config disk (vdc, ext4, read-only) at /mnt/config
- * and its /config.json, parsed strictly (config.c). Any problem is fatal
- * (the caller's call): without a trustworthy config there is nothing sane
- * to run. The disk stays mounted in the initramfs through the switch: its
- * unmount (an ext4 teardown, milliseconds of kernel code under TCG) waits
- * until the program runs (hm_release_initramfs).
+ * and its /config.json, parsed strictly (contract/config.c). Any problem
+ * is fatal (the caller's call): without a trustworthy config there is
+ * nothing sane to run. The disk stays mounted in the initramfs through the
+ * switch: its unmount (an ext4 teardown, milliseconds of kernel code under
+ * TCG) waits until the program runs (hm_release_initramfs).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config_disk.o
 

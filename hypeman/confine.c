@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "confine.h"
+#include "fdio.h"
 
 /* musl hides <linux/openat2.h>: the ABI is stable, so define it here. */
 #ifndef SYS_openat2
@@ -265,23 +266,6 @@ struct maker {
 	mode_t mode;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	ssize_t w;
-
-	while (len) {
-		w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
 /* read(2)/write(2) through a buffer, for sources sendfile cannot read */
 static int copy_through_buffer(int dst, int src)
 {
@@ -300,7 +284,7 @@ static int copy_through_buffer(int dst, int src)
 				ret = 0;
 			break;
 		}
-		if (write_all(dst, buf, r) < 0)
+		if (hm_write_all(dst, buf, r) < 0)
 			break;
 	}
 	free(buf);
@@ -332,7 +316,7 @@ static int make_file(int dfd, const struct maker *m)
 	if (fd < 0)
 		return -1;
 	if (m->data)
-		ret = write_all(fd, m->data, m->len);
+		ret = hm_write_all(fd, m->data, m->len);
 	else
 		ret = copy_fd(fd, m->src_fd);
 	/* fchmod: the open mode is masked by umask, MODE must be exact */

@@ -1,5 +1,5 @@
 /*
- * Phase egress-ca (after network): the egress proxy's CA (config
+ * Phase 5 (egress-ca), after network: the egress proxy's CA (config
  * egress_proxy: enabled + ca_cert_pem) trusted in the image, so that TLS
  * through the proxy verifies. The PEM goes where update-ca-certificates
  * looks (Debian, Ubuntu, Alpine) and is appended to the bundles that

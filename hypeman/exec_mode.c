@@ -1,5 +1,5 @@
 /*
- * Exec mode (contract: Exec mode): the guest agent (phase agent-start), then
+ * Phase 8, exec mode (contract: Exec mode): the guest agent (agent-start), then
  * the program as a child (phase exec), and PID 1's duties until it exits:
  * reap every child (orphans too), forward signals, turn stop requests into
  * SIGTERM (SIGKILL after the grace period), then the HYPEMAN-EXIT marker

@@ -1,9 +1,10 @@
 /*
- * Phase 6 (gpu), only when config has_gpu: the initrd's NVIDIA bundle
- * (build.sh --gpu-driver) is mounted, its kernel modules loaded in order
- * (nvidia-drm with modeset=1), the /dev/nvidia* nodes made as
- * nvidia-modprobe makes them, and its userspace (libraries, nvidia-smi)
- * copied into the image, confined like every write there. The bundle
+ * Phase 6 (gpu), only when config has_gpu: as nvidia-modprobe, nothing is
+ * loaded unless the PCI bus has an NVIDIA display-class device. Then the
+ * initrd's NVIDIA bundle (build.sh --gpu-driver) is mounted, its kernel
+ * modules loaded in order (nvidia-drm with modeset=1), the /dev/nvidia*
+ * nodes made as nvidia-modprobe makes them, and its userspace (libraries,
+ * tools) bind-mounted read-only into the image (gpu_inject.c). The bundle
  * stays mounted after the switch (/run/hypeman/disks/gpu): the driver
  * reads its GSP firmware when a program first opens a GPU, and the
  * kernel's firmware search path points there. Every failure is an ERROR
@@ -19,6 +20,7 @@
 #define GPU_MNT      "/gpu"
 #define GPU_FIRMWARE HM_DISKS_DIR "/gpu/lib/firmware"
 #define FW_PATH_PARAM "/sys/module/firmware_class/parameters/path"
+#define PCI_DEVICES  "/sys/bus/pci/devices"
 
 /* contract: GPU and kernel headers: the stack, in load order */
 static const char *const nvidia_stack[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm" };
@@ -50,6 +52,31 @@ static char *read_list(struct hm_bundle_list *list)
 	}
 	free(text);
 	return NULL;
+}
+
+static int FAST_FUNC count_nvidia(const char *dir, struct dirent *de, void *arg)
+{
+	char *path = xasprintf("%s/%s/vendor", dir, de->d_name);
+	char *vendor = xmalloc_open_read_close(path, NULL), *class;
+
+	strcpy(strrchr(path, '/'), "/class");	/* shorter than "/vendor" */
+	class = xmalloc_open_read_close(path, NULL);
+	if (vendor && class && hm_pci_nvidia_display(vendor, class))
+		(*(int *)arg)++;
+	free(class);
+	free(vendor);
+	free(path);
+	return 0;
+}
+
+/* nvidia-modprobe's check: PCI devices of vendor 0x10de, class 0x03xx. */
+static int nvidia_pci_devices(void)
+{
+	int n = 0;
+
+	if (iterate_on_dir(PCI_DEVICES, count_nvidia, &n) != 0)
+		hm_log_errno(HM_WARN, "gpu", errno, "cannot list %s", PCI_DEVICES);
+	return n;
 }
 
 /* firmware_class.path: searched before /lib/firmware, in PID 1's root
@@ -105,26 +132,39 @@ static int load_stack(const char *release)
 	return rc;
 }
 
+/* The bundle mounted, the stack loaded, the nodes made, the userspace
+ * in the image: the summary of the phase. */
+static const char *setup(struct hm_boot *b, const struct hm_bundle_list *list, char *sum, size_t len)
+{
+	int gpus = -1;
+
+	if (nvidia_pci_devices() == 0) {
+		hm_log(HM_ERROR, "gpu", "has_gpu, but no NVIDIA display controller on the PCI bus "
+			"(vendor 0x10de, class 0x03xx in %s): no driver loaded", PCI_DEVICES);
+		return "no NVIDIA PCI device";
+	}
+	if (mount_bundle(b) != 0)
+		return "bundle not mounted";
+	if (load_stack(list->release) == 0)
+		gpus = hm_gpu_make_nodes();
+	else
+		hm_log(HM_ERROR, "gpu", "NVIDIA driver %s not loaded: no GPU device nodes", list->version);
+	hm_gpu_inject(b, GPU_MNT);
+	if (gpus < 0)
+		return "no GPU set up";
+	snprintf(sum, len, "NVIDIA driver %s: %d GPU(s)", list->version, gpus);
+	return sum;
+}
+
 void FAST_FUNC hm_setup_gpu(struct hm_boot *b)
 {
 	struct hm_bundle_list list;
-	char *text;
-	int gpus = -1;
+	char *text, sum[96];
 
 	if (!b->cfg.has_gpu)
 		return;
 	hm_phase_begin("gpu");
 	text = read_list(&list);
-	if (!text || mount_bundle(b) != 0) {
-		free(text);
-		return;
-	}
-	if (load_stack(list.release) == 0)
-		gpus = hm_gpu_make_nodes();
-	else
-		hm_log(HM_ERROR, "gpu", "NVIDIA driver %s not loaded: no GPU device nodes", list.version);
-	hm_gpu_inject(b, GPU_MNT);
-	if (gpus >= 0)
-		hm_phase_end("gpu", "NVIDIA driver %s: %d GPU(s)", list.version, gpus);
+	hm_phase_end("gpu", "%s", text ? setup(b, &list, sum, sizeof(sum)) : "no usable GPU bundle");
 	free(text);
 }

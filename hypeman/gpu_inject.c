@@ -1,11 +1,15 @@
 /*
- * Phase 6 (gpu): the bundle's userspace into the image, through confine.c
- * like every write there: the libraries (usr/lib of the bundle, real
- * files and their .so.1/.so symlinks) into the multiarch library
- * directory the image uses, its tools (nvidia-smi) into /usr/bin, an
- * /etc/ld.so.conf.d entry naming the library directory, and the image's
- * own ldconfig (when it has one) run in a child chrooted into the image,
- * so that the dynamic linker finds them by soname.
+ * Phase 6 (gpu): the bundle's userspace into the image, read-only, as
+ * libnvidia-container does it: each library (usr/lib of the bundle) is
+ * bind-mounted onto a file of that name in the multiarch library
+ * directory the image uses, each tool (usr/bin: nvidia-smi,
+ * nvidia-modprobe, nvidia-persistenced...) onto /usr/bin, the OpenCL ICD
+ * file onto /etc/OpenCL/vendors; the bundle's soname symlinks become
+ * symlinks. The overlay gets only empty mount points, the symlinks, an
+ * /etc/ld.so.conf.d entry naming the library directory and the cache of
+ * the image's own ldconfig, run on that directory in a child chrooted
+ * into the image. Every path is resolved confined (confine.c); the binds
+ * keep the bundle mount's read-only, nosuid, nodev flags.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += gpu_inject.o
 
@@ -23,58 +27,83 @@
 #define LD_CONF "/etc/ld.so.conf.d/hypeman-nvidia.conf"
 #define LDCONFIG_TIMEOUT_MS 60000
 
-struct copy_job {
+struct bind_job {
 	struct hm_boot *b;
 	const char *dst;
-	mode_t mode;
-	int copied, failed;
+	int bound, linked, failed;
 };
 
-/* One entry of the bundle's directory: a file copied, a symlink made. */
-static int FAST_FUNC copy_entry(const char *dir, struct dirent *de, void *arg)
+/* DST in the image as a regular file to mount on (an empty one made when
+ * there is none; anything else there replaced): its O_PATH fd, or -1. */
+static int mount_point(struct hm_boot *b, const char *dst)
 {
-	struct copy_job *j = arg;
+	int fd = hm_openat_in_root(b->newroot_fd, dst, O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	if (hm_write_file_in_root(b->newroot_fd, dst, "", 0, 0644, NULL) != 0)
+		return -1;
+	return hm_openat_in_root(b->newroot_fd, dst, O_PATH | O_NOFOLLOW, 0);
+}
+
+/* SRC bind-mounted onto DST in the image. */
+static int bind_file(struct hm_boot *b, const char *src, const char *dst)
+{
+	char target[32];
+	int fd = mount_point(b, dst), rc;
+
+	if (fd < 0)
+		return -1;
+	sprintf(target, "/proc/self/fd/%d", fd);
+	rc = mount(src, target, NULL, MS_BIND, NULL);
+	close(fd);
+	return rc;
+}
+
+/* One entry of the bundle's directory: a file bound, a symlink made. */
+static int FAST_FUNC bind_entry(const char *dir, struct dirent *de, void *arg)
+{
+	struct bind_job *j = arg;
 	char *src = concat_path_file(dir, de->d_name);
 	char *dst = concat_path_file(j->dst, de->d_name);
 	char *target = NULL;
-	int fd = -1, rc = -1;
+	int rc = 0;
 	struct stat st;
 
-	if (lstat(src, &st) != 0)
-		goto out;
-	if (S_ISLNK(st.st_mode)) {
+	if (lstat(src, &st) != 0) {
+		rc = -1;
+	} else if (S_ISLNK(st.st_mode)) {
 		target = xmalloc_readlink(src);
 		rc = target ? hm_symlink_in_root(j->b->newroot_fd, target, dst) : -1;
+		j->linked += rc == 0;
 	} else if (S_ISREG(st.st_mode)) {
-		fd = open(src, O_RDONLY | O_CLOEXEC);
-		rc = fd < 0 ? -1 : hm_copy_fd_in_root(j->b->newroot_fd, dst, fd, j->mode, NULL);
-	} else {
-		rc = 0;	/* directories and the rest: not part of a bundle */
-	}
+		rc = bind_file(j->b, src, dst);
+		j->bound += rc == 0;
+	}	/* directories and the rest: not part of a bundle */
 	if (rc != 0) {
-		hm_log_errno(HM_ERROR, "gpu", errno, "cannot install %s as %s in the image", src, dst);
+		hm_log_errno(HM_ERROR, "gpu", errno, "cannot put %s in the image as %s", src, dst);
 		j->failed++;
-	} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		j->copied++;
 	}
- out:
-	if (fd >= 0)
-		close(fd);
 	free(target);
 	free(src);
 	free(dst);
 	return 0;
 }
 
-static void copy_dir(struct hm_boot *b, const char *src, const char *dst, mode_t mode)
+static void bind_dir(struct hm_boot *b, const char *bundle, const char *sub, const char *dst)
 {
-	struct copy_job j = { b, dst, mode, 0, 0 };
+	struct bind_job j = { b, dst, 0, 0, 0 };
+	char *src = concat_path_file(bundle, sub);
 
-	if (access(src, F_OK) != 0)
-		return;
-	iterate_on_dir(src, copy_entry, &j);
-	hm_log(HM_INFO, "gpu", "installed %d file(s) from the bundle's %s in %s%s", j.copied,
-		src, dst, j.failed ? " (with errors)" : "");
+	if (access(src, F_OK) == 0) {
+		iterate_on_dir(src, bind_entry, &j);
+		hm_log(HM_INFO, "gpu", "%d file(s) of the bundle's %s mounted read-only in %s, %d symlink(s)%s",
+			j.bound, sub, dst, j.linked, j.failed ? " (with errors)" : "");
+	}
+	free(src);
 }
 
 /* The image's multiarch library directory, else /usr/lib64, else /usr/lib. */
@@ -93,39 +122,13 @@ static const char *library_dir(struct hm_boot *b)
 	return dirs[i];
 }
 
-/* Waits for PID until the deadline: its wait status, -1 when it was
- * killed at the deadline, -2 when waitpid failed. */
-static int wait_bounded(pid_t pid, unsigned timeout_ms)
-{
-	unsigned long long deadline = hm_uptime_ms() + timeout_ms;
-	struct timespec ts;
-	sigset_t chld;
-	int status;
-	pid_t r;
-
-	/* SIGCHLD is blocked in PID 1: wait for it, bounded */
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	while ((r = waitpid(pid, &status, WNOHANG)) != pid) {
-		if (r < 0 && errno != EINTR)
-			return -2;
-		if (!hm_time_left(deadline, &ts)) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sigtimedwait(&chld, NULL, &ts);
-	}
-	return status;
-}
-
-/* The image's ldconfig, chrooted into the image, in a child. */
-static void run_ldconfig(struct hm_boot *b)
+/* The image's ldconfig on LIBDIR, chrooted into the image, in a child. */
+static void run_ldconfig(struct hm_boot *b, const char *libdir)
 {
 	static const char *const paths[] = { "/sbin/ldconfig", "/usr/sbin/ldconfig" };
+	char *const argv[] = { (char *)"ldconfig", (char *)libdir, NULL };
 	const char *path = NULL;
 	unsigned i;
-	pid_t pid;
 	int status;
 
 	for (i = 0; i < ARRAY_SIZE(paths) && !path; i++) {
@@ -140,42 +143,24 @@ static void run_ldconfig(struct hm_boot *b)
 		hm_log(HM_INFO, "gpu", "the image has no ldconfig: %s names the libraries' directory", LD_CONF);
 		return;
 	}
-	pid = fork();
-	if (pid == 0) {
-		static char *const argv[] = { (char *)"ldconfig", NULL };
-		static char *const envp[] = { NULL };
-		die_func = NULL;
-		hm_reset_signals();
-		if (fchdir(b->newroot_fd) == 0 && chroot(".") == 0 && chdir("/") == 0)
-			execve(path, argv, envp);
-		_exit(127);
-	}
-	if (pid < 0) {
-		hm_log_errno(HM_ERROR, "gpu", errno, "fork for ldconfig failed");
-		return;
-	}
-	status = wait_bounded(pid, LDCONFIG_TIMEOUT_MS);
-	if (status == -1)
-		hm_log(HM_ERROR, "gpu", "the image's %s did not finish within %u ms: killed", path, LDCONFIG_TIMEOUT_MS);
-	else if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		hm_log(HM_ERROR, "gpu", "the image's %s failed (wait status 0x%x)", path, status);
-	else
-		hm_log(HM_INFO, "gpu", "ran the image's %s", path);
+	/* a failure to run it, a signal or the bound: logged by the runner */
+	status = hm_run_in_image(b, "gpu", path, argv, LDCONFIG_TIMEOUT_MS);
+	if (status > 0)
+		hm_log(HM_ERROR, "gpu", "the image's %s %s failed (exit code %d)", path, libdir, status);
+	else if (status == 0)
+		hm_log(HM_INFO, "gpu", "ran the image's %s %s", path, libdir);
 }
 
 void FAST_FUNC hm_gpu_inject(struct hm_boot *b, const char *bundle)
 {
 	const char *libdir = library_dir(b);
-	char *src, *conf;
+	char *conf;
 
-	src = concat_path_file(bundle, "usr/lib");
-	copy_dir(b, src, libdir, 0755);
-	free(src);
-	src = concat_path_file(bundle, "usr/bin");
-	copy_dir(b, src, "/usr/bin", 0755);
-	free(src);
+	bind_dir(b, bundle, "usr/lib", libdir);
+	bind_dir(b, bundle, "usr/bin", "/usr/bin");
+	bind_dir(b, bundle, "etc/OpenCL/vendors", "/etc/OpenCL/vendors");
 	conf = xasprintf("%s\n", libdir);
 	hm_write_in_image(b, "gpu", LD_CONF, conf, strlen(conf), 0644);
 	free(conf);
-	run_ldconfig(b);
+	run_ldconfig(b, libdir);
 }

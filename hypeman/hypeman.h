@@ -10,12 +10,13 @@
  * calls hm_fatal(); the others return void, their failures logged as
  * ERRORs.
  *
- * Pure modules: json, config, detect, exit_status, envfile, moddep,
- * fstype, confine, logline, cmdline and env use libc only (no libbb.h,
- * no hm_log) and have their own headers, so that they build on the host
- * for the unit tests (tests/unit/run.sh compiles them with busybox's
- * flags too), and json and detect for host/. Everything else is the init's and uses
- * busybox's libbb.
+ * Pure modules use libc only (no libbb.h, no hm_log) and have their own
+ * headers, so that they build on the host for the unit tests
+ * (tests/unit/run.sh compiles them with busybox's flags too): here
+ * exit_status, envfile, moddep, fstype, confine, cmdline, env, interp
+ * and nvinfo; and the contract layer (contract/: json, config, detect,
+ * logline, marker, rmtree, disks.h), which host/ compiles too. Everything
+ * else here is the init's and uses busybox's libbb.
  *
  * Comments: file headers and comments of three lines or more open and
  * close on lines of their own; shorter ones open and close on their text.
@@ -32,6 +33,10 @@
 #include "detect.h"
 #include "cmdline.h"
 #include "env.h"
+#include "log.h"
+#include "mounts.h"
+#include "shutdown.h"
+#include "spawn.h"
 
 PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 
@@ -60,38 +65,9 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 #define HM_HEADERS_LIST   "/etc/hypeman/headers"
 #define HM_HEADERS_IMAGE  "/hypeman/headers.sqfs"
 
-/* Device nodes appear asynchronously once the driver binds. */
-#define HM_DEVICE_TIMEOUT_MS 5000
 /* Disk mounts staged in the initramfs: vda, vdb, two per overlay volume,
  * the GPU bundle. */
 #define HM_MAX_STAGED    (2 + 2 * HM_MAX_VOLUMES + 1)
-
-/* ---- log.c: JSON Lines on the console (contract: Log) ---- */
-enum hm_level { HM_INFO, HM_WARN, HM_ERROR };
-void hm_log(enum hm_level level, const char *phase, const char *fmt, ...) FAST_FUNC
-	__attribute__ ((format (printf, 3, 4)));
-/* Same, with "error":strerror(err) */
-void hm_log_errno(enum hm_level level, const char *phase, int err, const char *fmt, ...) FAST_FUNC
-	__attribute__ ((format (printf, 4, 5)));
-/* An INFO line only with hypeman.debug=1: the per-item detail (each
- * module, each disk) under a phase's one summary line. */
-void hm_debug(const char *phase, const char *fmt, ...) FAST_FUNC
-	__attribute__ ((format (printf, 2, 3)));
-/* Phase timing: begin remembers the time; end logs msg with "dur_ms". */
-void hm_phase_begin(const char *phase) FAST_FUNC;
-void hm_phase_end(const char *phase, const char *fmt, ...) FAST_FUNC
-	__attribute__ ((format (printf, 2, 3)));
-unsigned long long hm_uptime_ms(void) FAST_FUNC;
-/* Time until DEADLINE_MS (hm_uptime_ms clock) in *LEFT; false once past. */
-bool hm_time_left(unsigned long long deadline_ms, struct timespec *left) FAST_FUNC;
-/* Plain line (markers), written in one write(2). */
-void hm_console_line(const char *line) FAST_FUNC;
-/* HYPEMAN-PROGRAM-START ts=<RFC3339 UTC, ns> mode=MODE */
-void hm_program_start_marker(const char *mode) FAST_FUNC;
-
-/* ---- console.c ---- */
-int hm_console_open(void) FAST_FUNC;     /* fd 1 and 2 on the best console */
-const char *hm_console_path(void) FAST_FUNC;
 
 /* ---- state.c: the state shared by the phases, and its defaults ---- */
 struct hm_boot {
@@ -138,65 +114,12 @@ void hm_unmount_config(int oldroot_fd, const char *phase) FAST_FUNC;
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 void hm_run_systemd(struct hm_boot *b) NORETURN FAST_FUNC;  /* systemd_mode.c: systemd */
 
-/* ---- stop.c: stop requests before the program ---- */
-/* SIGTERM and SIGINT (Ctrl-Alt-Del): the signals that ask for a stop. */
-void hm_stop_sigset(sigset_t *set) FAST_FUNC;
-/* When a stop request is pending, log it (WHERE: "after the modules"...)
- * and shut down; else return at once. */
-void hm_stop_point(struct hm_boot *b, const char *where) FAST_FUNC;
-
 /* ---- pids_limit.c: hypeman.pids_max ---- */
 /* The program's cgroup with pids.max PIDS_MAX (0: none): its
  * cgroup.procs open for writing, or -1 (no limit, or an ERROR logged). */
 int hm_program_cgroup(unsigned pids_max) FAST_FUNC;
 /* Child side: move the caller into that cgroup (PROCS_FD < 0: nothing). */
 void hm_join_program_cgroup(int procs_fd) FAST_FUNC;
-
-/* ---- image_files.c ---- */
-/* Create or replace PATH in the image (confined), failures and replaced
- * symlinks logged under PHASE. 0 or -1. */
-int hm_write_in_image(struct hm_boot *b, const char *phase, const char *path,
-		const void *data, size_t len, mode_t mode) FAST_FUNC;
-
-/* ---- devices.c ---- */
-/*
- * Polls (a few ms per step) until PATH exists with file TYPE (S_IFBLK,
- * S_IFDIR...; symlinks followed). 0, or -1 after HM_DEVICE_TIMEOUT_MS
- * with an ERROR under PHASE: "WHAT PATH did not appear within N ms".
- */
-int hm_wait_for(const char *phase, const char *what, const char *path, mode_t type) FAST_FUNC;
-/*
- * The modaliases of the devices present on the buses that device patterns
- * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...):
- * /sys/bus/BUS/devices/DEV/modalias, malloc'ed, in *MODALIASES (NULL at
- * the end). Their count, or -1 without /sys/bus.
- */
-int hm_device_modaliases(char *const *prefixes, int n, char ***modaliases) FAST_FUNC;
-/* The filesystem on disk DEV by its superblock ("ext4", "erofs"), or NULL
- * (unknown type, or *ERR set: the errno of the open or read). */
-const char *hm_disk_fstype(const char *dev, int *err) FAST_FUNC;
-
-/* ---- mount helpers (mounts.c) ---- */
-/* mount(2) with the failure logged (phase, source, target, type). */
-int hm_mount(const char *phase, const char *src, const char *target,
-		const char *type, unsigned long flags, const char *data) FAST_FUNC;
-/* mount(2) of the ext4 disk DEV, a failure logged as "WHAT DEV: ...
- * expected an ext4 filesystem" (WHAT: "overlay disk", "config disk"). */
-int hm_mount_disk(const char *phase, const char *what, const char *dev,
-		const char *target, unsigned long flags, const char *data) FAST_FUNC;
-/* mkdir -p for initramfs paths (ours, trusted). */
-int hm_mkdir(const char *phase, const char *path, mode_t mode) FAST_FUNC;
-
-/* ---- spawn.c: busybox applets in a child ---- */
-/*
- * Forks a child that runs applet ARGV[0] of this busybox (no exec), with
- * SETUP (may be NULL) run in it first. Returns the child's pid, or -1
- * after an ERROR under PHASE.
- */
-pid_t hm_fork_applet(const char *phase, const char *const *argv, void (*setup)(void)) FAST_FUNC;
-/* The same, waited for: its exit status (0..255), or -1 when it could not
- * run or was killed. */
-int hm_run_applet(const char *phase, const char *const *argv) FAST_FUNC;
 
 /* ---- GPU and kernel headers (gpu*.c, headers.c, initrd_image.c) ---- */
 struct hm_modplan;
@@ -218,24 +141,16 @@ int hm_image_modules_load(const char *phase, int *fds, int n) FAST_FUNC;
 int hm_mount_initrd_image(const char *phase, int fd, const char *target) FAST_FUNC;
 /* The /dev/nvidia* nodes; the number of GPUs, or -1 (logged). */
 int hm_gpu_make_nodes(void) FAST_FUNC;
-/* The bundle mounted at BUNDLE: its userspace into the image. */
+/* The bundle mounted at BUNDLE: its userspace into the image, read-only. */
 void hm_gpu_inject(struct hm_boot *b, const char *bundle) FAST_FUNC;
+/* nvidia-persistenced (gpu_persistenced.c), when the bundle carries it
+ * and the driver loaded: started after the switch (exec mode: waited
+ * for; systemd mode: a unit); stopped at shutdown before the rest gets
+ * SIGTERM. */
+void hm_gpu_start_persistenced(struct hm_boot *b) FAST_FUNC;
+void hm_gpu_stop_persistenced(void) FAST_FUNC;
 /* The hypeman-headers-wait applet: exit status. */
 int hm_headers_wait(void) FAST_FUNC;
-
-/* ---- shutdown.c ---- */
-/* Kill everything, unmount, power off. Never returns. */
-void hm_shutdown(unsigned grace_s) NORETURN FAST_FUNC;
-/* The last steps only: sync, unmount what is left, power off. */
-void hm_poweroff(const char *phase) NORETURN FAST_FUNC;
-/* The same with reboot(2)'s CMD (RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM). */
-void hm_poweroff_cmd(const char *phase, int cmd) NORETURN FAST_FUNC;
-
-/* ---- rescue.c: contract: Failure ---- */
-void hm_fatal(struct hm_boot *b, const char *phase, const char *fmt, ...) NORETURN FAST_FUNC
-	__attribute__ ((format (printf, 3, 4)));
-/* die_func for busybox's x*() helpers inside PID 1. */
-void hm_die_hook(void) FAST_FUNC;
 
 POP_SAVED_FUNCTION_VISIBILITY
 

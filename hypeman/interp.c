@@ -7,6 +7,7 @@
 #endif
 #include <elf.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -50,23 +51,27 @@ static enum hm_interp shebang(const char *head, size_t n, char *buf, size_t len)
 }
 
 /* A field of SIZE bytes at P in the file's byte order. */
-static uint64_t field(const unsigned char *p, int size, int big)
+static uint64_t field(const unsigned char *p, size_t size, int big)
 {
 	uint64_t v = 0;
-	int i;
+	size_t i;
 
 	for (i = 0; i < size; i++)
 		v |= (uint64_t)p[big ? size - 1 - i : i] << (8 * i);
 	return v;
 }
 
+/* Member M of the ELF header at EH or the program header at PH, read
+ * from the 64- or 32-bit struct as the file is (is64, big in scope). */
+#define MEMBER(base, type, m) field((base) + (is64 ? offsetof(Elf64_##type, m) \
+	: offsetof(Elf32_##type, m)), is64 ? sizeof(((Elf64_##type *)0)->m) \
+	: sizeof(((Elf32_##type *)0)->m), big)
+
 static enum hm_interp elf_interp(int fd, const unsigned char *eh, char *buf, size_t len)
 {
 	int is64 = eh[EI_CLASS] == ELFCLASS64, big = eh[EI_DATA] == ELFDATA2MSB;
-	/* offsets differ between Elf32_Ehdr/Phdr and Elf64_Ehdr/Phdr */
-	uint64_t phoff = is64 ? field(eh + 32, 8, big) : field(eh + 28, 4, big);
-	unsigned phentsize = field(eh + (is64 ? 54 : 42), 2, big);
-	unsigned phnum = field(eh + (is64 ? 56 : 44), 2, big), i;
+	uint64_t phoff = MEMBER(eh, Ehdr, e_phoff);
+	unsigned phentsize = MEMBER(eh, Ehdr, e_phentsize), phnum = MEMBER(eh, Ehdr, e_phnum), i;
 	unsigned char ph[sizeof(Elf64_Phdr)];
 	size_t need = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 
@@ -78,13 +83,14 @@ static enum hm_interp elf_interp(int fd, const unsigned char *eh, char *buf, siz
 
 		if (read_at(fd, ph, need, phoff + (uint64_t)i * phentsize) != 0)
 			return HM_INTERP_NONE;
-		if (field(ph, 4, big) != PT_INTERP)
+		if (MEMBER(ph, Phdr, p_type) != PT_INTERP)
 			continue;
-		off = is64 ? field(ph + 8, 8, big) : field(ph + 4, 4, big);
-		size = is64 ? field(ph + 32, 8, big) : field(ph + 16, 4, big);
+		off = MEMBER(ph, Phdr, p_offset);
+		size = MEMBER(ph, Phdr, p_filesz);
 		if (size == 0 || size > sizeof(path) || read_at(fd, path, size, off) != 0)
 			return HM_INTERP_NONE;
-		/* the segment holds the path and its NUL */
+		/* the segment holds the path and its NUL; one that starts
+		 * with the NUL names "" (hm_explain_enoent says so) */
 		copy_cut(buf, len, path, strnlen(path, size));
 		return HM_INTERP_ELF;
 	}
@@ -121,6 +127,11 @@ const char *hm_explain_enoent(const char *path, char *buf, size_t len)
 	close(fd);
 	if (kind == HM_INTERP_NONE)
 		return NULL;
+	if (!interp[0]) {
+		snprintf(buf, len, "its ELF interpreter (dynamic loader) is an empty path: "
+			"its PT_INTERP starts with a NUL byte");
+		return buf;
+	}
 	what = kind == HM_INTERP_SCRIPT ? "its interpreter %s (its #! line)"
 			: "its ELF interpreter (dynamic loader) %s";
 	if (snprintf(buf, len, what, interp) < 0)

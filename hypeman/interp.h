@@ -26,9 +26,10 @@ enum hm_interp hm_interpreter_of(int fd, char *buf, size_t len);
 /*
  * Why PATH, a file that exists, got ENOENT from execve, in words for the
  * log ("its interpreter /bin/bash (its #! line) is not in the image"),
- * in BUF (LEN bytes). Paths are looked up as they are (init is chrooted
- * into the image by then). Returns BUF, or NULL when PATH names no
- * interpreter (then the plain error says enough).
+ * in BUF (LEN bytes); a PT_INTERP that starts with a NUL (the kernel
+ * opens "") is said to be empty. Paths are looked up as they are (init
+ * is chrooted into the image by then). Returns BUF, or NULL when PATH
+ * names no interpreter (then the plain error says enough).
  */
 const char *hm_explain_enoent(const char *path, char *buf, size_t len);
 

@@ -1,5 +1,5 @@
 /*
- * Phase 5b (network), after the volumes so that a volume on /etc cannot
+ * Phase 5 (network), after the volumes so that a volume on /etc cannot
  * hide resolv.conf: lo up (one ioctl: every boot does it, a child would
  * cost a fork); with network_enabled, guest_ip/guest_cidr on eth0; eth0
  * up; default route via guest_gw; "nameserver guest_dns" in the image's

@@ -1,11 +1,13 @@
 /*
  * Parsing for the GPU and kernel-headers phases (see nvinfo.h): the NVIDIA
- * driver's /proc files, /proc/devices, the initrd's bundle lists.
+ * driver's /proc files, /proc/devices, PCI ids in sysfs, the initrd's
+ * bundle lists.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += nvinfo.o
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
 #endif
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,14 @@ static int next_line(const char **p, const char **start, const char **end)
 	return 1;
 }
 
+/* Whether [S, E) starts with PREFIX. */
+static int starts_with(const char *s, const char *e, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return (size_t)(e - s) >= n && strncmp(s, prefix, n) == 0;
+}
+
 /* When [S, E) is "KEY:" followed by a value, the value without its
  * surrounding blanks in [*VS, *VE). */
 static int key_value(const char *s, const char *e, const char *key,
@@ -51,7 +61,7 @@ static int key_value(const char *s, const char *e, const char *key,
 {
 	size_t n = strlen(key);
 
-	if ((size_t)(e - s) <= n || strncmp(s, key, n) != 0 || s[n] != ':')
+	if (!starts_with(s, e, key) || s + n == e || s[n] != ':')
 		return 0;
 	s += n + 1;
 	while (s < e && strchr(BLANKS, *s))
@@ -70,15 +80,15 @@ int hm_proc_devices_major(const char *text, const char *name)
 	long major;
 
 	while (next_line(&p, &s, &e)) {
-		if (e - s >= 18 && strncmp(s, "Character devices:", 18) == 0) {
+		if (starts_with(s, e, "Character devices:")) {
 			in_char = 1;
 			continue;
 		}
-		if (e - s >= 14 && strncmp(s, "Block devices:", 14) == 0)
+		if (starts_with(s, e, "Block devices:"))
 			in_char = 0;
 		if (!in_char)
 			continue;
-		/* "195 nvidia-frontend" (the number right-aligned in 3) */
+		/* "195 nvidiactl" (the number right-aligned in 3) */
 		while (s < e && *s == ' ')
 			s++;
 		for (w = s; w < e && *w >= '0' && *w <= '9'; w++)
@@ -90,6 +100,24 @@ int hm_proc_devices_major(const char *text, const char *name)
 			return (int)major;
 	}
 	return -1;
+}
+
+int hm_nv_frontend_major(const char *devices, const char **name)
+{
+	/* before 550.40 one name; from it on two, the major the same */
+	static const char *const names[] = { "nvidia-frontend", "nvidiactl", "nvidia" };
+	unsigned i;
+	int major;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		major = hm_proc_devices_major(devices, names[i]);
+		if (major >= 0) {
+			*name = names[i];
+			return major;
+		}
+	}
+	*name = NULL;
+	return HM_NV_MAJOR;
 }
 
 static void copy_value(char *dst, size_t size, const char *s, const char *e)
@@ -126,7 +154,7 @@ int hm_nv_cap_parse(const char *text, int *minor, unsigned *mode)
 
 	while (next_line(&p, &s, &e)) {
 		if (key_value(s, e, "DeviceFileMinor", &vs, &ve))
-			m = number(vs, ve, 255);
+			m = number(vs, ve, HM_NV_CAP_MINOR_MAX);
 		else if (key_value(s, e, "DeviceFileMode", &vs, &ve))
 			md = number(vs, ve, 07777);
 	}
@@ -135,6 +163,38 @@ int hm_nv_cap_parse(const char *text, int *minor, unsigned *mode)
 	*minor = (int)m;
 	*mode = (unsigned)md;
 	return 0;
+}
+
+void hm_nv_params_parse(const char *text, struct hm_nv_params *p)
+{
+	static const struct { const char *key; size_t off; long max; } keys[] = {
+		{ "DeviceFileUID", offsetof(struct hm_nv_params, uid), 0x7fffffff },
+		{ "DeviceFileGID", offsetof(struct hm_nv_params, gid), 0x7fffffff },
+		{ "DeviceFileMode", offsetof(struct hm_nv_params, mode), 07777 },
+		{ "ModifyDeviceFiles", offsetof(struct hm_nv_params, modify), 1 },
+	};
+	const char *s, *e, *vs, *ve;
+	unsigned i;
+	long v;
+
+	p->uid = p->gid = 0;
+	p->mode = 0666;
+	p->modify = 1;
+	while (next_line(&text, &s, &e)) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			/* the driver writes decimal; a bad value keeps the default */
+			if (key_value(s, e, keys[i].key, &vs, &ve) && (v = number(vs, ve, keys[i].max)) >= 0)
+				*(unsigned *)((char *)p + keys[i].off) = (unsigned)v;
+		}
+	}
+}
+
+int hm_pci_nvidia_display(const char *vendor, const char *class)
+{
+	/* sysfs writes "0x10de\n" and "0x030200\n" */
+	return strncmp(vendor, "0x10de", 6) == 0 && (vendor[6] == '\n' || !vendor[6])
+		&& strncmp(class, "0x03", 4) == 0 && strspn(class + 4, "0123456789abcdef") == 4
+		&& (class[8] == '\n' || !class[8]);
 }
 
 static int bad(char *err, size_t errlen, int line, const char *what, const char *word)

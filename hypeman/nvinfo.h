@@ -1,7 +1,8 @@
 /*
  * hypeman-init: what the GPU and kernel-headers phases read from small text
- * files (the NVIDIA driver's /proc files, /proc/devices, the bundle lists
- * build.sh writes into the initrd). Pure: texts in, values out, no I/O.
+ * files (the NVIDIA driver's /proc files, /proc/devices, a PCI device's
+ * vendor and class in sysfs, the bundle lists build.sh writes into the
+ * initrd). Pure: texts in, values out, no I/O.
  */
 #ifndef HM_NVINFO_H
 #define HM_NVINFO_H 1
@@ -11,6 +12,25 @@
 /* The major of the character device NAME in /proc/devices TEXT (the
  * "Character devices:" section only), or -1 when it is not listed. */
 int hm_proc_devices_major(const char *text, const char *name);
+
+/* The NVIDIA driver's character major: the first of "nvidia-frontend"
+ * (drivers before 550.40), "nvidiactl", "nvidia" (550.40 on) that
+ * DEVICES lists, its name in *NAME; else HM_NV_MAJOR and *NAME NULL. */
+#define HM_NV_MAJOR 195
+int hm_nv_frontend_major(const char *devices, const char **name);
+
+/* /proc/driver/nvidia/params: the nodes' owner and mode as nvidia-modprobe
+ * reads them ("DeviceFileUID: 0", "DeviceFileGID: 0", "DeviceFileMode:
+ * 438", "ModifyDeviceFiles: 1", decimal). Absent or bad: root, 0666, 1. */
+struct hm_nv_params {
+	unsigned uid, gid, mode, modify;
+};
+void hm_nv_params_parse(const char *text, struct hm_nv_params *p);
+
+/* Whether a PCI device's sysfs "vendor" and "class" texts are NVIDIA's
+ * (0x10de) and a display controller (0x03xxxx), the devices
+ * nvidia-modprobe loads the driver for. */
+int hm_pci_nvidia_display(const char *vendor, const char *class);
 
 /* /proc/driver/nvidia/gpus/<pci>/information: "Model:", "Bus Location:"
  * and "Device Minor:" lines (keys as the driver writes them, values with
@@ -24,8 +44,10 @@ void hm_nv_gpu_parse(const char *text, struct hm_nv_gpu *gpu);
 
 /* /proc/driver/nvidia/capabilities/.../<cap>: "DeviceFileMinor: N" and
  * "DeviceFileMode: M" (decimal, as the driver writes them). 0 with
- * *MINOR (0..255) and *MODE (07777 bits; 0444 when absent) set, or -1 when
- * there is no valid minor. */
+ * *MINOR (0..HM_NV_CAP_MINOR_MAX, the driver's limit: MIG instances of
+ * several GPUs pass 255) and *MODE (07777 bits; 0444 when absent) set, or
+ * -1 when there is no valid minor. */
+#define HM_NV_CAP_MINOR_MAX 8191
 int hm_nv_cap_parse(const char *text, int *minor, unsigned *mode);
 
 /* The initrd's bundle lists (/etc/hypeman/gpu, /etc/hypeman/headers):

@@ -17,23 +17,17 @@
  */
 static int reap_all_until(unsigned long long deadline_ms, int resend, unsigned *reaped)
 {
-	sigset_t chld;
-	struct timespec ts;
-
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
 	for (;;) {
 		pid_t r;
 		while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
 			(*reaped)++;
 		if (r < 0 && errno == ECHILD)
 			return 1;
-		if (!hm_time_left(deadline_ms, &ts))
-			return 0;
 		if (resend)
 			kill(-1, resend);
-		/* SIGCHLD is blocked in PID 1: wait for it, bounded */
-		sigtimedwait(&chld, NULL, &ts);
+		/* SIGCHLD is blocked in PID 1 (hm_shutdown): wait for it, bounded */
+		if (!hm_sigchld_wait(deadline_ms))
+			return 0;
 	}
 }
 
@@ -46,6 +40,7 @@ void FAST_FUNC hm_shutdown(unsigned grace_s)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	hm_phase_begin("shutdown");
+	hm_gpu_stop_persistenced();
 	hm_log(HM_INFO, "shutdown", "sending SIGTERM to all processes, grace period %us", grace_s);
 	kill(-1, SIGTERM);
 	kill(-1, SIGCONT);
@@ -67,7 +62,7 @@ struct mnt {
 	bool ro;
 };
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo */
+/* /proc/self/mounts escapes space, tab, newline and backslash as \ooo */
 static void unescape(char *s)
 {
 	char *d = s;
@@ -84,40 +79,35 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* The mounts in mountinfo order (parents before children). */
+/* The mounts in the kernel's order (parents before children). */
 static int read_mounts(struct mnt **out)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "r");
+	FILE *f = fopen("/proc/self/mounts", "r");
 	char line[4096];
 	struct mnt *v = NULL;
 	int n = 0;
 
 	if (!f) {
-		hm_log_errno(HM_WARN, "shutdown", errno, "cannot read /proc/self/mountinfo");
+		hm_log_errno(HM_WARN, "shutdown", errno, "cannot read /proc/self/mounts");
 		*out = NULL;
 		return 0;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		/* id parent maj:min root target opts [optional...] - fstype src super */
-		char *fields[6], *sep, *save;
-		int i;
-		fields[0] = strtok_r(line, " ", &save);
-		for (i = 1; i < 6 && fields[i - 1]; i++)
-			fields[i] = strtok_r(NULL, " ", &save);
-		if (i < 6 || !fields[5])
-			continue;
-		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)
-			continue;
-		if (!sep || !(sep = strtok_r(NULL, " ", &save)))
+		/* source target fstype options 0 0 */
+		char *save, *src = strtok_r(line, " ", &save), *target = strtok_r(NULL, " ", &save);
+		char *type = strtok_r(NULL, " ", &save), *opts = strtok_r(NULL, " ", &save), *ro;
+
+		if (!opts)
 			continue;
 		v = xrealloc(v, (n + 1) * sizeof(v[0]));
-		unescape(fields[4]);
-		v[n].target = xstrdup(fields[4]);
-		v[n].fstype = xstrdup(sep);
-		sep = strtok_r(NULL, " ", &save);
-		v[n].source = xstrdup(sep ? sep : "none");
-		unescape(v[n].source);
-		v[n].ro = is_prefixed_with(fields[5], "ro") && (fields[5][2] == ',' || !fields[5][2]);
+		unescape(src);
+		unescape(target);
+		v[n].source = xstrdup(src);
+		v[n].target = xstrdup(target);
+		v[n].fstype = xstrdup(type);
+		/* the options start "ro," or are "ro" */
+		ro = is_prefixed_with(opts, "ro");
+		v[n].ro = ro && (*ro == ',' || !*ro);
 		n++;
 	}
 	fclose(f);
@@ -138,10 +128,7 @@ static void free_mounts(struct mnt *v, int n)
 /* Mounts the kernel needs to the end, or that cannot go. */
 static bool keep(const struct mnt *m)
 {
-	return strcmp(m->target, "/") == 0
-		|| strcmp(m->target, "/proc") == 0
-		|| strcmp(m->target, "/sys") == 0
-		|| strcmp(m->target, "/dev") == 0
+	return index_in_strings("/\0/proc\0/sys\0/dev\0", m->target) >= 0
 		|| strcmp(m->fstype, "rootfs") == 0;
 }
 

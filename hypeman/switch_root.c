@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include "hypeman.h"
 #include "confine.h"
+#include "rmtree.h"
 
 /* Moves the mount at SRC (a path, or /proc/self/fd/N) onto the directory
  * PATH inside the new root. */
@@ -38,58 +39,20 @@ static int move_into(int root_fd, const char *src, const char *path)
 	return rc;
 }
 
-/* rm -rf of DIRFD's contents on its own filesystem only. The initramfs is
- * ours and shallow; the depth bound is a guard, not a limit. */
-static void delete_contents(int dirfd, dev_t dev, int depth)
-{
-	DIR *d;
-	struct dirent *e;
-	int fd;
-
-	fd = dup(dirfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		struct stat st;
-		if (DOT_OR_DOTDOT(e->d_name))
-			continue;
-		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev)
-			continue;  /* another mount: not ours to empty */
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0 && depth < 32) {
-				struct stat sst;
-				/* a mount point shows the mounted fs' st_dev */
-				if (fstat(sub, &sst) == 0 && sst.st_dev == dev) {
-					delete_contents(sub, dev, depth + 1);
-					unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
-				}
-			}
-			if (sub >= 0)
-				close(sub);
-		} else {
-			unlinkat(dirfd, e->d_name, 0);
-		}
-	}
-	closedir(d);
-}
-
+/* rm -rf of the initramfs, on its own filesystem only (rmtree.c). */
 static void free_initramfs(int oldroot_fd, const char *phase)
 {
-	struct stat st;
 	struct statfs sfs;
 
 	/* Only a ramfs/tmpfs root is ours to empty: refuse anything else
 	 * (booted without an initrd, say). */
-	if (fstat(oldroot_fd, &st) != 0 || fstatfs(oldroot_fd, &sfs) != 0
+	if (fstatfs(oldroot_fd, &sfs) != 0
 	 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC)) {
 		hm_log(HM_WARN, phase, "old root is not an initramfs: not freeing it");
 		return;
 	}
-	delete_contents(oldroot_fd, st.st_dev, 0);
+	if (hm_remove_tree_contents(oldroot_fd) != 0)
+		hm_log_errno(HM_WARN, phase, errno, "the initramfs could not be freed entirely");
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
- * Systemd mode (contract: Systemd mode): inject hypeman-agent.service and
- * /etc/hypeman/env into the image, give systemd-shutdown a way back to us
+ * Phase 8, systemd mode (contract: Systemd mode): inject
+ * hypeman-agent.service and /etc/hypeman/env into the image, give systemd-shutdown a way back to us
  * (/run/initramfs/shutdown, systemd's initrd interface) so the disks end
  * clean, check the command exists, and exec it as PID 1 with the config
  * env, a clean signal state and only fds 0-2.

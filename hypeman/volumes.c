@@ -1,5 +1,5 @@
 /*
- * Phase 5a (volumes): each volume_mounts entry on its path inside the new
+ * Phase 5 (volumes): each volume_mounts entry on its path inside the new
  * root. ro: mounted read-only with noload; rw; overlay: the device
  * read-only as lower, overlay_device (ext4) for upper/ and work/. Mount
  * points are made and opened through confine.c, so a hostile image cannot

@@ -9,6 +9,12 @@
                       and another kernel's module and header directories
   OTHER_RELEASE       the release of those directories
   check_lines(text)   gpu-check's output as {kind: {path: [fields]}}
+  bundle_list(initrd) (release, driver version) of an initrd's GPU bundle
+  kernel_for(release) the kernel make-bundle.sh --suite fetched for release
+  PCI_GPU             QEMU arguments for a VM with an NVIDIA display
+                      controller: pci-testdev, which the initrd's stand-in
+                      module hm-gpu-pci (tests/gpu/standin) turns into one
+                      on a software PCI bus
 """
 
 import os
@@ -23,6 +29,7 @@ CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 DKMS_TAR = os.path.join(CACHE, "images", "dkms-rootfs.tar")
 OTHER_RELEASE = "5.10.0-99-amd64"
 STANDIN_VERSION = "900.1.2"
+PCI_GPU = ["-device", "pci-testdev"]
 
 HELLO_C = r"""
 #include <linux/module.h>
@@ -80,9 +87,25 @@ def check_lines(text):
     out = {}
     for line in text.splitlines():
         w = line.split()
-        if len(w) >= 3 and w[0] in ("node", "open", "dlopen"):
+        if len(w) >= 3 and w[0] in ("node", "open", "dlopen", "write"):
             out.setdefault(w[0], {})[w[1]] = w[2:]
     return out
+
+
+def bundle_list(initrd_path):
+    """(release, version): what build.sh wrote into the initrd's
+    /etc/hypeman/gpu (the bundle's kernel release, its driver version)."""
+    out = subprocess.run("zcat %s 2>/dev/null | cpio -i --quiet --to-stdout etc/hypeman/gpu"
+                         % initrd_path, shell=True, capture_output=True, text=True).stdout
+    words = dict(l.split()[:2] for l in out.splitlines() if len(l.split()) >= 2)
+    return words["release"], words["version"]
+
+
+def kernel_for(release):
+    """The kernel image of RELEASE: the test kernel's (None: the fixture's
+    default) or one tests/gpu/make-bundle.sh --suite fetched."""
+    path = os.path.join(CACHE, "gpu", "kernel-" + release, "boot", "vmlinuz-" + release)
+    return path if os.path.exists(path) else None
 
 
 def proc_devices_major(text, name):

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Host unit tests for the pure modules: the contract layer (contract/*.c)
-# and the init's modules that use only libc (hypeman/*.c, the rule in
-# hypeman/hypeman.h). Builds each tests/unit/test_*.c with the host
+# Host unit tests for the pure modules: the contract layer (contract/*.c),
+# the init's modules that use only libc (hypeman/*.c, the rule in
+# hypeman/hypeman.h) and hypeman run's (host/*.c; a test that needs one is
+# built with host/'s flags, libarchive and libcrypto, and only for this
+# machine's architecture: the tool runs on the host). Builds each tests/unit/test_*.c with the host
 # compiler and ASan/UBSan, linked with the modules its "// needs:
 # hypeman/x.c contract/y.c ..." line names (default: contract/<x>.c, else
 # hypeman/<x>.c, for test_<x>.c), runs it, and also checks that every such
@@ -47,6 +49,11 @@ BB_CFLAGS="-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DNDEBUG -std=gnu99 -Wall -Wshad
 all_modules=""
 # As busybox's Kbuild and host/'s Makefile find the contract's headers.
 INCLUDES="-iquote hypeman -iquote contract"
+# host/'s own flags (host/Makefile) for tests of its modules.
+HOST_CFLAGS="-std=gnu11 -Wall -Wextra -Werror -g -D_FILE_OFFSET_BITS=64 \
+-fsanitize=address,undefined -fno-sanitize-recover=all -iquote host"
+HOST_LIBS="-larchive -lcrypto"
+host_skipped=0
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/hm-unit.XXXXXX") || exit 1
 trap 'rm -rf "$out"' EXIT INT TERM
@@ -75,9 +82,18 @@ for t in tests/unit/test_*.c; do
 		modules="contract/${name#test_}.c"
 		[ -e "$modules" ] || modules="hypeman/${name#test_}.c"
 	fi
-	all_modules="$all_modules $modules"
+	flags=$CFLAGS libs=
+	case " $modules" in
+	*" host/"*)
+		if [ -n "$RUN" ]; then
+			host_skipped=$((host_skipped + 1))
+			continue
+		fi
+		flags=$HOST_CFLAGS libs=$HOST_LIBS ;;
+	*)	all_modules="$all_modules $modules" ;;
+	esac
 	# shellcheck disable=SC2086
-	if ! $CC $CFLAGS $INCLUDES -Itests/unit -o "$out/$name" "$t" $modules \
+	if ! $CC $flags $INCLUDES -Itests/unit -o "$out/$name" "$t" $modules $libs \
 			>"$out/$name.build" 2>&1; then
 		fail "$t:1: does not build"
 		sed 's/^/    /' "$out/$name.build"
@@ -123,6 +139,8 @@ for cc in $BB_CCS; do
 done
 
 echo "compile: $compiled module builds with busybox's flags succeeded"
+[ "$host_skipped" -eq 0 ] ||
+	echo "host: $host_skipped test(s) of hypeman run's modules are for this machine only, not run"
 echo "unit: $passed passed, $failed failed"
 echo "unit assertions: $a_passed passed, $a_failed failed"
 [ "$failed" -eq 0 ]

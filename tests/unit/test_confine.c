@@ -1,4 +1,4 @@
-// needs: hypeman/confine.c
+// needs: hypeman/confine.c contract/fdio.c
 /* Unit tests for hypeman/confine.c: hostile image trees (absolute and
  * "../.." symlinks, loops, final-component symlinks to outside files, files
  * where dirs should be) must never lead a write outside the root.  Every

@@ -92,6 +92,32 @@ static void test_elf(void)
 		check_file(__LINE__, p, HM_INTERP_ELF, "/lib/hm-test-ld32.so");
 }
 
+/* An ELF whose PT_INTERP starts with a NUL (the kernel opens "": ENOENT)
+ * names no interpreter: the message says what is wrong instead. */
+static void test_explain_nul_interp(char *buf, size_t len)
+{
+	static const char loader[] = "/lib/hm-test-loader.so.1";
+	const char *p = compiled("dyn", "-Wl,--dynamic-linker=/lib/hm-test-loader.so.1");
+	char *data = NULL, *at;
+	size_t n = 0;
+	FILE *f = p ? fopen(p, "rb") : NULL;
+
+	if (!CHECKF(f != NULL, "no dynamic test program"))
+		return;
+	data = malloc(1 << 20);
+	n = fread(data, 1, 1 << 20, f);
+	fclose(f);
+	at = memmem(data, n, loader, sizeof(loader));
+	if (CHECKF(at != NULL, "no PT_INTERP text in the test program")) {
+		at[0] = '\0';
+		p = put("nulinterp", data, n);
+		check_file(__LINE__, p, HM_INTERP_ELF, "");
+		CHECK_STR(hm_explain_enoent(p, buf, len), "its ELF interpreter (dynamic loader) is "
+			"an empty path: its PT_INTERP starts with a NUL byte");
+	}
+	free(data);
+}
+
 static void test_explain(void)
 {
 	char buf[256];
@@ -110,6 +136,7 @@ static void test_explain(void)
 			"its ELF interpreter (dynamic loader) /lib/hm-test-loader.so.1 is not in the image");
 	p = put("plain", "data", 4);
 	CHECK(hm_explain_enoent(p, buf, sizeof(buf)) == NULL);
+	test_explain_nul_interp(buf, sizeof(buf));
 	CHECK(hm_explain_enoent("/nonexistent/file", buf, sizeof(buf)) == NULL);
 	/* a short buffer: cut, still terminated */
 	p = put("noint", "#!/nonexistent/sh\n", 18);

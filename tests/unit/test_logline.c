@@ -30,8 +30,10 @@ static const char *expected_escape(unsigned c, char buf[8])
 		return "\\\"";
 	if (c == '\\')
 		return "\\\\";
-	if (c == '\n')
-		return "\\n";
+	if (c && strchr("\n\b\f\r\t", (int)c)) {
+		snprintf(buf, 8, "\\%c", "nbfrt"[strchr("\n\b\f\r\t", (int)c) - "\n\b\f\r\t"]);
+		return buf;
+	}
 	if (c < 0x20 || c == 0x7f) {
 		snprintf(buf, 8, "\\u%04x", c);
 		return buf;

@@ -1,6 +1,7 @@
-// needs: hypeman/nvinfo.c hypeman/confine.c contract/config.c contract/json.c
-/* Unit tests for hypeman/nvinfo.c: /proc/devices, the NVIDIA driver's
- * information and capability files (as the 535 driver writes them), and
+// needs: hypeman/nvinfo.c hypeman/confine.c contract/fdio.c contract/config.c contract/json.c
+/* Unit tests for hypeman/nvinfo.c: /proc/devices of both driver
+ * generations, the NVIDIA driver's information, params and capability
+ * files (as the 535 and 550 drivers write them), PCI ids from sysfs, and
  * the initrd's bundle lists. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -29,7 +30,8 @@ static void test_devices(void)
 	CHECK_INT(hm_proc_devices_major(DEVICES, "nvidia-uvm"), 234);
 	CHECK_INT(hm_proc_devices_major(DEVICES, "nvidia-caps"), 235);
 	CHECK_INT(hm_proc_devices_major(DEVICES, "mem"), 1);
-	/* whole names only, character section only */
+	/* whole names only, character section only: "nvidia" is not a
+	 * prefix of "nvidia-frontend" */
 	CHECK_INT(hm_proc_devices_major(DEVICES, "nvidia"), -1);
 	CHECK_INT(hm_proc_devices_major(DEVICES, "nvidia-uvm-tools"), -1);
 	CHECK_INT(hm_proc_devices_major(DEVICES, "loop"), -1);
@@ -40,6 +42,39 @@ static void test_devices(void)
 	CHECK_INT(hm_proc_devices_major("Character devices:\n99999 big\n", "big"), -1);
 	CHECK_INT(hm_proc_devices_major("Character devices:\nx1 bad\n", "bad"), -1);
 	CHECK_INT(hm_proc_devices_major("Character devices:\n12 last", "last"), 12);
+}
+
+/* 550.40 and later: "nvidia" and "nvidiactl", the same major */
+static const char DEVICES_550[] =
+	"Character devices:\n"
+	"  1 mem\n"
+	"195 nvidia\n"
+	"195 nvidiactl\n"
+	"226 drm\n"
+	"508 nvidia-uvm\n"
+	"509 nvidia-caps\n"
+	"\n"
+	"Block devices:\n"
+	"  7 loop\n";
+
+static void test_frontend_major(void)
+{
+	const char *name = "x";
+
+	CHECK_INT(hm_proc_devices_major(DEVICES_550, "nvidia"), 195);
+	CHECK_INT(hm_proc_devices_major(DEVICES_550, "nvidiactl"), 195);
+	CHECK_INT(hm_proc_devices_major(DEVICES_550, "nvidia-uvm"), 508);
+	CHECK_INT(hm_nv_frontend_major(DEVICES_550, &name), 195);
+	CHECK_STR(name, "nvidiactl");
+	CHECK_INT(hm_nv_frontend_major(DEVICES, &name), 195);
+	CHECK_STR(name, "nvidia-frontend");
+	/* a driver that registered another major under the new name */
+	CHECK_INT(hm_nv_frontend_major("Character devices:\n200 nvidia\n", &name), 200);
+	CHECK_STR(name, "nvidia");
+	/* none listed: the fixed major, no name */
+	CHECK_INT(hm_nv_frontend_major("Character devices:\n  1 mem\nBlock devices:\n195 nvidia\n", &name),
+		HM_NV_MAJOR);
+	CHECK(name == NULL);
 }
 
 /* The 535 driver's layout: key, colon, tabs and spaces, value. */
@@ -103,8 +138,60 @@ static void test_cap(void)
 	CHECK_INT(minor, 2);
 	CHECK_INT(mode, 0444);
 	CHECK_INT(hm_nv_cap_parse("DeviceFileMode: 256\n", &minor, &mode), -1);
-	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: 256\n", &minor, &mode), -1);
+	/* MIG instances of several GPUs: minors above 255, up to 8191 */
+	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: 256\n", &minor, &mode), 0);
+	CHECK_INT(minor, 256);
+	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: 8191\nDeviceFileMode: 292\n", &minor, &mode), 0);
+	CHECK_INT(minor, 8191);
+	CHECK_INT(mode, 0444);
+	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: 8192\n", &minor, &mode), -1);
+	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: -1\n", &minor, &mode), -1);
 	CHECK_INT(hm_nv_cap_parse("DeviceFileMinor: 3\nDeviceFileMode: 99999\n", &minor, &mode), -1);
+}
+
+/* The start of the 550 driver's params file, as it writes it. */
+static const char PARAMS[] =
+	"ResmanDebugLevel: 4294967295\n"
+	"RmLogonRC: 1\n"
+	"ModifyDeviceFiles: 1\n"
+	"DeviceFileUID: 0\n"
+	"DeviceFileGID: 44\n"
+	"DeviceFileMode: 432\n"
+	"InitializeSystemMemoryAllocations: 1\n"
+	"RegistryDwords: \"\"\n";
+
+static void test_params(void)
+{
+	struct hm_nv_params p;
+
+	hm_nv_params_parse(PARAMS, &p);
+	CHECK_INT(p.uid, 0);
+	CHECK_INT(p.gid, 44);
+	CHECK_INT(p.mode, 0660);
+	CHECK_INT(p.modify, 1);
+	/* nvidia-modprobe's defaults: root, 0666, modify */
+	hm_nv_params_parse("", &p);
+	CHECK(p.uid == 0 && p.gid == 0 && p.mode == 0666 && p.modify == 1);
+	hm_nv_params_parse("DeviceFileUID: 1000\r\nModifyDeviceFiles: 0\nDeviceFileMode: 438", &p);
+	CHECK(p.uid == 1000 && p.gid == 0 && p.mode == 0666 && p.modify == 0);
+	/* bad values keep the default; keys are whole */
+	hm_nv_params_parse("DeviceFileMode: 99999\nDeviceFileGID: x\nDeviceFileUIDs: 5\n"
+		"ModifyDeviceFiles: 2\n", &p);
+	CHECK(p.uid == 0 && p.gid == 0 && p.mode == 0666 && p.modify == 1);
+}
+
+static void test_pci(void)
+{
+	CHECK(hm_pci_nvidia_display("0x10de\n", "0x030200\n"));	/* 3D controller (H100) */
+	CHECK(hm_pci_nvidia_display("0x10de\n", "0x030000\n"));	/* VGA */
+	CHECK(hm_pci_nvidia_display("0x10de", "0x038000"));
+	CHECK(!hm_pci_nvidia_display("0x10de\n", "0x068000\n"));	/* NVSwitch bridge */
+	CHECK(!hm_pci_nvidia_display("0x10de\n", "0x040300\n"));	/* the GPU's audio */
+	CHECK(!hm_pci_nvidia_display("0x1af4\n", "0x030000\n"));	/* virtio-gpu */
+	CHECK(!hm_pci_nvidia_display("0x10dea\n", "0x030000\n"));
+	CHECK(!hm_pci_nvidia_display("0x10de\n", "0x0302\n"));
+	CHECK(!hm_pci_nvidia_display("0x10de\n", "0x0302000\n"));
+	CHECK(!hm_pci_nvidia_display("", ""));
 }
 
 static void test_bundle_list(void)
@@ -174,6 +261,9 @@ static void test_bundle_list(void)
 int main(void)
 {
 	CHECK_CASE(test_devices());
+	CHECK_CASE(test_frontend_major());
+	CHECK_CASE(test_params());
+	CHECK_CASE(test_pci());
 	CHECK_CASE(test_gpu_info());
 	CHECK_CASE(test_cap());
 	CHECK_CASE(test_bundle_list());

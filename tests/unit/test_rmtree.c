@@ -1,12 +1,14 @@
 // needs: contract/rmtree.c
 /* Unit tests for contract/rmtree.c on a real temporary tree: everything
- * below the name goes, nothing a symlink points to is touched. */
+ * below the name goes, nothing a symlink points to is touched, a
+ * directory's contents go and it stays, the depth bound holds. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
@@ -52,6 +54,45 @@ static int exists(const char *rel)
 
 	snprintf(p, sizeof(p), "%s/%s", base, rel);
 	return lstat(p, &st) == 0;
+}
+
+/* DIRFD/d/d/... LEVELS deep; the fd of the last one's parent at MID. */
+static void make_deep(int dirfd, int levels, int mid_at, int *mid)
+{
+	int fd = dup(dirfd), next, i;
+
+	for (i = 0; i < levels && fd >= 0; i++) {
+		if (i == mid_at)
+			*mid = dup(fd);
+		mkdirat(fd, "d", 0755);
+		next = openat(fd, "d", O_PATH | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A tree deeper than the bound (4096 levels, one fd each): an error, and
+ * what is above the bound stays; deeper than any layer can make (PATH_MAX)
+ * but within it: gone. */
+static void deep(int root)
+{
+	struct rlimit rl = { 8192, 8192 };
+	int img = openat(root, "image", O_PATH | O_DIRECTORY), mid = -1;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		perror("setrlimit (the deep tree may hit EMFILE)");
+	make_deep(img, 4100, 2000, &mid);
+	CHECK_INT(hm_remove_tree_at(img, "d"), -1);
+	CHECK_INT(errno, ELOOP);
+	CHECK(exists("image/d/d/d") && exists("keep/file"));
+	/* from level 2000 down it is 2100 deep: within the bound */
+	CHECK_INT(hm_remove_tree_at(mid, "d"), 0);
+	CHECK_INT(hm_remove_tree_at(img, "d"), 0);
+	CHECK(!exists("image/d"));
+	close(mid);
+	close(img);
 }
 
 int main(void)
@@ -100,27 +141,23 @@ int main(void)
 		CHECK(!exists("image/lib/modules/current"));
 		close(mods);
 	}
-	/* a very deep tree stops at the depth bound, with an error */
+	/* the contents of a directory go, it stays */
+	dir("image/c");
+	dir("image/c/sub");
+	put("image/c/sub/f");
+	put("image/c/g");
+	link_(abs_keep, "image/c/l");
 	{
-		char rel[4096] = "image/d";
-		int i;
-		dir("image/d");
-		for (i = 0; i < 70; i++) {
-			strcat(rel, "/d");
-			dir(rel);
-		}
-		CHECK_INT(hm_remove_tree_at(root, "image"), -1);
-		CHECK_INT(errno, ELOOP);
+		int c = openat(root, "image/c", O_RDONLY | O_DIRECTORY);
+		CHECK_INT(hm_remove_tree_contents(c), 0);
+		close(c);
+		CHECK(exists("image/c") && !exists("image/c/sub") && !exists("image/c/g")
+			&& !exists("image/c/l"));
 		CHECK(exists("keep/file"));
-		/* clean up what the bound left: from the middle down */
-		{
-			int mid = openat(root, "image/d/d/d/d/d/d/d/d/d/d", O_PATH | O_DIRECTORY);
-			CHECK_INT(hm_remove_tree_at(mid, "d"), 0);
-			close(mid);
-		}
-		CHECK_INT(hm_remove_tree_at(root, "image"), 0);
-		CHECK(!exists("image"));
 	}
+	deep(root);
+	CHECK_INT(hm_remove_tree_at(root, "image"), 0);
+	CHECK(!exists("image"));
 	CHECK_INT(hm_remove_tree_at(root, "keep"), 0);
 	close(root);
 	rmdir(base);

@@ -8,8 +8,9 @@ once /run/hypeman/headers-ready exists.
   the image's other kernel's /lib/modules and /usr/src directories are gone.
 - skip_kernel_headers: no build directory, nothing removed.
 - systemd mode: a unit ordered like dkms.service sees the finished headers
-  and the GPU nodes (the stand-in bundle), even when it starts early and
-  the worker has much to remove.
+  and the GPU nodes (the stand-in bundle, an NVIDIA PCI device), even when
+  it starts early and the worker has much to remove; the runtime unit has
+  systemd run the stand-in nvidia-persistenced.
 """
 
 import os
@@ -118,7 +119,7 @@ def test_skip_kernel_headers(vm_factory, tmp_path, dkms_vda):
 
 def test_systemd_unit_sees_headers_and_gpu(vm_factory, tmp_path, dkms_vda):
     v = boot(vm_factory, tmp_path, dkms_vda, {
-        "cmd": ["/lib/systemd/systemd"], "has_gpu": True})
+        "cmd": ["/lib/systemd/systemd"], "has_gpu": True}, extra_args=gpu.PCI_GPU)
     agent.wait_ready(v.agent_socket, 600)
 
     def sh(cmd):
@@ -130,10 +131,16 @@ def test_systemd_unit_sees_headers_and_gpu(vm_factory, tmp_path, dkms_vda):
     # the stand-in dkms.service started early, but after the headers
     assert "ready=yes" in saw and "build=yes" in saw and "other=gone" in saw, saw
     c = gpu.check_lines(saw)
-    assert c["node"]["/dev/nvidia0"] == ["195", "0", "0666"], saw
-    assert c["node"]["/dev/nvidiactl"] == ["195", "255", "0666"], saw
-    assert c["node"]["/dev/nvidia-uvm"][1:] == ["0", "0666"], saw
-    assert c["dlopen"]["libhypeman-gpu-test.so.1"] == [gpu.STANDIN_VERSION], saw
+    assert c["node"]["/dev/nvidia0"] == ["195", "0", "0666", "0:0"], saw
+    assert c["node"]["/dev/nvidiactl"] == ["195", "255", "0666", "0:0"], saw
+    assert c["node"]["/dev/nvidia-uvm"][1:] == ["0", "0666", "0:0"], saw
+    assert c["dlopen"]["libhypeman-gpu-test.so.1"][0] == gpu.STANDIN_VERSION, saw
+    # systemd runs nvidia-persistenced through the runtime unit
+    code, out = sh("systemctl show -p ActiveState -p MainPID hypeman-nvidia-persistenced.service; "
+                   "cat /run/nvidia-persistenced/nvidia-persistenced.pid")
+    state = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+    assert state.get("ActiveState") == "active", out
+    assert out.splitlines()[-1].strip() == state.get("MainPID"), out
     code, out = sh("systemctl show -p ActiveState -p Result hypeman-headers.service")
     assert "ActiveState=active" in out and "Result=success" in out, out
     assert sh("test -f /lib/modules/$(uname -r)/build/Makefile")[0] == 0

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "run.h"
+#include "util.h"
+#include "vfio.h"
 
 /* Exactly n hex digits at s. */
 static bool hex_at(const char *s, size_t n, unsigned *v)
@@ -31,7 +32,7 @@ static bool hex_at(const char *s, size_t n, unsigned *v)
 	return true;
 }
 
-bool gpu_address(const char *arg, char out[PCI_ADDR_LEN])
+bool hr_vfio_address(const char *arg, char out[HR_PCI_ADDR_LEN])
 {
 	size_t len = strlen(arg);
 	const char *p = arg;
@@ -47,7 +48,7 @@ bool gpu_address(const char *arg, char out[PCI_ADDR_LEN])
 	if (!hex_at(p, 2, &bus) || p[2] != ':' || !hex_at(p + 3, 2, &dev) || p[5] != '.'
 	 || !hex_at(p + 6, 1, &fn) || dev > 0x1f || fn > 7)
 		return false;
-	snprintf(out, PCI_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	snprintf(out, HR_PCI_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return true;
 }
 
@@ -59,14 +60,14 @@ static void how_to_bind(const char *addr, bool bound)
 	if (bound)
 		snprintf(unbind, sizeof(unbind), "    echo %s > /sys/bus/pci/devices/%s/driver/unbind\n",
 			addr, addr);
-	msg("hand it to vfio-pci first (as root; every device of its IOMMU group too):\n"
+	hr_msg("hand it to vfio-pci first (as root; every device of its IOMMU group too):\n"
 		"    modprobe vfio-pci\n"
 		"    echo vfio-pci > /sys/bus/pci/devices/%s/driver_override\n"
 		"%s"
 		"    echo %s > /sys/bus/pci/drivers_probe", addr, unbind, addr);
 }
 
-int gpu_check_vfio(const char *addr)
+int hr_vfio_check(const char *addr)
 {
 	const char *sys = getenv("HYPEMAN_SYSFS");
 	char *dev, *link, target[PATH_MAX];
@@ -76,13 +77,13 @@ int gpu_check_vfio(const char *addr)
 	if (!sys || !sys[0])
 		sys = "/sys";
 	if (sys[0] != '/') {
-		msg("HYPEMAN_SYSFS=%s is not an absolute path", sys);
+		hr_msg("HYPEMAN_SYSFS=%s is not an absolute path", sys);
 		return 2;
 	}
 	dev = hr_asprintf("%s/bus/pci/devices/%s", sys, addr);
 	link = hr_asprintf("%s/driver", dev);
 	if (access(dev, F_OK)) {
-		msg("--gpu %s: no such PCI device on this host (%s: %s)", addr, dev, strerror(errno));
+		hr_msg("--gpu %s: no such PCI device on this host (%s: %s)", addr, dev, strerror(errno));
 		free(dev);
 		free(link);
 		return 2;
@@ -96,7 +97,7 @@ int gpu_check_vfio(const char *addr)
 	free(link);
 	if (driver && !strcmp(driver, "vfio-pci"))
 		return 0;
-	msg("--gpu %s: the host has it bound to %s, not to vfio-pci; QEMU can pass through "
+	hr_msg("--gpu %s: the host has it bound to %s, not to vfio-pci; QEMU can pass through "
 		"only a device bound to vfio-pci", addr, driver ? driver : "no driver");
 	how_to_bind(addr, driver != NULL);
 	return 2;

@@ -17,9 +17,11 @@
 #include <unistd.h>
 #include "logline.h"
 #include "marker.h"
-#include "console.h"
+#include "serial.h"
+#include "tool.h"
+#include "util.h"
 
-void console_init(struct console *c, int log_fd)
+void hr_serial_init(struct hr_serial *c, int log_fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->log_fd = log_fd;
@@ -28,25 +30,25 @@ void console_init(struct console *c, int log_fd)
 	c->first_uptime = c->prog_uptime = c->last_uptime = -1;
 }
 
-static void out(struct console *c, const char *s, size_t n)
+static void out(struct hr_serial *c, const char *s, size_t n)
 {
-	if (c->stdout_ok && n && write_all(1, s, n))
+	if (c->stdout_ok && n && hm_write_all(1, s, n))
 		c->stdout_ok = false;	/* e.g. a closed pipe: keep scanning */
 }
 
-static void note_timing(struct console *c, const struct hm_logline *l)
+static void note_timing(struct hr_serial *c, const struct hm_logline *l)
 {
 	if (c->first_uptime < 0)
 		c->first_uptime = (long long)l->uptime_ms;
 	c->last_uptime = (long long)l->uptime_ms;
-	if (l->dur_ms >= 0 && c->n_phases < MAX_PHASES) {
+	if (l->dur_ms >= 0 && c->n_phases < HR_SERIAL_PHASES) {
 		snprintf(c->phases[c->n_phases].name, sizeof(c->phases[0].name), "%s", l->phase);
 		c->phases[c->n_phases++].dur_ms = l->dur_ms;
 	}
 }
 
 /* "10:15:30.123 INFO  overlay: ..." (UTC) as one line for people. */
-static void show_log(struct console *c, const struct hm_logline *l)
+static void show_log(struct hr_serial *c, const struct hm_logline *l)
 {
 	bool err = !strcmp(l->level, "ERROR"), warn = !strcmp(l->level, "WARN");
 	char when[40], *line, dur[32] = "";
@@ -64,7 +66,7 @@ static void show_log(struct console *c, const struct hm_logline *l)
 }
 
 /* A complete line that started with '{' (without its newline). */
-static void held_line(struct console *c, const char *line, size_t n)
+static void held_line(struct hr_serial *c, const char *line, size_t n)
 {
 	struct hm_logline l;
 	char store[sizeof(c->line)];
@@ -72,7 +74,7 @@ static void held_line(struct console *c, const char *line, size_t n)
 	if (hm_logline_parse(line, n, &l, store, sizeof(store)) == 0) {
 		show_log(c, &l);
 		note_timing(c, &l);
-		if (c->log_fd >= 0 && (write_all(c->log_fd, line, n) || write_all(c->log_fd, "\n", 1)))
+		if (c->log_fd >= 0 && (hm_write_all(c->log_fd, line, n) || hm_write_all(c->log_fd, "\n", 1)))
 			c->log_fd = -1;	/* a full disk must not stop the console */
 	} else {
 		out(c, line, n);
@@ -81,7 +83,7 @@ static void held_line(struct console *c, const char *line, size_t n)
 }
 
 /* A whole line: the markers (contract: Markers), how the kernel ended. */
-static void scan_line(struct console *c, const char *line, size_t n)
+static void scan_line(struct hr_serial *c, const char *line, size_t n)
 {
 	struct hm_marker m;
 	char store[sizeof(c->line)];
@@ -103,14 +105,14 @@ static void scan_line(struct console *c, const char *line, size_t n)
 	if (strstr(line, "Kernel panic - not syncing"))
 		c->panicked = true;
 	if (strstr(line, "reboot: Restarting system"))
-		c->kernel_end = END_REBOOT;
+		c->kernel_end = HR_END_REBOOT;
 	else if (strstr(line, "reboot: Power down"))
-		c->kernel_end = END_POWEROFF;
+		c->kernel_end = HR_END_POWEROFF;
 	else if (strstr(line, "reboot: System halted"))
-		c->kernel_end = END_HALT;
+		c->kernel_end = HR_END_HALT;
 }
 
-static void end_line(struct console *c)
+static void end_line(struct hr_serial *c)
 {
 	while (c->len && c->line[c->len - 1] == '\r')
 		c->len--;
@@ -123,7 +125,7 @@ static void end_line(struct console *c)
 	c->in_line = false;
 }
 
-void console_feed(struct console *c, const char *buf, size_t n)
+void hr_serial_feed(struct hr_serial *c, const char *buf, size_t n)
 {
 	size_t i, run = 0;	/* buf[run..i) is passed through as it is */
 
@@ -160,7 +162,7 @@ void console_feed(struct console *c, const char *buf, size_t n)
 		out(c, buf + run, n - run);
 }
 
-void console_end(struct console *c)
+void hr_serial_end(struct hr_serial *c)
 {
 	if (c->in_line) {
 		if (c->held)
@@ -170,24 +172,24 @@ void console_end(struct console *c)
 	}
 }
 
-void host_timings(const double host_s[HOST_STEPS])
+void hr_serial_host_timings(const double host_s[HR_HOST_STEPS])
 {
-	static const char *const steps[HOST_STEPS] = { "read the image", "apply the layers",
+	static const char *const steps[HR_HOST_STEPS] = { "read the image", "apply the layers",
 		"make the rootfs disk", "make the other disks" };
 	size_t i;
 
 	fprintf(stderr, "hypeman: host steps:\n");
-	for (i = 0; i < HOST_STEPS; i++)
+	for (i = 0; i < HR_HOST_STEPS; i++)
 		fprintf(stderr, "hypeman:   %-24s %6.0f ms\n", steps[i], host_s[i] * 1000);
 }
 
-void console_timings(const struct console *c, const double host_s[HOST_STEPS])
+void hr_serial_timings(const struct hr_serial *c, const double host_s[HR_HOST_STEPS])
 {
 	size_t i;
 
-	host_timings(host_s);
+	hr_serial_host_timings(host_s);
 	if (c->first_uptime < 0) {
-		msg("--timings: the init wrote no log line");
+		hr_msg("--timings: the init wrote no log line");
 		return;
 	}
 	fprintf(stderr, "hypeman: guest boot (from the init's log, guest clock):\n");

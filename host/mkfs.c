@@ -11,7 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "run.h"
+#include "meter.h"
+#include "mkfs.h"
+#include "proc.h"
+#include "util.h"
 
 /* Lazy initialisation is done here, not by a guest kernel thread that
  * would write to the disk in the background (slow under TCG). */
@@ -26,17 +29,17 @@ static const char *last_line(const char *text)
 }
 
 static int mke2fs(const char *img, const char *dir, uint64_t size, const char *label,
-		bool journal, uint64_t inodes, struct meter *m)
+		bool journal, uint64_t inodes, struct hr_meter *m)
 {
 	char sizebuf[32], inodebuf[32], *argv[20], *err = NULL;
-	struct meter own;
+	struct hr_meter own;
 	int n = 0, fd, rc;
 
 	/* A fresh sparse file of the exact size. */
 	unlink(img);
 	fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)size)) {
-		msg("%s: %s", img, strerror(errno));
+		hr_msg("%s: %s", img, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -71,22 +74,22 @@ static int mke2fs(const char *img, const char *dir, uint64_t size, const char *l
 	argv[n++] = sizebuf;
 	argv[n] = NULL;
 	if (!m)
-		meter_start(&own, "making %s", img);
-	rc = run_cmd(argv, -1, -1, &err, m ? m : &own, img);
+		hr_meter_start(&own, "making %s", img);
+	rc = hr_proc_run(argv, -1, -1, &err, m ? m : &own, img);
 	if (!m)
-		meter_end(&own);
+		hr_meter_end(&own);
 	if (rc != 0)
-		msg("%s: mke2fs failed: %s", img, err && err[0] ? last_line(err) : "no reason given");
+		hr_msg("%s: mke2fs failed: %s", img, err && err[0] ? last_line(err) : "no reason given");
 	free(err);
 	return rc == 0 ? 0 : -1;
 }
 
-int make_empty_ext4(const char *img, uint64_t size, const char *label)
+int hr_mkfs_empty(const char *img, uint64_t size, const char *label)
 {
 	return mke2fs(img, NULL, size, label, true, 0, NULL);
 }
 
-int make_ext4_from_dir(const char *img, const char *dir, uint64_t size, const char *label)
+int hr_mkfs_from_dir(const char *img, const char *dir, uint64_t size, const char *label)
 {
 	return mke2fs(img, dir, size, label, true, 0, NULL);
 }
@@ -100,26 +103,26 @@ static void ext4_estimate(uint64_t bytes, uint64_t entries, uint64_t *size, uint
 	*size = (*size + MiB - 1) / MiB * MiB;
 }
 
-int make_rootfs_disk(const char *root, const char *img, const char *fs, const char **used)
+int hr_mkfs_rootfs(const char *root, const char *img, const char *fs, const char **used)
 {
-	uint64_t entries, apparent, bytes = tree_usage(root, &entries, &apparent), size, inodes;
-	uint64_t avail = free_space(root);	/* img goes beside root */
+	uint64_t entries, apparent, bytes = hr_tree_usage(root, &entries, &apparent), size, inodes;
+	uint64_t avail = hr_free_space(root);	/* img goes beside root */
 	char a[32], b[32], *err = NULL;
-	struct meter m;
+	struct hr_meter m;
 	int rc;
 
 	if (!fs)
-		fs = have_program("mkfs.erofs") ? "erofs" : "ext4";
+		fs = hr_proc_have("mkfs.erofs") ? "erofs" : "ext4";
 	*used = fs;
 	ext4_estimate(bytes, entries, &size, &inodes);
 	if (avail < size) {	/* an upper bound for erofs too */
-		msg("%s: the rootfs disk needs up to %s and only %s is free", img,
-			human_size(size, a), human_size(avail, b));
+		hr_msg("%s: the rootfs disk needs up to %s and only %s is free", img,
+			hr_human_size(size, a), hr_human_size(avail, b));
 		return -1;
 	}
-	meter_start(&m, "making %s", img);
-	progress("making the rootfs disk (%s, %s of files, %llu entries)", fs,
-		human_size(apparent, a), (unsigned long long)entries);
+	hr_meter_start(&m, "making %s", img);
+	hr_progress("making the rootfs disk (%s, %s of files, %llu entries)", fs,
+		hr_human_size(apparent, a), (unsigned long long)entries);
 	if (strcmp(fs, "erofs")) {	/* read-only in the guest: no journal */
 		rc = mke2fs(img, root, size, "rootfs", false, inodes, &m);
 	} else {
@@ -127,12 +130,12 @@ int make_rootfs_disk(const char *root, const char *img, const char *fs, const ch
 			(char *)root, NULL };
 
 		unlink(img);
-		rc = run_cmd(argv, -1, -1, &err, &m, img) == 0 ? 0 : -1;
+		rc = hr_proc_run(argv, -1, -1, &err, &m, img) == 0 ? 0 : -1;
 		if (rc)
-			msg("%s: mkfs.erofs failed: %s", img, err && err[0] ? last_line(err)
+			hr_msg("%s: mkfs.erofs failed: %s", img, err && err[0] ? last_line(err)
 				: "no reason given");
 		free(err);
 	}
-	meter_end(&m);
+	hr_meter_end(&m);
 	return rc;
 }

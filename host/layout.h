@@ -1,0 +1,57 @@
+/*
+ * hypeman run: the files of an OCI image layout, each read exactly once
+ * (layout.c). Everything the tool reads of an image comes through here:
+ * index.json and the blobs, each opened once, refused unless a regular
+ * file, hashed as it is read. A layout is a directory today; a tar of one
+ * would be another kind of struct hr_layout behind the same calls.
+ */
+#ifndef HR_LAYOUT_H
+#define HR_LAYOUT_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hr_layout {
+	char *dir;		/* as given, for messages */
+	char *index_path;	/* DIR/index.json, for messages */
+	int dirfd;
+};
+
+/* The layout directory DIR (its descriptor kept). 0, or -1 after a
+ * message ("want an OCI image layout directory"). */
+int hr_layout_open(struct hr_layout *l, const char *dir);
+void hr_layout_close(struct hr_layout *l);
+/* index.json, at most MAX bytes, NUL-terminated, malloc'd; NULL after a
+ * message. */
+char *hr_layout_index(const struct hr_layout *l, uint64_t max);
+/* Whether the layout holds the blob of DIGEST (a non-distributable
+ * layer may be absent). */
+bool hr_layout_has_blob(const struct hr_layout *l, const char *digest);
+
+/* A blob being read: every byte goes through the hash exactly once. */
+struct hr_blob {
+	char digest[72];	/* "sha256:<hex>" */
+	const char *what;	/* "layer 2/3", "manifest", ... */
+	uint64_t size;		/* from the descriptor (and fstat) */
+	uint64_t got;		/* bytes read and hashed so far */
+	int fd;
+	void *md;		/* EVP_MD_CTX */
+};
+/* Opens the blob of digest (checked: sha256 and 64 lower-case hex digits)
+ * whose descriptor says size. 0 or -1 (message printed). */
+int hr_layout_blob(struct hr_blob *b, const struct hr_layout *l, const char *digest,
+		uint64_t size, const char *what);
+/* Reads and hashes up to n bytes; 0 at the end; -1 with errno (EFBIG when
+ * the file grew past its size). */
+ssize_t hr_layout_read(struct hr_blob *b, void *buf, size_t n);
+/* Reads and hashes what is left, then checks size and digest. 0, or -1
+ * after printing which blob and why. */
+int hr_layout_finish(struct hr_blob *b);
+void hr_layout_blob_close(struct hr_blob *b);
+/* A whole small blob (a JSON document of at most max bytes), verified,
+ * NUL-terminated. 0 or -1 (message printed). */
+int hr_layout_slurp(const struct hr_layout *l, const char *digest, uint64_t size,
+		uint64_t max, const char *what, char **text);
+
+#endif

@@ -1,0 +1,153 @@
+// needs: host/ocidoc.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c
+/*
+ * Unit tests for host/ocidoc.c, hypeman run's reading of an OCI layout's
+ * documents: the manifest index.json names for a tag and a platform, an
+ * image index's choice, a manifest's config and layers, an image config.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "ocidoc.h"
+
+#define D(ref, plat) "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"," \
+	"\"digest\":\"sha256:" ref "\",\"size\":7" plat \
+	",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" ref "\"}}"
+#define PLAT(os, arch) ",\"platform\":{\"os\":\"" os "\",\"architecture\":\"" arch "\"}"
+
+/* TEXT as index.json (TOP) or an image index: the digest chosen, or
+ * NULL; the chooser's lists in NAMES and PLATFORMS. */
+static char *choose(const char *text, int top, const char *tag, const char *arch,
+		char *names, char *platforms)
+{
+	struct hr_ocidoc_chooser c = { .top = top, .tag = tag, .arch = arch };
+	struct hr_ocidoc d = { 0 };
+	char err[160], *digest = NULL;
+
+	if (!CHECKF(hr_ocidoc_parse(text, &d, &c, err, sizeof(err)) == 0, "%s: %s", text, err))
+		return NULL;
+	hr_ocidoc_take_only(&c);
+	if (c.best_rank > 0 && (!c.top || c.n_tagged))
+		digest = strdup(c.best.digest);
+	strcpy(names, c.names);
+	strcpy(platforms, c.platforms);
+	hr_ocidoc_desc_free(&c.best);
+	hr_ocidoc_desc_free(&c.first);
+	hr_ocidoc_free(&d);
+	return digest;
+}
+
+static void check_choice(int line, const char *text, int top, const char *tag, const char *want)
+{
+	char names[HR_OCIDOC_LIST_MAX], plats[HR_OCIDOC_LIST_MAX];
+	char *got = choose(text, top, tag, "amd64", names, plats);
+
+	check_str_at(__FILE__, line, got, want, text);
+	free(got);
+}
+#define CHOICE(text, top, tag, want) check_choice(__LINE__, text, top, tag, want)
+
+static void test_index(void)
+{
+	char names[HR_OCIDOC_LIST_MAX], plats[HR_OCIDOC_LIST_MAX];
+	char *got;
+
+	/* the only manifest, untagged request: it, whatever its name */
+	CHOICE("{\"manifests\":[" D("a", "") "]}", 1, NULL, "sha256:a");
+	/* tags: the whole name or the part after the last ':' */
+	CHOICE("{\"manifests\":[" D("a", "") "," D("latest", "") "]}", 1, NULL, "sha256:latest");
+	CHOICE("{\"manifests\":[" D("docker.io/x:1.0", "") "," D("b", "") "]}", 1, "1.0",
+		"sha256:docker.io/x:1.0");
+	CHOICE("{\"manifests\":[" D("a", "") "," D("b", "") "]}", 1, "c", NULL);
+	/* the target's platform wins over none, none over another */
+	CHOICE("{\"manifests\":[" D("v", PLAT("linux", "arm64")) "," D("v", "") "," D("v",
+		PLAT("linux", "amd64")) "]}", 1, "v", "sha256:v");
+	got = choose("{\"manifests\":[" D("x", PLAT("linux", "arm64")) "," D("y",
+		PLAT("windows", "amd64")) "]}", 0, NULL, "amd64", names, plats);
+	CHECK(got == NULL);
+	CHECK_STR(plats, "linux/arm64, windows/amd64");
+	got = choose("{\"manifests\":[" D("x", PLAT("linux", "arm64")) "," D("y", "") "]}", 0,
+		NULL, "arm64", names, plats);
+	CHECK_STR(got, "sha256:x");
+	free(got);
+	choose("{\"manifests\":[" D("a", "") "," D("b", "") "," D("a", "") "]}", 1, "z", "amd64",
+		names, plats);
+	CHECK_STR(names, "a, b");
+}
+
+static void test_bad_documents(void)
+{
+	static const char *const bad[] = {
+		"", "[]", "{\"manifests\":{}}", "{\"manifests\":[1]}", "{\"mediaType\":5}",
+		"{\"manifests\":[{\"size\":-1}]}", "{\"manifests\":[{\"size\":1.5}]}",
+		"{\"manifests\":[{\"platform\":[]}]}", "{\"layers\":[{\"digest\":1}]}",
+		"{\"config\":\"x\"}", "{} x",
+	};
+	struct hr_ocidoc_chooser c = { .arch = "amd64" };
+	struct hr_ocidoc d = { 0 };
+	char err[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECKF(hr_ocidoc_parse(bad[i], &d, &c, err, sizeof(err)) != 0 && err[0],
+			"accepted: %s", bad[i]);
+		hr_ocidoc_free(&d);
+		hr_ocidoc_desc_free(&c.best);
+		memset(&c, 0, sizeof(c));
+		c.arch = "amd64";
+	}
+}
+
+static void test_manifest(void)
+{
+	static const char text[] = "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:c\","
+		"\"size\":3},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+		"\"digest\":\"sha256:l1\",\"size\":10},{\"digest\":\"sha256:l2\",\"size\":0,"
+		"\"urls\":[\"http://x\"]}],\"annotations\":null}";
+	struct hr_ocidoc d = { 0 };
+	char err[160];
+
+	CHECKF(hr_ocidoc_parse(text, &d, NULL, err, sizeof(err)) == 0, "%s", err);
+	CHECK(d.has_layers && !d.has_manifests && d.n_layers == 2);
+	CHECK_STR(d.config.digest, "sha256:c");
+	CHECK(d.config.has_size && d.config.size == 3);
+	CHECK_STR(d.layers[0].media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+	CHECK(d.layers[1].has_urls && !d.layers[0].has_urls && d.layers[1].size == 0);
+	CHECK(!hr_ocidoc_is_index(d.media_type));
+	CHECK(hr_ocidoc_is_index("application/vnd.oci.image.index.v1+json"));
+	CHECK(hr_ocidoc_is_index("application/vnd.docker.distribution.manifest.list.v2+json"));
+	hr_ocidoc_free(&d);
+}
+
+static void test_config(void)
+{
+	static const char text[] = "{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{"
+		"\"Entrypoint\":[\"/e\"],\"Cmd\":null,\"Env\":[\"A=1\",\"B=x=y\"],"
+		"\"WorkingDir\":\"/w\",\"WorkingDir\":null,\"Labels\":{\"x\":[]}},\"rootfs\":{}}";
+	struct hr_ocidoc_config c = { 0 };
+	char err[160];
+
+	CHECKF(hr_ocidoc_config(text, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK(c.entrypoint.n == 1 && !strcmp(c.entrypoint.v[0], "/e"));
+	CHECK(c.cmd.n == 0 && c.env.n == 2 && !strcmp(c.env.v[1], "B=x=y"));
+	CHECK_STR(c.workdir, "");	/* null: none, read as "" */
+	CHECK_STR(c.arch, "arm64");
+	hr_ocidoc_config_free(&c);
+	CHECK(hr_ocidoc_config("{\"config\":{\"Cmd\":\"sh\"}}", &c, err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "\"Cmd\" is not an array of strings") != NULL, "%s", err);
+	hr_ocidoc_config_free(&c);
+	CHECK(hr_ocidoc_config("{\"config\":{\"Env\":[1]}}", &c, err, sizeof(err)) != 0);
+	hr_ocidoc_config_free(&c);
+	CHECK(hr_ocidoc_config("{\"config\":5}", &c, err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "\"config\" is not an object") != NULL, "%s", err);
+	hr_ocidoc_config_free(&c);
+}
+
+int main(void)
+{
+	CHECK_CASE(test_index());
+	CHECK_CASE(test_bad_documents());
+	CHECK_CASE(test_manifest());
+	CHECK_CASE(test_config());
+	return check_done();
+}
