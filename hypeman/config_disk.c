@@ -11,12 +11,18 @@
 #include "libbb.h"
 #include "hypeman.h"
 
-/* Reads at most HM_CONFIG_MAX_BYTES + 1, so that an oversized file is
- * detected without reading all of it. */
+/*
+ * Reads at most HM_CONFIG_MAX_BYTES + 1, so that an oversized file is
+ * detected without reading all of it, into a buffer the file's size and a
+ * byte (the disk is read-only: a byte more means it changed): a 1 MiB
+ * buffer would be an mmap and munmap of its own, milliseconds of kernel
+ * code under TCG.
+ */
 static char *read_capped(const char *path, size_t *len)
 {
 	struct stat st;
 	char *buf;
+	size_t cap;
 	int fd;
 	ssize_t n;
 
@@ -30,14 +36,18 @@ static char *read_capped(const char *path, size_t *len)
 		close(fd);
 		return NULL;
 	}
-	buf = xmalloc(HM_CONFIG_MAX_BYTES + 1);
-	n = full_read(fd, buf, HM_CONFIG_MAX_BYTES + 1);
+	cap = MIN(st.st_size, (off_t)HM_CONFIG_MAX_BYTES) + 1;
+	buf = xmalloc(cap);
+	n = full_read(fd, buf, cap);
 	close(fd);
 	if (n < 0) {
 		hm_log_errno(HM_ERROR, "config", errno, "read %s failed", path);
 	} else if (n > HM_CONFIG_MAX_BYTES) {
 		hm_log(HM_ERROR, "config", "%s is too large: %lld bytes, the limit is %d",
 			path, (long long)st.st_size, HM_CONFIG_MAX_BYTES);
+	} else if ((size_t)n == cap) {
+		hm_log(HM_ERROR, "config", "%s changed while it was read (more than its %lld bytes)",
+			path, (long long)st.st_size);
 	} else {
 		*len = n;
 		return buf;
