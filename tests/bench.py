@@ -2,7 +2,7 @@
 """Boot-time and size benchmark of hypeman-init (not a test: it measures).
 
     /usr/bin/python3 tests/bench.py [-n RUNS] [--smp N] [--arch x86_64,aarch64]
-        [--initrd FILE] [--variant NAME=INITRD[,KERNEL-ARGS]]...
+        [--kernel bookworm,hypeman] [--initrd FILE] [--variant NAME=INITRD[,KERNEL-ARGS]]...
         [--no-reference] [--no-floor] [--svg-dir DIR]
     /usr/bin/python3 tests/bench.py --gpu [-n RUNS]
     /usr/bin/python3 tests/bench.py --bundle-options [-n RUNS]
@@ -41,8 +41,14 @@ time scale.
 its own hypeman-init, floor and reference variants (Debian's kernel, busybox and
 out/<arch>/initrd-test of that architecture; aarch64 under
 qemu-system-aarch64 -M virt), all in the same alternating rounds, and the
-table adds the ratio of the second architecture to the first. --initrd and
---variant go with one architecture.
+table adds the ratio of the second architecture to the first. --kernel
+names one or two kernels of tests/lib/kernel.py: bookworm (Debian's, the
+default: hypeman-init boots out/<arch>/initrd-test, the floor and the
+reference load Debian's modules) and hypeman (the production shape, every
+boot driver built in: hypeman-init boots the plain out/<arch>/initrd, and
+no variant loads a module). Each architecture and kernel is a group of
+variants with its own table, all in the same alternating rounds. --initrd
+goes with one architecture and one kernel.
 --gpu compares, alternating runs: the test initrd; the GPU test initrd
 (stand-in bundle + the test kernel's headers) with has_gpu false and
 skip_kernel_headers; with headers (the default); with has_gpu and headers.
@@ -119,12 +125,12 @@ def boot_module_names(arch):
     return names
 
 
-def reference_initrd(path, arch):
+def reference_initrd(path, arch, moddir, rel):
     """tests/bench/reference-init.sh as /init, Debian's static busybox, the
-    boot set's modules from the cached kernel (uncompressed, as in ours)
-    and their load order in /etc/modules.order."""
-    _, moddir, rel = kernel.kernel_tree(arch=arch)
-    order = kernel.module_closure(moddir, boot_module_names(arch))
+    boot set's modules from the kernel tree MODDIR (uncompressed, as in
+    ours; none when MODDIR is None: a kernel with its drivers built in) and
+    their load order in /etc/modules.order."""
+    order = kernel.module_closure(moddir, boot_module_names(arch)) if moddir else []
     ir = vmm.Initramfs()
     with open(os.path.join(HERE, "bench", "reference-init.sh"), "rb") as f:
         ir.file("/init", f.read(), 0o755)
@@ -613,32 +619,47 @@ def bench_headers_options(n, vmlinuz):
            "ready-MemAvailable", "disk_kB"])
 
 
-def make_variants(args, arches, tmp):
-    """[{name, kind, arch, initrd, append, vmlinuz, ref_modules}]: for each
-    architecture hypeman-init, the --variant ones, the floor (built for the
-    modules hypeman-init loads on this VM, read off one debug boot) and the
-    reference."""
-    tag = (lambda a: " " + a) if len(arches) > 1 else (lambda a: "")
+def kernel_of(arch, flavour):
+    """(vmlinuz, modules dir, release, whether its boot drivers are
+    modules) of tests/lib/kernel.py's FLAVOUR: "bookworm" (Debian's) or
+    "hypeman" (the production shape: every boot driver built in)."""
+    if flavour == "bookworm":
+        return kernel.kernel_tree(arch=arch) + (True,)
+    return kernel.kernel_tree(arch=arch, flavour=flavour) + (False,)
+
+
+def make_variants(args, arches, flavours, tmp):
+    """[{name, kind, arch, initrd, append, vmlinuz, ref_modules, group}]:
+    for each architecture and kernel, hypeman-init (the test initrd with
+    Debian's modules, the plain one for a kernel without), the --variant
+    ones, the floor (built for the modules hypeman-init loads on this VM,
+    read off one debug boot) and the reference."""
     variants = []
     for a in arches:
-        vmlinuz, moddir, rel = kernel.kernel_tree(arch=a)
-        base = dict(arch=a, append="", vmlinuz=vmlinuz, kind="ours", ref_modules=None)
-        initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test")
-        variants.append(dict(base, name="hypeman-init" + tag(a), initrd=initrd))
-        for v in args.variant:
-            name, rest = v.split("=", 1)
-            vinitrd, _, append = rest.partition(",")
-            variants.append(dict(base, name=name, initrd=vinitrd, append=append))
-        if not args.no_floor:
-            names = loaded_modules(a, initrd, vmlinuz, args.smp)
-            print("floor %s: the modules hypeman-init loaded (hypeman.debug=1): %s"
-                  % (a, " ".join(names) or "none"), file=sys.stderr)
-            finitrd = floor_initrd(os.path.join(tmp, "initrd-floor-" + a), a, names, moddir, rel)
-            variants.append(dict(base, name="floor" + tag(a), kind="floor", initrd=finitrd))
-        if not args.no_reference:
-            rinitrd, n = reference_initrd(os.path.join(tmp, "initrd-ref-" + a), a)
-            variants.append(dict(base, name="reference" + tag(a), kind="reference", initrd=rinitrd,
-                                 ref_modules=n))
+        for fl in flavours:
+            group = " ".join(x for x in (a if len(arches) > 1 else "",
+                                         fl + " kernel" if len(flavours) > 1 else "") if x)
+            tag = " (%s)" % group if group else ""
+            vmlinuz, moddir, rel, modular = kernel_of(a, fl)
+            base = dict(arch=a, append="", vmlinuz=vmlinuz, kind="ours", ref_modules=None,
+                        group=group or a)
+            initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test" if modular else "initrd")
+            variants.append(dict(base, name="hypeman-init" + tag, initrd=initrd))
+            for v in args.variant:
+                name, rest = v.split("=", 1)
+                vinitrd, _, append = rest.partition(",")
+                variants.append(dict(base, name=name + tag, initrd=vinitrd, append=append))
+            stem = os.path.join(tmp, "%s-%s" % (a, fl))
+            if not args.no_floor:
+                names = loaded_modules(a, initrd, vmlinuz, args.smp)
+                print("floor%s: the modules hypeman-init loaded (hypeman.debug=1): %s"
+                      % (tag, " ".join(names) or "none"), file=sys.stderr)
+                variants.append(dict(base, name="floor" + tag, kind="floor",
+                                     initrd=floor_initrd(stem + "-floor", a, names, moddir, rel)))
+            if not args.no_reference:
+                rinitrd, n = reference_initrd(stem + "-ref", a, moddir if modular else None, rel)
+                variants.append(dict(base, name="reference" + tag, kind="reference", initrd=rinitrd,
+                                     ref_modules=n))
     return variants
 
 
@@ -657,16 +678,17 @@ def run_rounds(variants, n, smp):
 
 
 def print_results(variants, results, arches):
-    for a in arches:
-        mine = [v for v in variants if v["arch"] == a]
-        if len(arches) > 1:
-            print("\n%s:" % a)
+    groups = list(dict.fromkeys(v["group"] for v in variants))
+    for g in groups:
+        mine = [v for v in variants if v["group"] == g]
+        if len(groups) > 1:
+            print("\n%s:" % g)
         bases = [v["name"] for k in ("floor", "reference") for v in mine if v["kind"] == k]
         report({v["name"]: results[v["name"]] for v in mine}, bases)
         ours = next(v["name"] for v in mine if v["kind"] == "ours")
         fl = [v["name"] for v in mine if v["kind"] == "floor"]
         if fl:
-            print("\nwhere hypeman-init's time beyond the floor's goes (%s, medians):" % a)
+            print("\nwhere hypeman-init's time beyond the floor's goes (%s, medians):" % g)
             report_gap(results[ours], results[fl[0]])
     if len(arches) == 2:
         first, second = ([v["name"] for v in variants if v["arch"] == a and v["kind"] == "ours"][0]
@@ -681,13 +703,17 @@ def print_results(variants, results, arches):
 
 
 def write_svgs(svg_dir, variants, results):
+    """One timeline per variant, on one time scale per architecture and
+    kernel."""
     os.makedirs(svg_dir, exist_ok=True)
-    span = 1.05 * max(statistics.median(r["program"] - r["kernel_ms"] for r in runs)
-                      for runs in results.values())
+    span = {}
+    for v in variants:
+        s = 1.05 * statistics.median(r["program"] - r["kernel_ms"] for r in results[v["name"]])
+        span[v["group"]] = max(span.get(v["group"], 0), s)
     phases = {"ours": PHASES, "reference": REF_PHASES, "floor": FLOOR_PHASES}
     for v in variants:
-        path = os.path.join(svg_dir, "timeline-%s.svg" % v["name"].replace(" ", "-"))
-        timeline_svg(path, v["name"], results[v["name"]], phases[v["kind"]], span)
+        path = os.path.join(svg_dir, "timeline-%s.svg" % re.sub(r"[^a-z0-9_.]+", "-", v["name"]).strip("-"))
+        timeline_svg(path, v["name"], results[v["name"]], phases[v["kind"]], span[v["group"]])
         print("wrote %s" % path)
 
 
@@ -696,6 +722,7 @@ def main():
     ap.add_argument("-n", type=int, default=9)
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--arch", default=archs.host())
+    ap.add_argument("--kernel", default="bookworm", metavar="FLAVOUR[,FLAVOUR]")
     ap.add_argument("--initrd")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=INITRD[,ARGS]")
     ap.add_argument("--no-reference", action="store_true")
@@ -715,10 +742,11 @@ def main():
             bench_headers_options(args.n, vmlinuz)
         return
     arches = [archs.norm(a) for a in args.arch.split(",")]
-    if len(arches) > 1 and (args.initrd or args.variant):
-        ap.error("--initrd and --variant go with one --arch")
+    flavours = args.kernel.split(",")
+    if (len(arches) > 1 or len(flavours) > 1) and args.initrd:
+        ap.error("--initrd goes with one --arch and one --kernel")
     with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
-        variants = make_variants(args, arches, tmp)
+        variants = make_variants(args, arches, flavours, tmp)
         load_before = os.getloadavg()
         results = run_rounds(variants, args.n, args.smp)
         load_after = os.getloadavg()
