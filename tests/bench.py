@@ -183,7 +183,7 @@ def floor_initrd(path, arch, names, moddir, rel):
     """tests/bench/floor-init.c as /init, built with musl-gcc for the
     module files NAMES (hypeman-init's list, same order) of the kernel
     tree MODDIR, which the initrd carries where ours does."""
-    paths = module_paths(moddir)
+    paths = module_paths(moddir) if names else {}
     header = path + ".h"
     with open(header, "w") as f:
         f.write("#define FLOOR_MODULES %s\n" % " ".join(
@@ -225,6 +225,9 @@ def guest(tmp, arch):
 
 def boot(tmp, arch, initrd, append, smp, vmlinuz):
     g = guest(tmp, arch)
+    # the kernel's timestamps, which the floor and the reference are read
+    # by (the production-shape kernel has them off by default)
+    append = " ".join(x for x in ("printk.time=1", append) if x)
     v = vmm.VM(os.path.join(tmp, "vm"), initrd, disks=g.disks, append_extra=append,
                kernel=vmlinuz, agent_socket=False, smp=smp, timeout=120, arch=arch)
     v.start()
