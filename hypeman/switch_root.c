@@ -11,8 +11,6 @@
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += switch_root.o
 
 #include "libbb.h"
-#include <sched.h>
-#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include "hypeman.h"
@@ -153,14 +151,11 @@ void FAST_FUNC hm_release_initramfs(struct hm_boot *b, const char *phase)
 
 	if (b->oldroot_fd < 0)
 		return;
-	/* the program, started a moment before, goes first (PID 1 woke
-	 * from the vfork with the scheduler's credit for its sleep) */
-	setpriority(PRIO_PROCESS, 0, 19);
-	sched_yield();
+	/* At the program's priority, not below: a busy program must not keep
+	 * the memory (a GPU bundle is 100 MB and more) from being freed. */
 	hm_unmount_config(b->oldroot_fd, phase);
 	free_initramfs(b->oldroot_fd, phase);
 	close(b->oldroot_fd);
 	b->oldroot_fd = -1;
-	setpriority(PRIO_PROCESS, 0, 0);
 	hm_debug(phase, "config disk unmounted, initramfs freed (%llu ms)", hm_uptime_ms() - t0);
 }
