@@ -80,8 +80,12 @@ static void NORETURN boot(struct hm_boot *b)
 	/* needs the image's root: after the switch, before the program */
 	hm_gpu_start_persistenced(b);
 
-	if (b->mode == HM_MODE_SYSTEMD)
+	if (b->mode == HM_MODE_SYSTEMD) {
+		/* systemd will be PID 1: nothing of ours runs later */
+		hm_release_initramfs(b, "systemd");
 		hm_run_systemd(b);
+	}
+	/* frees the initramfs once the program runs */
 	hm_run_exec(b);
 }
 

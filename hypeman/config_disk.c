@@ -2,19 +2,27 @@
  * Phase 4 (config): the config disk (vdc, ext4, read-only) at /mnt/config
  * and its /config.json, parsed strictly (contract/config.c). Any problem
  * is fatal (the caller's call): without a trustworthy config there is
- * nothing sane to run.
+ * nothing sane to run. The disk stays mounted in the initramfs through the
+ * switch: its unmount (an ext4 teardown, milliseconds of kernel code under
+ * TCG) waits until the program runs (hm_release_initramfs).
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += config_disk.o
 
 #include "libbb.h"
 #include "hypeman.h"
 
-/* Reads at most HM_CONFIG_MAX_BYTES + 1, so that an oversized file is
- * detected without reading all of it. */
+/*
+ * Reads at most HM_CONFIG_MAX_BYTES + 1, so that an oversized file is
+ * detected without reading all of it, into a buffer the file's size and a
+ * byte (the disk is read-only: a byte more means it changed): a 1 MiB
+ * buffer would be an mmap and munmap of its own, milliseconds of kernel
+ * code under TCG.
+ */
 static char *read_capped(const char *path, size_t *len)
 {
 	struct stat st;
 	char *buf;
+	size_t cap;
 	int fd;
 	ssize_t n;
 
@@ -28,14 +36,18 @@ static char *read_capped(const char *path, size_t *len)
 		close(fd);
 		return NULL;
 	}
-	buf = xmalloc(HM_CONFIG_MAX_BYTES + 1);
-	n = full_read(fd, buf, HM_CONFIG_MAX_BYTES + 1);
+	cap = MIN(st.st_size, (off_t)HM_CONFIG_MAX_BYTES) + 1;
+	buf = xmalloc(cap);
+	n = full_read(fd, buf, cap);
 	close(fd);
 	if (n < 0) {
 		hm_log_errno(HM_ERROR, "config", errno, "read %s failed", path);
 	} else if (n > HM_CONFIG_MAX_BYTES) {
 		hm_log(HM_ERROR, "config", "%s is too large: %lld bytes, the limit is %d",
 			path, (long long)st.st_size, HM_CONFIG_MAX_BYTES);
+	} else if ((size_t)n == cap) {
+		hm_log(HM_ERROR, "config", "%s changed while it was read (more than its %lld bytes)",
+			path, (long long)st.st_size);
 	} else {
 		*len = n;
 		return buf;
@@ -77,9 +89,6 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 			MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "noload"))
 		return -1;
 	text = read_capped(HM_CONFIG_FILE, &len);
-	/* The disk is not needed any more, whatever the file said. */
-	if (umount2(HM_CONFIG_MNT, 0) != 0)
-		hm_log_errno(HM_WARN, "config", errno, "unmount %s failed", HM_CONFIG_MNT);
 	if (!text)
 		return -1;
 	rc = hm_config_parse(text, len, &b->cfg, err, sizeof(err));
@@ -98,4 +107,14 @@ int FAST_FUNC hm_read_config(struct hm_boot *b)
 		hm_mode_name(b->mode), hm_init_mode_auto(b->cfg.init_mode)
 			? " (detected from the command)" : " (from init_mode)");
 	return 0;
+}
+
+void FAST_FUNC hm_unmount_config(int oldroot_fd, const char *phase)
+{
+	/* the initramfs is no longer /: its mount point relative to it,
+	 * "./mnt/config" */
+	if (fchdir(oldroot_fd) != 0 || umount2("." HM_CONFIG_MNT, 0) != 0)
+		hm_log_errno(HM_WARN, phase, errno, "unmount of the config disk (%s in the initramfs) failed",
+			HM_CONFIG_MNT);
+	chdir("/");
 }

@@ -24,15 +24,17 @@ int FAST_FUNC hm_console_open(void)
 	unsigned i;
 
 	for (i = 0; i < ARRAY_SIZE(candidates); i++) {
+		int fd;
+
+		/* on it already: only a better one, come since, would do
+		 * (opening a tty again costs a millisecond under TCG) */
+		if (candidates[i] == current)
+			return 0;
 		/* O_NOCTTY: PID 1 must not get a controlling tty, or a
 		 * hangup or ^C on the console would signal it. */
-		int fd = open(candidates[i], O_RDWR | O_NOCTTY | O_CLOEXEC);
+		fd = open(candidates[i], O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (candidates[i] == current) {
-			close(fd);
-			return 0;
-		}
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		close(fd);

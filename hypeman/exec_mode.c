@@ -21,25 +21,37 @@
 
 #define AGENT_READY_TIMEOUT_MS 10000
 
-/* Child side: never returns. stdin /dev/null, stdout/stderr the console,
+/* dup2 and close, failures logged: an x*() would exit() in the child */
+static void move_fd(int from, int to)
+{
+	if (dup2(from, to) != to)
+		hm_log_errno(HM_ERROR, "exec", errno, "dup2 of fd %d to %d failed", from, to);
+	else
+		close(from);
+}
+
+/*
+ * Child side: never returns. stdin /dev/null, stdout/stderr the console,
  * READY_FD (when >= 0) as HM_AGENT_READY_FD, in the cgroup of CGROUP_FD
- * (when >= 0). */
+ * (when >= 0). A vfork child: until execve it runs on PID 1's memory (PID
+ * 1 waits), so it writes only its own stack and calls nothing that
+ * allocates or dies; a failure is logged and ends it with _exit.
+ */
 static void NORETURN exec_child(char **argv, char **env, const char *workdir, int ready_fd,
 		int cgroup_fd)
 {
 	char found[PATH_MAX], why[PATH_MAX + 80];
 	int fd, err;
 
-	die_func = NULL;
 	hm_join_program_cgroup(cgroup_fd);
 	setsid();
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
-		xmove_fd(fd, STDIN_FILENO);
+		move_fd(fd, STDIN_FILENO);
 	if (ready_fd == HM_AGENT_READY_FD)
 		fcntl(ready_fd, F_SETFD, 0);	/* dup2 would have cleared close-on-exec */
 	else if (ready_fd >= 0)
-		xmove_fd(ready_fd, HM_AGENT_READY_FD);
+		move_fd(ready_fd, HM_AGENT_READY_FD);
 	if (chdir(workdir) != 0) {
 		hm_log_errno(HM_ERROR, "exec", errno, "chdir to workdir %s failed", workdir);
 		_exit(126);
@@ -149,7 +161,7 @@ static pid_t start_agent(struct hm_boot *b, char **env)
 	}
 	e = agent_env(env);
 	mkdir("/run/hypeman", 0755);
-	pid = fork();
+	pid = vfork();
 	if (pid == 0) {
 		close(pipefd[0]);
 		exec_child(argv, e, "/", pipefd[1], -1);
@@ -157,7 +169,7 @@ static pid_t start_agent(struct hm_boot *b, char **env)
 	free(e);
 	close(pipefd[1]);
 	if (pid < 0)
-		hm_log_errno(HM_ERROR, "agent-start", errno, "fork for the guest agent failed: powering off");
+		hm_log_errno(HM_ERROR, "agent-start", errno, "vfork for the guest agent failed: powering off");
 	if (pid < 0 || await_agent(pipefd[0], pid) != 0)
 		hm_shutdown(b->cmdline.grace_s);
 	close(pipefd[0]);
@@ -304,13 +316,16 @@ void FAST_FUNC hm_run_exec(struct hm_boot *b)
 	make_workdir(b, workdir);
 	cgroup_fd = hm_program_cgroup(b->cmdline.pids_max);
 	hm_phase_end("exec", "starting %s (workdir %s)", argv[0], workdir);
-	prog = fork();
+	/* vfork: no copy of PID 1's memory, and PID 1 goes on once the
+	 * program has started */
+	prog = vfork();
 	if (prog == 0)
 		exec_child(argv, env, workdir, -1, cgroup_fd);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	if (prog < 0)
-		hm_fatal(b, "exec", "fork for the program failed: %s", strerror(errno));
+		hm_fatal(b, "exec", "vfork for the program failed: %s", strerror(errno));
+	hm_release_initramfs(b, "exec");
 	report_exit(supervise(prog, agent, b->cmdline.grace_s));
 	hm_shutdown(b->cmdline.grace_s);
 }

@@ -79,6 +79,8 @@ struct hm_boot {
 	const char *rootfs_type;
 	int newroot_fd;         /* O_PATH fd of HM_NEWROOT, for confined paths */
 	bool no_agent;          /* the initrd carries no guest agent (phase agent) */
+	/* The initramfs after the switch, until hm_release_initramfs */
+	int oldroot_fd;
 	/* Disk mounts in the initramfs that the root or a volume is made
 	 * of; switch_root.c moves them under HM_DISKS_DIR. */
 	struct hm_staged { char *path; char *name; } staged[HM_MAX_STAGED];
@@ -106,6 +108,11 @@ void hm_prepare_headers(struct hm_boot *b) FAST_FUNC;   /* headers.c: headers (b
 int hm_switch_root(struct hm_boot *b) FAST_FUNC;        /* switch_root.c: switch */
 void hm_start_headers(struct hm_boot *b) FAST_FUNC;     /* headers.c: headers (after it) */
 void hm_update_ca_certificates(struct hm_boot *b) FAST_FUNC; /* egress_ca.c: egress-ca (after it) */
+/* What the switch left for later, off the program's path: the config
+ * disk unmounted (config_disk.c), the initramfs's files freed
+ * (switch_root.c). PHASE: the one under way, for its WARNs. */
+void hm_release_initramfs(struct hm_boot *b, const char *phase) FAST_FUNC;
+void hm_unmount_config(int oldroot_fd, const char *phase) FAST_FUNC;
 void hm_run_exec(struct hm_boot *b) NORETURN FAST_FUNC;     /* exec_mode.c: agent-start, exec */
 /* exec_mode.c: the HYPEMAN-EXIT marker of CODE and MESSAGE (contract: Markers) */
 void hm_exit_marker_out(int code, const char *message) FAST_FUNC;

@@ -20,6 +20,7 @@ struct hm_boot* FAST_FUNC hm_boot_init(void)
 	b.cmdline.ca_timeout_s = HM_CA_TIMEOUT_DEFAULT_S;
 	b.rootfs_type = NULL;
 	b.newroot_fd = -1;
+	b.oldroot_fd = -1;
 	hm_boot_state = &b;
 	return &b;
 }

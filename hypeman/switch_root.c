@@ -4,8 +4,10 @@
  * the new root (mount points resolved through confine.c); the new root
  * moved onto /; chroot; chdir /;
  * the disks the root and volumes are made of moved under
- * /run/hypeman/disks (so that shutdown can unmount them); and the
- * initramfs contents freed, never crossing into another mount.
+ * /run/hypeman/disks (so that shutdown can unmount them). The initramfs's
+ * contents are freed later, never crossing into another mount, once the
+ * program runs (hm_release_initramfs): freeing megabytes of pages is CPU
+ * work the program need not wait for.
  */
 //kbuild:obj-$(CONFIG_HYPEMAN_INIT) += switch_root.o
 
@@ -37,7 +39,7 @@ static int move_into(int root_fd, const char *src, const char *path)
 }
 
 /* rm -rf of the initramfs, on its own filesystem only (rmtree.c). */
-static void free_initramfs(int oldroot_fd)
+static void free_initramfs(int oldroot_fd, const char *phase)
 {
 	struct statfs sfs;
 
@@ -45,11 +47,11 @@ static void free_initramfs(int oldroot_fd)
 	 * (booted without an initrd, say). */
 	if (fstatfs(oldroot_fd, &sfs) != 0
 	 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC)) {
-		hm_log(HM_WARN, "switch", "old root is not an initramfs: not freeing it");
+		hm_log(HM_WARN, phase, "old root is not an initramfs: not freeing it");
 		return;
 	}
 	if (hm_remove_tree_contents(oldroot_fd) != 0)
-		hm_log_errno(HM_WARN, "switch", errno, "the initramfs could not be freed entirely");
+		hm_log_errno(HM_WARN, phase, errno, "the initramfs could not be freed entirely");
 }
 
 /*
@@ -136,8 +138,22 @@ int FAST_FUNC hm_switch_root(struct hm_boot *b)
 		return -1;
 	}
 	move_disks(b, oldroot_fd);
-	free_initramfs(oldroot_fd);
-	close(oldroot_fd);
-	hm_phase_end("switch", "switched root to the overlay; initramfs freed");
+	b->oldroot_fd = oldroot_fd;
+	hm_phase_end("switch", "switched root to the overlay");
 	return 0;
+}
+
+void FAST_FUNC hm_release_initramfs(struct hm_boot *b, const char *phase)
+{
+	unsigned long long t0 = hm_uptime_ms();
+
+	if (b->oldroot_fd < 0)
+		return;
+	/* At the program's priority, not below: a busy program must not keep
+	 * the memory (a GPU bundle is 100 MB and more) from being freed. */
+	hm_unmount_config(b->oldroot_fd, phase);
+	free_initramfs(b->oldroot_fd, phase);
+	close(b->oldroot_fd);
+	b->oldroot_fd = -1;
+	hm_debug(phase, "config disk unmounted, initramfs freed (%llu ms)", hm_uptime_ms() - t0);
 }

@@ -2,8 +2,8 @@
 """Boot-time and size benchmark of hypeman-init (not a test: it measures).
 
     /usr/bin/python3 tests/bench.py [-n RUNS] [--smp N] [--arch x86_64,aarch64]
-        [--initrd FILE] [--variant NAME=INITRD[,KERNEL-ARGS]]...
-        [--no-reference] [--svg-dir DIR]
+        [--kernel bookworm,hypeman] [--initrd FILE] [--variant NAME=INITRD[,KERNEL-ARGS]]...
+        [--no-reference] [--no-floor] [--svg-dir DIR]
     /usr/bin/python3 tests/bench.py --gpu [-n RUNS]
     /usr/bin/python3 tests/bench.py --bundle-options [-n RUNS]
     /usr/bin/python3 tests/bench.py --headers-options [-n RUNS]
@@ -18,24 +18,37 @@ medians and min/max of:
     program start without the module loading), program exit -> power-off;
   - PID 1's VmRSS while the program runs (the reference: its init shell's,
     just before switch_root);
-  - each figure as a ratio to the reference, and the host's load average
-    before and after.
-Variants: "hypeman-init" (--initrd, default out/initrd-test), the
-reference (tests/bench/reference-init.sh: the classic shell initrd with
-Debian's busybox and the same module list, loaded whole with insmod), and
-any --variant (an older build, a kernel option). In-guest times are
-CLOCK_BOOTTIME (ours: uptime_ms) or the kernel's printk clock (the
-reference's /dev/kmsg markers, and its "reboot: Power down"); both start
-at boot, and every other figure is a difference on one clock. Under TCG
+  - each figure as a ratio to the floor and to the reference, and the
+    host's load average before and after;
+  - where hypeman-init's time beyond the floor's goes: each of its phases
+    against the floor's cost of the same syscalls, and the floor's steps
+    (each module, each mount) one by one.
+Variants: "hypeman-init" (--initrd, default out/initrd-test), the floor
+(tests/bench/floor-init.c: a static C program doing only the syscalls of
+this boot, no log, no checks, loading the .ko files hypeman-init loaded
+on this VM in its order, read off one boot with hypeman.debug=1 before
+the rounds), the reference (tests/bench/reference-init.sh: the classic
+shell initrd with Debian's busybox and the same module list, loaded whole
+with insmod), and any --variant (an older build, a kernel option). In-guest
+times are CLOCK_BOOTTIME (ours: uptime_ms; the floor's HYPEMAN-FLOOR line)
+or the kernel's printk clock (the reference's /dev/kmsg markers, and the
+"reboot: Power down" line); both start at boot, and every other figure is
+a difference on one clock. Under TCG
 they still follow host load: measure on an idle machine. --svg-dir
 writes one boot timeline per variant (timeline-NAME.svg), all on one
 time scale.
 --arch (default the host's) names one or two architectures: each gets
-its own hypeman-init and reference variants (Debian's kernel, busybox and
+its own hypeman-init, floor and reference variants (Debian's kernel, busybox and
 out/<arch>/initrd-test of that architecture; aarch64 under
 qemu-system-aarch64 -M virt), all in the same alternating rounds, and the
-table adds the ratio of the second architecture to the first. --initrd and
---variant go with one architecture.
+table adds the ratio of the second architecture to the first. --kernel
+names one or two kernels of tests/lib/kernel.py: bookworm (Debian's, the
+default: hypeman-init boots out/<arch>/initrd-test, the floor and the
+reference load Debian's modules) and hypeman (the production shape, every
+boot driver built in: hypeman-init boots the plain out/<arch>/initrd, and
+no variant loads a module). Each architecture and kernel is a group of
+variants with its own table, all in the same alternating rounds. --initrd
+goes with one architecture and one kernel.
 --gpu compares, alternating runs: the test initrd; the GPU test initrd
 (stand-in bundle + the test kernel's headers) with has_gpu false and
 skip_kernel_headers; with headers (the default); with has_gpu and headers.
@@ -58,6 +71,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -71,11 +85,14 @@ CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "egress-ca", "gpu", "agent",
           "headers", "switch", "exec"]
 REF_PHASES = ["mount", "modules", "overlay", "config", "network", "switch"]
+FLOOR_PHASES = ["mount", "modules", "overlay", "config", "switch"]
 PROGRAM = ["/bin/sh", "-c", "grep -E '^VmRSS' /proc/1/status"]
 FIGURES = [("kernel_ms", "kernel start -> init start (ms)"),
            ("init_to_program", "init start -> program start (ms)"),
            ("modules", "module loading (ms)"),
            ("own_work", "init's own work: init -> program without modules (ms)"),
+           ("after_switch", "of which switch end -> program start (ms)"),
+           ("between_phases", "of which outside the phases (ms)"),
            ("exit_to_poweroff", "program exit -> power-off (ms)"),
            ("pid1_rss_kb", "PID 1 RSS (kB)"),
            ("n_modules", "modules loaded")]
@@ -108,12 +125,12 @@ def boot_module_names(arch):
     return names
 
 
-def reference_initrd(path, arch):
+def reference_initrd(path, arch, moddir, rel):
     """tests/bench/reference-init.sh as /init, Debian's static busybox, the
-    boot set's modules from the cached kernel (uncompressed, as in ours)
-    and their load order in /etc/modules.order."""
-    _, moddir, rel = kernel.kernel_tree(arch=arch)
-    order = kernel.module_closure(moddir, boot_module_names(arch))
+    boot set's modules from the kernel tree MODDIR (uncompressed, as in
+    ours; none when MODDIR is None: a kernel with its drivers built in) and
+    their load order in /etc/modules.order."""
+    order = kernel.module_closure(moddir, boot_module_names(arch)) if moddir else []
     ir = vmm.Initramfs()
     with open(os.path.join(HERE, "bench", "reference-init.sh"), "rb") as f:
         ir.file("/init", f.read(), 0o755)
@@ -135,6 +152,59 @@ def reference_initrd(path, arch):
     return path, len(order)
 
 
+def module_paths(moddir):
+    """{name: path relative to MODDIR} from modules.dep ('-' read as '_')."""
+    out = {}
+    with open(os.path.join(moddir, "modules.dep")) as f:
+        for line in f:
+            rel = line.partition(":")[0]
+            out[os.path.basename(rel).split(".ko")[0].replace("-", "_")] = rel
+    return out
+
+
+def loaded_modules(arch, initrd, kernel_image, smp):
+    """The modules hypeman-init loads on the bench's VM, in its order: the
+    "loaded NAME (N ms)" lines of one boot with hypeman.debug=1."""
+    with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+        console = boot(tmp, arch, initrd, "hypeman.debug=1", smp, kernel_image)
+    names = []
+    for l in vmm.parse_log(console):
+        m = re.match(r"loaded (\S+) \(\d+ ms\)$", l["msg"]) if l["phase"] == "modules" else None
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def c_string(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def floor_initrd(path, arch, names, moddir, rel):
+    """tests/bench/floor-init.c as /init, built with musl-gcc for the
+    module files NAMES (hypeman-init's list, same order) of the kernel
+    tree MODDIR, which the initrd carries where ours does."""
+    paths = module_paths(moddir) if names else {}
+    header = path + ".h"
+    with open(header, "w") as f:
+        f.write("#define FLOOR_MODULES %s\n" % " ".join(
+            "{ %s, %s }," % (c_string("mod:" + n), c_string("/lib/modules/%s/%s" % (rel, paths[n])))
+            for n in names))
+        f.write("#define FLOOR_PROGRAM %s\n" % ", ".join(c_string(a) for a in PROGRAM))
+    binary = path + ".bin"
+    subprocess.run([images.musl_gcc(arch), "-static", "-Os", "-s", "-include", header, "-o", binary,
+                    os.path.join(HERE, "bench", "floor-init.c")], check=True)
+    ir = vmm.Initramfs()
+    ir.file_from("/init", binary, 0o755)
+    ir.chardev("/dev/console", 5, 1)
+    for d in ("/proc", "/sys", "/lower", "/overlay", "/newroot", "/mnt/config"):
+        ir.dir(d)
+    for n in names:
+        ir.file_from("/lib/modules/%s/%s" % (rel, paths[n]), os.path.join(moddir, paths[n]), 0o644)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(ir.bytes(), 9))
+    return path
+
+
 # ---- one boot ------------------------------------------------------------------
 
 def guest(tmp, arch):
@@ -153,11 +223,13 @@ def guest(tmp, arch):
     return g
 
 
-def boot(tmp, arch, initrd, append, smp):
+def boot(tmp, arch, initrd, append, smp, vmlinuz):
     g = guest(tmp, arch)
+    # the kernel's timestamps, which the floor and the reference are read
+    # by (the production-shape kernel has them off by default)
+    append = " ".join(x for x in ("printk.time=1", append) if x)
     v = vmm.VM(os.path.join(tmp, "vm"), initrd, disks=g.disks, append_extra=append,
-               kernel=kernel.kernel_tree(arch=arch)[0], agent_socket=False, smp=smp,
-               timeout=120, arch=arch)
+               kernel=vmlinuz, agent_socket=False, smp=smp, timeout=120, arch=arch)
     v.start()
     try:
         v.wait_exit(120)
@@ -187,9 +259,6 @@ def ours(console):
         if l["phase"] == "shutdown" and "dur_ms" in l:
             r["poweroff"] = l["uptime_ms"]
     r["program"] = program_start(exec_line, console)
-    for line in console.splitlines():
-        if line.startswith("VmRSS:"):
-            r["pid1_rss_kb"] = int(line.split()[1])
     return r
 
 
@@ -230,15 +299,49 @@ def reference(console):
     return r
 
 
-def figures(console, ref_modules):
-    """REF_MODULES: the reference's module count, or None for ours."""
-    if ref_modules is None:
-        r = ours(console)
-    else:
-        r = reference(console)
+def floor(console):
+    """The same from the floor's HYPEMAN-FLOOR line (ms since boot after
+    each step; floor-init.c)."""
+    line = next(((t, s) for t, s in kernel_lines(console) if s.startswith("HYPEMAN-FLOOR ")), None)
+    if line is None:
+        raise RuntimeError("no HYPEMAN-FLOOR line:\n" + console[-3000:])
+    marks = [(k, float(v)) for k, v in (w.split("=", 1) for w in line[1].split()[1:])]
+    at = dict(marks)
+    # the line is written to /dev/kmsg at the program's exit: power-off on
+    # the kernel's clock
+    r = {"kernel_ms": at["start"], "program": at["program"], "exit": at["exit"],
+         "poweroff": poweroff_ms(console) - line[0] + at["exit"], "spans": {},
+         "modules": at["modules"] - at["mount"],
+         "n_modules": sum(1 for k, _ in marks if k.startswith("mod:"))}
+    prev = at["start"]
+    for p in FLOOR_PHASES:
+        r["spans"][p] = (prev, at[p])
+        prev = at[p]
+    # each step on its own (a module, a mount): "where the difference goes"
+    r["steps"] = {k: t - marks[i - 1][1] for i, (k, t) in enumerate(marks) if i and k != "program"}
+    r["steps"]["program"] = at["program"] - at["switch"]
+    return r
+
+
+def vmrss_kb(console):
+    for line in console.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+def figures(console, kind, ref_modules=None):
+    """KIND: "ours", "reference" (REF_MODULES: its module count) or "floor"."""
+    r = {"ours": ours, "reference": reference, "floor": floor}[kind](console)
+    if kind == "reference":
         r["n_modules"] = ref_modules
+    elif vmrss_kb(console) is not None:
+        r["pid1_rss_kb"] = vmrss_kb(console)
     r["init_to_program"] = r["program"] - r["kernel_ms"]
     r["own_work"] = r["init_to_program"] - r.get("modules", 0)
+    r["after_switch"] = r["program"] - r["spans"]["switch"][1]
+    r["between_phases"] = (r["init_to_program"] - r["after_switch"]
+                           - sum(e - s for p, (s, e) in r["spans"].items() if p != "exec"))
     if "poweroff" in r and "exit" in r:
         r["exit_to_poweroff"] = r["poweroff"] - r["exit"]
     return r
@@ -251,33 +354,56 @@ def stats(runs, key):
     return (statistics.median(vals), min(vals), max(vals)) if vals else None
 
 
-def report(results, ref_name):
+def phase_stats(runs, p):
+    return stats([{"v": r["spans"][p][1] - r["spans"][p][0]} for r in runs if p in r["spans"]], "v")
+
+
+def report(results, bases):
+    """A table of every figure: each variant's median (min-max), then each
+    other variant's median over each of BASES' (the floor, the reference)."""
     names = list(results)
+    pairs = [(n, b) for b in bases for n in names if n not in bases]
     print("| figure | " + " | ".join("%s median (min-max)" % n for n in names)
-          + "".join(" | %s / %s" % (n, ref_name) for n in names if n != ref_name and ref_name) + " |")
-    print("|---" * (1 + len(names) + sum(1 for n in names if n != ref_name and ref_name)) + "|")
+          + "".join(" | %s / %s" % pr for pr in pairs) + " |")
+    print("|---" * (1 + len(names) + len(pairs)) + "|")
     rows = FIGURES + [("phase:" + p, "phase %s (ms)" % p) for p in PHASES]
     for key, label in rows:
         cells, meds = [], {}
         for n in names:
-            runs = results[n]
-            if key.startswith("phase:"):
-                p = key[6:]
-                runs = [{"v": r["spans"][p][1] - r["spans"][p][0]} for r in runs if p in r["spans"]]
-                s = stats(runs, "v")
-            else:
-                s = stats(runs, key)
+            s = phase_stats(results[n], key[6:]) if key.startswith("phase:") else stats(results[n], key)
             meds[n] = s[0] if s else None
             cells.append("%g (%g-%g)" % tuple(round(x, 1) for x in s) if s else "-")
         if all(c == "-" for c in cells):
             continue
-        ratios = []
-        for n in names:
-            if n == ref_name or not ref_name:
-                continue
-            a, b = meds[n], meds.get(ref_name)
-            ratios.append("%.2f" % (a / b) if a is not None and b else "-")
+        ratios = ["%.2f" % (meds[n] / meds[b]) if meds[n] is not None and meds[b] else "-"
+                  for n, b in pairs]
         print("| %s | %s |" % (label, " | ".join(cells + ratios)))
+
+
+def report_gap(ours_runs, floor_runs):
+    """Where hypeman-init's time beyond the floor's goes: each of our phases
+    against the floor's cost of the same syscalls (medians, ms)."""
+    print("| span | hypeman-init | floor | difference |")
+    print("|---|---|---|---|")
+    rows = [(p, "phase " + p) for p in PHASES if p != "exec"] + [
+        ("after_switch", "switch end -> program start"),
+        ("between_phases", "outside the phases (log lines, stop point)"),
+        ("init_to_program", "init start -> program start")]
+    for key, label in rows:
+        if key in PHASES:
+            a, b = phase_stats(ours_runs, key), phase_stats(floor_runs, key)
+        else:
+            a, b = stats(ours_runs, key), stats(floor_runs, key)
+        if not a:
+            continue
+        fl = b[0] if b else 0.0
+        print("| %s | %.1f | %s | %+.1f |" % (label, a[0], "%.1f" % fl if b else "-", a[0] - fl))
+    steps = {}
+    for r in floor_runs:
+        for k, v in r["steps"].items():
+            steps.setdefault(k, []).append(v)
+    print("\nthe floor's steps (median ms): " + ", ".join(
+        "%s %.1f" % (k, statistics.median(v)) for k, v in steps.items()))
 
 
 def report_arches(first, second):
@@ -496,14 +622,114 @@ def bench_headers_options(n, vmlinuz):
            "ready-MemAvailable", "disk_kB"])
 
 
+def kernel_of(arch, flavour):
+    """(vmlinuz, modules dir, release, whether its boot drivers are
+    modules) of tests/lib/kernel.py's FLAVOUR: "bookworm" (Debian's) or
+    "hypeman" (the production shape: every boot driver built in)."""
+    if flavour == "bookworm":
+        return kernel.kernel_tree(arch=arch) + (True,)
+    return kernel.kernel_tree(arch=arch, flavour=flavour) + (False,)
+
+
+def make_variants(args, arches, flavours, tmp):
+    """[{name, kind, arch, initrd, append, vmlinuz, ref_modules, group}]:
+    for each architecture and kernel, hypeman-init (the test initrd with
+    Debian's modules, the plain one for a kernel without), the --variant
+    ones, the floor (built for the modules hypeman-init loads on this VM,
+    read off one debug boot) and the reference."""
+    variants = []
+    for a in arches:
+        for fl in flavours:
+            group = " ".join(x for x in (a if len(arches) > 1 else "",
+                                         fl + " kernel" if len(flavours) > 1 else "") if x)
+            tag = " (%s)" % group if group else ""
+            vmlinuz, moddir, rel, modular = kernel_of(a, fl)
+            base = dict(arch=a, append="", vmlinuz=vmlinuz, kind="ours", ref_modules=None,
+                        group=group or a)
+            initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test" if modular else "initrd")
+            variants.append(dict(base, name="hypeman-init" + tag, initrd=initrd))
+            for v in args.variant:
+                name, rest = v.split("=", 1)
+                vinitrd, _, append = rest.partition(",")
+                variants.append(dict(base, name=name + tag, initrd=vinitrd, append=append))
+            stem = os.path.join(tmp, "%s-%s" % (a, fl))
+            if not args.no_floor:
+                names = loaded_modules(a, initrd, vmlinuz, args.smp)
+                print("floor%s: the modules hypeman-init loaded (hypeman.debug=1): %s"
+                      % (tag, " ".join(names) or "none"), file=sys.stderr)
+                variants.append(dict(base, name="floor" + tag, kind="floor",
+                                     initrd=floor_initrd(stem + "-floor", a, names, moddir, rel)))
+            if not args.no_reference:
+                rinitrd, n = reference_initrd(stem + "-ref", a, moddir if modular else None, rel)
+                variants.append(dict(base, name="reference" + tag, kind="reference", initrd=rinitrd,
+                                     ref_modules=n))
+    return variants
+
+
+def run_rounds(variants, n, smp):
+    """N rounds of one boot per variant, in the same order (ABCABC...)."""
+    results = {v["name"]: [] for v in variants}
+    for i in range(n):
+        for v in variants:
+            with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+                console = boot(tmp, v["arch"], v["initrd"], v["append"], smp, v["vmlinuz"])
+                r = figures(console, v["kind"], v["ref_modules"])
+            results[v["name"]].append(r)
+            print("round %d %s: init->program %.1f ms, modules %.1f ms" % (
+                i + 1, v["name"], r["init_to_program"], r.get("modules", 0)), file=sys.stderr)
+    return results
+
+
+def print_results(variants, results, arches):
+    groups = list(dict.fromkeys(v["group"] for v in variants))
+    for g in groups:
+        mine = [v for v in variants if v["group"] == g]
+        if len(groups) > 1:
+            print("\n%s:" % g)
+        bases = [v["name"] for k in ("floor", "reference") for v in mine if v["kind"] == k]
+        report({v["name"]: results[v["name"]] for v in mine}, bases)
+        ours = next(v["name"] for v in mine if v["kind"] == "ours")
+        fl = [v["name"] for v in mine if v["kind"] == "floor"]
+        if fl:
+            print("\nwhere hypeman-init's time beyond the floor's goes (%s, medians):" % g)
+            report_gap(results[ours], results[fl[0]])
+    if len(arches) == 2:
+        first, second = ([v["name"] for v in variants if v["arch"] == a and v["kind"] == "ours"][0]
+                         for a in arches)
+        print("\n%s / %s (medians):" % (arches[1], arches[0]))
+        report_arches(results[first], results[second])
+    for a in arches:
+        for name in ("busybox", "initrd", "initrd-test"):
+            p = os.path.join(archs.out_dir(a), name)
+            if os.path.exists(p):
+                print("size of %s: %d bytes" % (os.path.relpath(p, REPO), os.path.getsize(p)))
+
+
+def write_svgs(svg_dir, variants, results):
+    """One timeline per variant, on one time scale per architecture and
+    kernel."""
+    os.makedirs(svg_dir, exist_ok=True)
+    span = {}
+    for v in variants:
+        s = 1.05 * statistics.median(r["program"] - r["kernel_ms"] for r in results[v["name"]])
+        span[v["group"]] = max(span.get(v["group"], 0), s)
+    phases = {"ours": PHASES, "reference": REF_PHASES, "floor": FLOOR_PHASES}
+    for v in variants:
+        path = os.path.join(svg_dir, "timeline-%s.svg" % re.sub(r"[^a-z0-9_.]+", "-", v["name"]).strip("-"))
+        timeline_svg(path, v["name"], results[v["name"]], phases[v["kind"]], span[v["group"]])
+        print("wrote %s" % path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=9)
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--arch", default=archs.host())
+    ap.add_argument("--kernel", default="bookworm", metavar="FLAVOUR[,FLAVOUR]")
     ap.add_argument("--initrd")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=INITRD[,ARGS]")
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--svg-dir")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--bundle-options", action="store_true")
@@ -519,62 +745,21 @@ def main():
             bench_headers_options(args.n, vmlinuz)
         return
     arches = [archs.norm(a) for a in args.arch.split(",")]
-    if len(arches) > 1 and (args.initrd or args.variant):
-        ap.error("--initrd and --variant go with one --arch")
-    tag = (lambda a: " " + a) if len(arches) > 1 else (lambda a: "")
-    # (name, arch, initrd, kernel args, the reference's module count or None)
-    variants = []
-    tmp_ref = tempfile.TemporaryDirectory(prefix="hm-bench-")
-    ref_name = None
-    for a in arches:
-        initrd = args.initrd or os.path.join(archs.out_dir(a), "initrd-test")
-        variants.append(("hypeman-init" + tag(a), a, initrd, "", None))
-        for v in args.variant:
-            name, rest = v.split("=", 1)
-            vinitrd, _, append = rest.partition(",")
-            variants.append((name, a, vinitrd, append, None))
-        if not args.no_reference:
-            ref_name = "reference"
-            rinitrd, n = reference_initrd(os.path.join(tmp_ref.name, "initrd-ref-" + a), a)
-            variants.append(("reference" + tag(a), a, rinitrd, "", n))
-    load_before = os.getloadavg()
-    results = {v[0]: [] for v in variants}
-    for i in range(args.n):
-        for name, a, initrd, append, ref_modules in variants:
-            with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
-                results[name].append(figures(boot(tmp, a, initrd, append, args.smp), ref_modules))
-            print("round %d %s: init->program %d ms, modules %d ms" % (
-                i + 1, name, results[name][-1]["init_to_program"], results[name][-1].get("modules", 0)),
-                file=sys.stderr)
-    load_after = os.getloadavg()
-
+    flavours = args.kernel.split(",")
+    if (len(arches) > 1 or len(flavours) > 1) and args.initrd:
+        ap.error("--initrd goes with one --arch and one --kernel")
+    with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+        variants = make_variants(args, arches, flavours, tmp)
+        load_before = os.getloadavg()
+        results = run_rounds(variants, args.n, args.smp)
+        load_after = os.getloadavg()
     print("accelerator: %s, -smp %d, %d boots per variant, alternating; disks only "
           "(no NIC, vsock or console device)" % (os.environ.get("HYPEMAN_ACCEL", "tcg"), args.smp, args.n))
     print("host load average before: %.2f %.2f %.2f, after: %.2f %.2f %.2f"
           % (load_before + load_after))
-    for a in arches:
-        mine = {n: r for n, r in results.items() if any(v[0] == n and v[1] == a for v in variants)}
-        if len(arches) > 1:
-            print("\n%s:" % a)
-        report(mine, ref_name and ref_name + tag(a))
-    if len(arches) == 2:
-        print("\n%s / %s (medians):" % (arches[1], arches[0]))
-        report_arches(results["hypeman-init" + tag(arches[0])],
-                      results["hypeman-init" + tag(arches[1])])
-    for a in arches:
-        for name in ("busybox", "initrd", "initrd-test"):
-            p = os.path.join(archs.out_dir(a), name)
-            if os.path.exists(p):
-                print("size of %s: %d bytes" % (os.path.relpath(p, REPO), os.path.getsize(p)))
+    print_results(variants, results, arches)
     if args.svg_dir:
-        os.makedirs(args.svg_dir, exist_ok=True)
-        span = 1.05 * max(statistics.median(r["program"] - r["kernel_ms"] for r in runs)
-                          for runs in results.values())
-        for name, _, _, _, ref_modules in variants:
-            path = os.path.join(args.svg_dir, "timeline-%s.svg" % name.replace(" ", "-"))
-            timeline_svg(path, name, results[name], PHASES if ref_modules is None else REF_PHASES, span)
-            print("wrote %s" % path)
-    tmp_ref.cleanup()
+        write_svgs(args.svg_dir, variants, results)
 
 
 if __name__ == "__main__":
