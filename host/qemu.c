@@ -254,12 +254,8 @@ static int vm_prepare(struct vm *vm, const struct hr_vm *b)
 	unlink(vm->qmp);
 	if (vm->agent)
 		unlink(vm->agent);
-	if (b->log_path) {
-		vm->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (vm->log_fd < 0)
-			hr_msg("warning: --log %s: %s (the init's log is only shown)", b->log_path,
-				strerror(errno));
-	}
+	if (b->log_path)
+		vm->log_fd = hr_serial_log_open(b->log_path);
 	hr_serial_init(&vm->con, vm->log_fd);
 	return 0;
 }

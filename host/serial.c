@@ -11,15 +11,40 @@
  * --timings.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "logline.h"
 #include "marker.h"
 #include "serial.h"
 #include "tool.h"
 #include "util.h"
+
+int hr_serial_log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char line[HM_LOGLINE_MAX];
+	size_t i, n;
+
+	if (fd < 0) {
+		hr_msg("warning: --log %s: %s (the init's log is only shown)", path, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < hr_tool.notes.n; i++) {
+		struct hm_logline l = { .level = "INFO", .phase = "host", .msg = hr_tool.notes.v[i],
+			.dur_ms = -1 };
+
+		clock_gettime(CLOCK_REALTIME, &l.now);
+		n = hm_logline_format(line, sizeof(line), &l);
+		if (hm_write_all(fd, line, n))
+			break;
+	}
+	return fd;
+}
 
 void hr_serial_init(struct hr_serial *c, int log_fd)
 {

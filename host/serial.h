@@ -37,6 +37,9 @@ struct hr_serial {
 	long long first_uptime, last_uptime, prog_uptime;	/* -1: not seen */
 };
 
+/* The log file PATH (--log), made anew (0600), with the tool's notes
+ * (hr_note) first as log lines of phase "host"; -1 after a warning. */
+int hr_serial_log_open(const char *path);
 void hr_serial_init(struct hr_serial *c, int log_fd);
 /* Shows n bytes of console output and scans its lines. */
 void hr_serial_feed(struct hr_serial *c, const char *buf, size_t n);

@@ -282,14 +282,31 @@ static int wrong_machine(const struct hr_target *tg, const struct hr_boot_files 
 	return 2;
 }
 
+/* A file the kernel would not unpack: refused before the boot panics. */
+static int not_an_initrd(const struct hr_target *tg, const struct hr_boot_files *bf,
+		const char *why)
+{
+	char *cmd = build_command(tg, bf), opt[32], sub[32];
+
+	build_names(tg, opt, sub);
+	hr_msg("%s%s is not an initrd: %s. The kernel would stop with \"Initramfs unpacking "
+		"failed\"", bf->initrd, bf->initrd_env, why);
+	hr_msg("build one with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds by "
+		"itself), or pass --initrd", cmd, sub, bf->release);
+	free(cmd);
+	return 2;
+}
+
 static int check_initrd(const struct hr_target *tg, struct hr_boot_files *bf)
 {
 	struct hr_initrd_info info;
 	char needed[64], *config = NULL;
-	int need, rc = 0;
+	int need, rc = hr_initrd_scan(bf->initrd, &info);
 
-	if (hr_initrd_scan(bf->initrd, &info))
-		return 0;	/* not a cpio archive: QEMU will say what is wrong */
+	if (rc == 1)
+		return not_an_initrd(tg, bf, info.why);
+	if (rc || !info.scanned)
+		return 0;	/* unreadable here: QEMU or the kernel will say what is wrong */
 	bf->initrd_has_gpu = info.has_gpu;
 	if (info.elf_machine && info.elf_machine != tg->elf_machine)
 		return wrong_machine(tg, bf, info.elf_machine);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include "util.h"		/* struct hr_strv */
 
 struct hr_tool {
 	bool quiet;				/* -q: no progress lines */
@@ -22,7 +23,11 @@ struct hr_tool {
 	/* A byte per signal, for loops that poll: [0] is read (qemu.c),
 	 * [1] written by the handler; -1 before hr_tool_signals(). */
 	int signal_pipe[2];
+	/* hr_note()'s details for the log file, not the terminal (at most
+	 * HR_NOTES_MAX); serial.c writes them when it opens the log. */
+	struct hr_strv notes;
 };
+#define HR_NOTES_MAX 100
 extern struct hr_tool hr_tool;
 
 /* The handler for SIGINT, SIGTERM and SIGHUP, SIGPIPE ignored. */

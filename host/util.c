@@ -47,6 +47,18 @@ void hr_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+void hr_note(const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (hr_tool.notes.n < HR_NOTES_MAX)
+		hr_strv_push(&hr_tool.notes, line);
+}
+
 static void oom(void)
 {
 	fputs("hypeman: out of memory\n", stderr);
@@ -136,6 +148,12 @@ char *const *hr_strv_array(const struct hr_strv *s)
 	static char *const empty[] = { NULL };
 
 	return s->v ? s->v : empty;
+}
+
+const char *hr_count(uint64_t n, const char *one, const char *many, char buf[64])
+{
+	snprintf(buf, 64, "%llu %s", (unsigned long long)n, n == 1 ? one : many);
+	return buf;
 }
 
 const char *hr_human_size(uint64_t bytes, char buf[32])

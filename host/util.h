@@ -19,6 +19,9 @@
 void hr_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "hypeman: ..." on stderr, always (errors and warnings). */
 void hr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A detail for the log file (--log), not the terminal: a log line of phase
+ * "host" there (hr_serial_log_open), e.g. a layer read as umoci reads it. */
+void hr_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Allocation that ends the tool on failure ("out of memory"). */
 void *hr_malloc(size_t n);
@@ -38,6 +41,8 @@ void hr_strv_free(struct hr_strv *s);
 /* s->v, or a static empty vector when nothing was pushed. */
 char *const *hr_strv_array(const struct hr_strv *s);
 
+/* "1 entry", "2 entries": N and the noun for it (ONE or MANY). */
+const char *hr_count(uint64_t n, const char *one, const char *many, char buf[64]);
 /* "12.3 MB" (decimal units, as the progress lines show sizes). */
 const char *hr_human_size(uint64_t bytes, char buf[32]);
 /* "4G", "512M", "100k" or bytes (binary units); false when malformed. */
