@@ -289,8 +289,8 @@ static int not_an_initrd(const struct hr_target *tg, const struct hr_boot_files 
 	char *cmd = build_command(tg, bf), opt[32], sub[32];
 
 	build_names(tg, opt, sub);
-	hr_msg("%s%s is not an initrd: %s. The kernel would stop with \"Initramfs unpacking "
-		"failed\"", bf->initrd, bf->initrd_env, why);
+	hr_msg("%s%s is not an initrd: %s; the kernel would not boot with it", bf->initrd,
+		bf->initrd_env, why);
 	hr_msg("build one with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds by "
 		"itself), or pass --initrd", cmd, sub, bf->release);
 	free(cmd);

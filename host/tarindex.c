@@ -2,8 +2,9 @@
  * hypeman run: indexing an uncompressed tar file (see tarindex.h).
  *
  * libarchive reads the headers (ustar, pax, GNU long names, v7) from the
- * file descriptor, and skips each member's data with lseek: a pass over an
- * image archive of gigabytes reads a few kilobytes per member. After each
+ * file descriptor, a block at a time, and skips each member's data with
+ * lseek: a pass over an image archive of gigabytes reads its headers and
+ * not one byte of data, so that each byte of the file is read once. After each
  * header, the bytes libarchive has consumed are where the member's data
  * starts. Only the members the caller wants are kept, so memory grows with
  * them, not with the archive.
@@ -21,7 +22,9 @@
 #include "tarindex.h"
 #include "util.h"
 
-#define BLOCK 4096		/* read from the file at a time */
+/* Read from the file at a time: a tar block, so that the pass reads the
+ * headers and nothing of the data (skipped with lseek, by whole blocks). */
+#define BLOCK 512
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
