@@ -200,22 +200,24 @@ static bool tag_matches(const char *ref, const char *tag)
 	return colon && (!slash || slash < colon) && !strcmp(colon + 1, tag);
 }
 
+/* NAME is TAG, or TAG without its ":latest". */
+static bool same_name(const char *name, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return !strcmp(name, tag) || (!strchr(tag, ':') && !strncmp(name, tag, n)
+		&& !strcmp(name + n, ":latest"));
+}
+
 /* A full reference "docker.io/library/x:1.0" also answers to the short
- * names docker uses: "x:1.0", and "x" for "x:latest". */
+ * names docker uses: "library/x:1.0", "x:1.0", and "x" for "x:latest". */
 static bool name_matches(const char *name, const char *tag)
 {
-	const char *brief;
-	size_t n;
+	const char *hub = name ? hr_after(name, "docker.io/") : NULL;
+	const char *official = hub ? hr_after(hub, "library/") : NULL;
 
-	if (!name)
-		return false;
-	if (tag_matches(name, tag))
-		return true;
-	brief = hr_after(name, "docker.io/") ? hr_after(name, "docker.io/") : name;
-	brief = hr_after(brief, "library/") ? hr_after(brief, "library/") : brief;
-	n = strlen(tag);
-	return !strcmp(brief, tag) || (!strchr(tag, ':') && !strncmp(brief, tag, n)
-		&& !strcmp(brief + n, ":latest"));
+	return name && (tag_matches(name, tag) || same_name(name, tag)
+		|| (hub && same_name(hub, tag)) || (official && same_name(official, tag)));
 }
 
 /* 2: the target's platform, 1: no platform given, 0: another platform. */

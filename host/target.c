@@ -204,15 +204,62 @@ static int needs_modules(const char *kernel, const char *rel, char *names, size_
 	return found;
 }
 
-static bool has_release(const char *rels, const char *rel)
+/* Whether the ", "-separated LIST holds ITEM. */
+static bool in_list(const char *list, const char *item)
 {
-	size_t n = strlen(rel);
+	size_t n = strlen(item);
 	const char *p;
 
-	for (p = rels; (p = strstr(p, rel)) != NULL; p++)
-		if ((p == rels || p[-1] == ' ') && (p[n] == 0 || p[n] == ','))
+	for (p = list; (p = strstr(p, item)) != NULL; p++)
+		if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ','))
 			return true;
 	return false;
+}
+
+/* The initramfs formats the kernel's config (config-<release> beside it)
+ * enables, CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES;
+ * false when there is no config to tell. */
+static bool kernel_formats(const char *kernel, const char *rel, char *names, size_t len)
+{
+	char *dir = dir_of(kernel), *config = dir ? hr_asprintf("%s/config-%s", dir, rel) : NULL;
+	FILE *f = config ? fopen(config, "re") : NULL;
+	char line[256], *p;
+	size_t k;
+
+	free(dir);
+	free(config);
+	names[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!(p = (char *)hr_after(line, "CONFIG_RD_")) || !strstr(p, "=y"))
+			continue;
+		for (k = 0; p[k] != '='; k++)
+			p[k] = (char)(p[k] >= 'A' && p[k] <= 'Z' ? p[k] - 'A' + 'a' : p[k]);
+		snprintf(names + strlen(names), len - strlen(names), "%s%.*s", names[0] ? ", " : "",
+			(int)k, p);
+	}
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
+/* A compressed initrd in a format the kernel was built without. */
+static int format_left_out(const struct hr_boot_files *bf, const char *format)
+{
+	char names[128], option[16];
+	size_t i;
+
+	if (!strcmp(format, "cpio") || !kernel_formats(bf->kernel, bf->release, names, sizeof(names))
+	 || in_list(names, format))
+		return 0;
+	for (i = 0; format[i] && i + 1 < sizeof(option); i++)
+		option[i] = (char)(format[i] >= 'a' && format[i] <= 'z' ? format[i] - 'a' + 'A'
+			: format[i]);
+	option[i] = 0;
+	hr_msg("%s%s is compressed with %s, which the kernel %s cannot unpack (its config has no "
+		"CONFIG_RD_%s=y; it has %s): the boot would stop at \"compression method %s not "
+		"configured\"; compress the initrd with one of those", bf->initrd, bf->initrd_env,
+		format, bf->kernel, option, names[0] ? names : "none", format);
+	return 2;
 }
 
 /* The modules of the kernel's own tree (Debian's package layout), if any. */
@@ -305,14 +352,14 @@ static int check_initrd(const struct hr_target *tg, struct hr_boot_files *bf)
 
 	if (rc == 1)
 		return not_an_initrd(tg, bf, info.why);
-	if (rc || !info.scanned)
-		return 0;	/* unreadable here: QEMU or the kernel will say what is wrong */
+	if (rc || (rc = format_left_out(bf, info.format)) || !info.scanned)
+		return rc;	/* unreadable here: QEMU or the kernel will say what is wrong */
 	bf->initrd_has_gpu = info.has_gpu;
 	if (info.elf_machine && info.elf_machine != tg->elf_machine)
 		return wrong_machine(tg, bf, info.elf_machine);
 	need = bf->release[0] ? needs_modules(bf->kernel, bf->release, needed, sizeof(needed),
 		&config) : 0;
-	if (need != 0 && !has_release(info.releases, bf->release) && (need == 1 || info.releases[0]))
+	if (need != 0 && !in_list(info.releases, bf->release) && (need == 1 || info.releases[0]))
 		rc = mismatch(tg, bf, info.releases, need == 1 ? needed : "",
 			need == 1 ? config : NULL);
 	free(config);

@@ -116,3 +116,29 @@ def test_every_format_of_the_kernel_is_accepted(hypeman, kernel, initrd, image, 
         assert hostrun.printed_argv(p)[hostrun.printed_argv(p).index("-initrd") + 1] == path
         tried.append(fmt)
     assert {"gzip", "xz", "zstd", "lz4"} <= set(tried), tried
+
+
+def test_format_the_kernel_was_built_without(hypeman, kernel, initrd, image, tmp_path):
+    """Debian's kernel, with a config beside it that leaves out zstd (as a
+    kernel built with fewer CONFIG_RD_* would): a zstd initrd is refused
+    before the boot, which would stop at "compression method zstd not
+    configured"; a gzip one still passes."""
+    if not shutil.which("zstd"):
+        pytest.skip("zstd missing")
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    vmlinuz = boot / os.path.basename(kernel[0])
+    shutil.copy(kernel[0], vmlinuz)
+    config = os.path.join(os.path.dirname(kernel[0]), "config-" + kernel[2])
+    with open(config) as f:
+        text = f.read().replace("CONFIG_RD_ZSTD=y", "# CONFIG_RD_ZSTD is not set")
+    (boot / ("config-" + kernel[2])).write_text(text)
+    zst = hostrun.recompressed(initrd, COMPRESS["zstd"], tmp_path / "initrd.zst")
+    p = run(hypeman, ["--print-qemu", image], kernel=str(vmlinuz), initrd=zst)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "hypeman: %s is compressed with zstd, which the kernel %s cannot unpack (its config " \
+        "has no CONFIG_RD_ZSTD=y; it has gzip, bzip2, lzma, xz, lzo, lz4): the boot would stop " \
+        "at \"compression method zstd not configured\"" % (zst, vmlinuz) in p.stderr, p.stderr
+    assert "reading image" not in p.stderr
+    p = run(hypeman, ["--print-qemu", image], kernel=str(vmlinuz), initrd=initrd)
+    assert p.returncode == 0, p.stderr
