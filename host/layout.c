@@ -229,7 +229,9 @@ int hr_layout_open(struct hr_layout *l, const char *path, uint64_t max)
 	memset(l, 0, sizeof(*l));
 	l->name = hr_strdup(path);
 	l->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (l->fd < 0 || fstat(l->fd, &st)) {
+	if (l->fd < 0 && errno == ENXIO)
+		st.st_mode = S_IFSOCK;
+	else if (l->fd < 0 || fstat(l->fd, &st)) {
 		hr_msg("%s: %s (want an OCI image layout: a directory, or an archive of one)", path,
 			strerror(errno));
 		return -1;

@@ -31,9 +31,9 @@ typedef bool hr_tarindex_want(void *ctx, const char *name);
 /*
  * Reads the headers of the tar file FD (from its start; the data is
  * skipped, not read), keeping the members WANT takes. At most MAX members
- * in all. 0, or -1 with the reason in ERR: not a tar archive, damaged,
- * too many members, a name kept twice, a member whose data would end past
- * the end of the file.
+ * in all. 0, or -1 with the reason in ERR: not a tar archive, damaged or
+ * truncated (a member's data past the end of the file), too many members,
+ * a name kept twice.
  */
 int hr_tarindex_read(struct hr_tarindex *ix, int fd, uint64_t max, hr_tarindex_want *want,
 		void *ctx, char *err, size_t errlen);

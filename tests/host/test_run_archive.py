@@ -238,13 +238,27 @@ def test_file_that_is_no_archive(hypeman, tmp_path):
         "an archive of one (skopeo copy ... oci-archive:FILE, docker save)"])
 
 
-def test_fifo_refused_at_once(hypeman, tmp_path):
-    """`hypeman run <(docker save ...)` cannot seek: said, without waiting."""
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    refused(hypeman, tmp_path, str(fifo), [
-        "%s is a FIFO: refusing it (an image archive must be a regular file: hypeman run reads "
-        "each blob in place)" % fifo])
+@pytest.mark.parametrize("kind, what", [("fifo", "a FIFO"), ("socket", "a socket"),
+                                        ("device", "a character device")])
+def test_no_file_refused_at_once(hypeman, tmp_path, kind, what):
+    """`hypeman run <(docker save ...)` cannot seek: said, without waiting;
+    so are a socket and a device."""
+    import socket
+    path, keep = tmp_path / kind, None
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        keep = socket.socket(socket.AF_UNIX)
+        keep.bind(str(path))
+    else:
+        path = "/dev/null"
+    try:
+        refused(hypeman, tmp_path, str(path), [
+            "%s is %s: refusing it (an image archive must be a regular file: hypeman run reads "
+            "each blob in place)" % (path, what)])
+    finally:
+        if keep:
+            keep.close()
 
 
 def test_archive_members_refused(hypeman, tmp_path):

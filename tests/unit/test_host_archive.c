@@ -332,6 +332,38 @@ static void test_index_refusals(const char *path)
 	CHECK_HAS(err, "it is not a tar archive");
 	hr_tarindex_free(&ix);
 	close(fd);
+	/* the second header's checksum broken */
+	write_tar(path, ARCHIVE_FORMAT_TAR_USTAR, three);
+	fd = open(path, O_RDWR);
+	CHECK_INT(pwrite(fd, "7", 1, 1024 + 148), 1);
+	CHECK_INT(hr_tarindex_read(&ix, fd, 100, want_all, NULL, err, sizeof(err)), -1);
+	CHECK_HAS(err, "it is damaged (");
+	hr_tarindex_free(&ix);
+	close(fd);
+}
+
+/* A file cut inside the data of its last member, past whole blocks of it:
+ * the headers read are all whole, the data is skipped, not read;
+ * libarchive knows the file's size and says so. */
+static void test_index_cut_in_data(const char *path)
+{
+	static char big[4097];
+	const struct member m[] = {
+		{ "a", AE_IFREG, "1" }, { "big", AE_IFREG, big }, { NULL, 0, NULL },
+	};
+	struct hr_tarindex ix;
+	char err[400];
+	int fd;
+
+	memset(big, 'b', sizeof(big) - 1);
+	write_tar(path, ARCHIVE_FORMAT_TAR_USTAR, m);
+	fd = open(path, O_RDWR);
+	CHECK_INT(ftruncate(fd, 3 * 512 + 1024), 0);
+	CHECK_INT(hr_tarindex_read(&ix, fd, 100, want_all, NULL, err, sizeof(err)), -1);
+	CHECK_HAS(err, "it is truncated (Truncated input file (needed 4096 bytes, only 1024 "
+		"available))");
+	hr_tarindex_free(&ix);
+	close(fd);
 }
 
 /* ---- layout.c on an archive ------------------------------------------------ */
@@ -482,6 +514,7 @@ int main(void)
 	CHECK_CASE(test_index_format(path, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED));
 	CHECK_CASE(test_index_format(path, ARCHIVE_FORMAT_TAR_GNUTAR));
 	CHECK_CASE(test_index_refusals(path));
+	CHECK_CASE(test_index_cut_in_data(path));
 	CHECK_CASE(test_layout_archive(path));
 	CHECK_CASE(test_layout_archive_refusals(path));
 	unlink(path);
