@@ -1,9 +1,10 @@
 /*
  * hypeman run: the files of an OCI image layout, each read exactly once
  * (layout.c). Everything the tool reads of an image comes through here:
- * index.json and the blobs, each opened once, refused unless a regular
- * file, hashed as it is read. A layout is a directory today; a tar of one
- * would be another kind of struct hr_layout behind the same calls.
+ * index.json and the blobs, refused unless regular files, hashed as they
+ * are read. A layout is a directory, or an archive of one (a tar file, as
+ * `skopeo copy ... oci-archive:FILE` and `docker save` from Docker 25 on
+ * write it), indexed once (tarindex.c) and read in place.
  */
 #ifndef HR_LAYOUT_H
 #define HR_LAYOUT_H 1
@@ -11,16 +12,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "tarindex.h"
 
 struct hr_layout {
-	char *dir;		/* as given, for messages */
-	char *index_path;	/* DIR/index.json, for messages */
-	int dirfd;
+	char *name;		/* the directory or archive, as given, for messages */
+	char *index_path;	/* where index.json is, for messages */
+	int fd;			/* the directory, or the archive */
+	bool archive;
+	struct hr_tarindex ix;	/* an archive's blobs and index.json */
 };
 
-/* The layout directory DIR (its descriptor kept). 0, or -1 after a
- * message ("want an OCI image layout directory"). */
-int hr_layout_open(struct hr_layout *l, const char *dir);
+/* The layout at PATH, a directory or an archive of at most MAX members
+ * (--max-entries). 0, or -1 after a message (with what to do when PATH is
+ * no layout). */
+int hr_layout_open(struct hr_layout *l, const char *path, uint64_t max);
 void hr_layout_close(struct hr_layout *l);
 /* index.json, at most MAX bytes, NUL-terminated, malloc'd; NULL after a
  * message. */
@@ -33,9 +38,11 @@ bool hr_layout_has_blob(const struct hr_layout *l, const char *digest);
 struct hr_blob {
 	char digest[72];	/* "sha256:<hex>" */
 	const char *what;	/* "layer 2/3", "manifest", ... */
-	uint64_t size;		/* from the descriptor (and fstat) */
+	uint64_t size;		/* from the descriptor (and fstat or the tar header) */
 	uint64_t got;		/* bytes read and hashed so far */
-	int fd;
+	int fd;			/* its own file, or the archive (own_fd false) */
+	bool own_fd;
+	uint64_t off;		/* in the archive: where its data starts */
 	void *md;		/* EVP_MD_CTX */
 };
 /* Opens the blob of digest (checked: sha256 and 64 lower-case hex digits)

@@ -4,7 +4,8 @@
  *   hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]
  *
  * The command line, every option parsed and checked here; run.c has the
- * steps. Exit status: the program's (exec
+ * steps. usage_text is the synopsis that README.md shows (a test compares
+ * them). Exit status: the program's (exec
  * mode), 0 when the VM ends cleanly (systemd mode), 2 for usage errors
  * and missing boot files, 1 for any other error.
  */
@@ -29,10 +30,20 @@
 #include "vfio.h"
 
 static const char usage_text[] =
-"usage: hypeman run [OPTIONS] IMAGE[:TAG] [COMMAND [ARG...]]\n"
+"usage: hypeman run [--arch ARCH] [--machine NAME] [--init-mode=MODE] [-e K=V]...\n"
+"           [-v DISK:PATH[:ro|:rw|:overlay]]... [--network] [--gpu PCI_ADDR]...\n"
+"           [--kernel FILE] [--initrd FILE] [--keep DIR] [--log FILE] [--rootfs-fs=FS]\n"
+"           [--memory MB] [--cpus N] [--timeout SECONDS] [--skip-guest-agent]\n"
+"           [--append ARGS] [--no-boot | --print-qemu] [--max-size SIZE]\n"
+"           [--max-entries N] [--max-json SIZE] [--timings] [-i] [-q]\n"
+"           IMAGE[:TAG] [COMMAND [ARG...]]\n"
+"       hypeman run --help\n"
 "\n"
-"Boot the OCI image layout IMAGE (a directory, optionally DIR:TAG) in a QEMU\n"
-"microVM with hypeman-init as PID 1. COMMAND replaces the image's Cmd.\n"
+"Boot the OCI image IMAGE in a QEMU microVM with hypeman-init as PID 1. IMAGE is\n"
+"an image layout directory or an archive of one (a tar file, as skopeo copy ...\n"
+"oci-archive:FILE and docker save from Docker 25 on write it), TAG picks one of\n"
+"its images. Registry references are not pulled: skopeo copy docker://REF\n"
+"oci:DIR:TAG makes a layout. COMMAND replaces the image's Cmd.\n"
 "\n"
 "  --arch ARCH             the guest: x86_64 or aarch64 (default: this machine's); picks\n"
 "                          the image's platform, the kernel, the initrd and QEMU\n"
@@ -56,8 +67,8 @@ static const char usage_text[] =
 "                          or, for another ARCH than this machine's, in its ARCH/)\n"
 "  --keep DIR              make the disks in DIR (0700) and keep them (default: a\n"
 "                          temporary directory under $TMPDIR or /var/tmp, removed)\n"
-"  --log FILE              the init's JSON log lines (default: init.log in the work\n"
-"                          directory)\n"
+"  --log FILE              the tool's notes and the init's JSON log lines (default:\n"
+"                          init.log in the work directory)\n"
 "  --rootfs-fs=FS          erofs (default when mkfs.erofs exists) or ext4\n"
 "  --memory MB             guest memory (default 1024)\n"
 "  --cpus N                guest CPUs (default 1)\n"
@@ -68,7 +79,8 @@ static const char usage_text[] =
 "  --print-qemu            make the disks, print the QEMU command line, do not boot\n"
 "  --max-size SIZE         refuse images unpacking to more than SIZE (default 4G;\n"
 "                          sparse files count at their full size)\n"
-"  --max-entries N         refuse images with more than N entries (default 1000000)\n"
+"  --max-entries N         refuse images with more than N entries, or archives with\n"
+"                          more than N members (default 1000000)\n"
 "  --max-json SIZE         refuse JSON documents over SIZE (default 4M)\n"
 "  --timings               print the host steps' and the guest's boot phase times\n"
 "  -i, --interactive       console input from the terminal, rescue shell on errors\n"

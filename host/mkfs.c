@@ -107,7 +107,7 @@ int hr_mkfs_rootfs(const char *root, const char *img, const char *fs, const char
 {
 	uint64_t entries, apparent, bytes = hr_tree_usage(root, &entries, &apparent), size, inodes;
 	uint64_t avail = hr_free_space(root);	/* img goes beside root */
-	char a[32], b[32], *err = NULL;
+	char a[32], b[32], n[64], *err = NULL;
 	struct hr_meter m;
 	int rc;
 
@@ -121,8 +121,8 @@ int hr_mkfs_rootfs(const char *root, const char *img, const char *fs, const char
 		return -1;
 	}
 	hr_meter_start(&m, "making %s", img);
-	hr_progress("making the rootfs disk (%s, %s of files, %llu entries)", fs,
-		hr_human_size(apparent, a), (unsigned long long)entries);
+	hr_progress("making the rootfs disk (%s, %s of files, %s)", fs,
+		hr_human_size(apparent, a), hr_count(entries, "entry", "entries", n));
 	if (strcmp(fs, "erofs")) {	/* read-only in the guest: no journal */
 		rc = mke2fs(img, root, size, "rootfs", false, inodes, &m);
 	} else {

@@ -47,6 +47,11 @@ static int pick_from_index(const struct hr_layout *l, const char *tag, const cha
 			path, arch, tag ? " tagged " : "", tag ? tag : "", c.platforms, arch);
 		goto out;
 	}
+	if (c.n_ties) {	/* docker save of several images: each is "latest" */
+		hr_msg("%s: %zu images answer to \"%s\" (the index has: %s): name one, as "
+			"IMAGE:NAME", path, c.n_ties + 1, tag ? tag : "latest", c.names);
+		goto out;
+	}
 	*out = c.best;
 	memset(&c.best, 0, sizeof(c.best));
 	rc = 0;

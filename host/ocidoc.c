@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define REF_NAME "org.opencontainers.image.ref.name"
+#define IMAGE_NAME "io.containerd.image.name"	/* docker save writes both */
 #define LIST_MAX HR_OCIDOC_LIST_MAX
 
 void hr_ocidoc_desc_free(struct hr_ocidoc_desc *d)
@@ -27,6 +28,7 @@ void hr_ocidoc_desc_free(struct hr_ocidoc_desc *d)
 	free(d->media_type);
 	free(d->digest);
 	free(d->ref);
+	free(d->image_name);
 	free(d->os);
 	free(d->arch);
 	free(d->variant);
@@ -132,7 +134,9 @@ static int annotation_member(struct hm_json *j, const char *key, void *ctx)
 {
 	struct hr_ocidoc_desc *d = ctx;
 
-	return !strcmp(key, REF_NAME) ? get_string(j, &d->ref, key) : hm_json_skip(j);
+	if (!strcmp(key, REF_NAME))
+		return get_string(j, &d->ref, key);
+	return !strcmp(key, IMAGE_NAME) ? get_string(j, &d->image_name, key) : hm_json_skip(j);
 }
 
 static int read_size(struct hm_json *j, struct hr_ocidoc_desc *d)
@@ -196,6 +200,26 @@ static bool tag_matches(const char *ref, const char *tag)
 	return colon && (!slash || slash < colon) && !strcmp(colon + 1, tag);
 }
 
+/* NAME is TAG, or TAG without its ":latest". */
+static bool same_name(const char *name, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return !strcmp(name, tag) || (!strchr(tag, ':') && !strncmp(name, tag, n)
+		&& !strcmp(name + n, ":latest"));
+}
+
+/* A full reference "docker.io/library/x:1.0" also answers to the short
+ * names docker uses: "library/x:1.0", "x:1.0", and "x" for "x:latest". */
+static bool name_matches(const char *name, const char *tag)
+{
+	const char *hub = name ? hr_after(name, "docker.io/") : NULL;
+	const char *official = hub ? hr_after(hub, "library/") : NULL;
+
+	return name && (tag_matches(name, tag) || same_name(name, tag)
+		|| (hub && same_name(hub, tag)) || (official && same_name(official, tag)));
+}
+
 /* 2: the target's platform, 1: no platform given, 0: another platform. */
 static int platform_rank(const struct hr_ocidoc_desc *d, const char *arch)
 {
@@ -252,6 +276,7 @@ void hr_ocidoc_consider(struct hr_ocidoc_chooser *c, struct hr_ocidoc_desc *d)
 		hr_ocidoc_desc_free(&c->best);
 		c->best = *d;
 		c->best_rank = rank;
+		c->n_ties = 0;
 	} else {
 		hr_ocidoc_desc_free(d);
 	}
@@ -265,9 +290,13 @@ static void offer(struct hr_ocidoc_chooser *c, struct hr_ocidoc_desc *d)
 		hr_ocidoc_consider(c, d);
 		return;
 	}
-	list_add(c->names, d->ref ? d->ref : "(untagged)");
-	if (tag_matches(d->ref, c->tag ? c->tag : "latest")) {
+	list_add(c->names, d->image_name ? d->image_name : d->ref ? d->ref : "(untagged)");
+	if (tag_matches(d->ref, c->tag ? c->tag : "latest")
+	 || name_matches(d->image_name, c->tag ? c->tag : "latest")) {
 		c->n_tagged++;
+		if (c->best_rank && platform_rank(d, c->arch) == c->best_rank
+		 && (!d->digest || !c->best.digest || strcmp(d->digest, c->best.digest)))
+			c->n_ties++;
 		hr_ocidoc_consider(c, d);
 	} else if (c->n == 1) {
 		c->first = *d;

@@ -16,7 +16,9 @@
 #define HR_OCIDOC_LIST_MAX 400	/* bytes of names listed in a message */
 
 struct hr_ocidoc_desc {
-	char *media_type, *digest, *ref, *os, *arch, *variant;
+	char *media_type, *digest, *os, *arch, *variant;
+	char *ref;		/* org.opencontainers.image.ref.name: "1.0", or a reference */
+	char *image_name;	/* io.containerd.image.name (docker save): a reference */
 	uint64_t size;
 	bool has_size, has_platform, has_urls;
 };
@@ -30,6 +32,7 @@ struct hr_ocidoc_chooser {
 	struct hr_ocidoc_desc best, first;
 	int best_rank;		/* 0: none yet; 2: the target's platform, 1: none named */
 	size_t n, n_tagged;
+	size_t n_ties;		/* top: other manifests as good as best (another digest) */
 	char names[HR_OCIDOC_LIST_MAX], platforms[HR_OCIDOC_LIST_MAX];
 };
 /* Takes D as a candidate (kept as the best, or freed). */

@@ -18,6 +18,7 @@
 #include "oci.h"
 #include "qemu.h"
 #include "run.h"
+#include "source.h"
 #include "target.h"
 #include "tool.h"
 #include "vfio.h"
@@ -85,51 +86,20 @@ static int check_inputs(struct run *r)
 	return 0;
 }
 
-/* "DIR" or "DIR:TAG", where TAG may be a full reference ("DIR:docker.io/x:1.0"):
- * DIR is the longest prefix before a ':' that is a directory. */
-static void split_image(const char *arg, char **dir, char **tag)
-{
-	const char *colon;
-	struct stat st;
-
-	*tag = NULL;
-	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-		*dir = hr_strdup(arg);
-		return;
-	}
-	for (colon = strrchr(arg, ':'); colon; colon = memrchr(arg, ':', colon - arg)) {
-		char *d = hr_strndup(arg, colon - arg);
-
-		if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && colon[1]) {
-			*dir = d;
-			*tag = hr_strdup(colon + 1);
-			return;
-		}
-		free(d);
-	}
-	colon = strrchr(arg, ':');
-	if (!colon || strchr(colon, '/')) {
-		*dir = hr_strdup(arg);
-	} else {	/* no such directory: named so in the error */
-		*dir = hr_strndup(arg, colon - arg);
-		*tag = colon[1] ? hr_strdup(colon + 1) : NULL;
-	}
-}
-
 /* ---- 1. the image -------------------------------------------------------- */
 
 static int read_image(struct run *r)
 {
-	char *dir, *tag;
+	struct hr_source src;
 	double t = hr_now_s();
 	int rc;
 
-	split_image(r->o->image, &dir, &tag);
-	hr_progress("reading image %s%s%s", dir, tag ? ":" : "", tag ? tag : "");
-	rc = hr_layout_open(&r->layout, dir)
-		|| hr_oci_load(&r->layout, tag, r->o->target, r->o->limits.max_json, &r->img);
-	free(dir);
-	free(tag);
+	if (hr_source_find(r->o->image, &src))
+		return 1;
+	hr_progress("reading image %s%s%s", src.path, src.tag ? ":" : "", src.tag ? src.tag : "");
+	rc = hr_layout_open(&r->layout, src.path, r->o->limits.max_entries)
+		|| hr_oci_load(&r->layout, src.tag, r->o->target, r->o->limits.max_json, &r->img);
+	hr_source_free(&src);
 	if (rc)
 		return 1;
 	r->host_s[0] = hr_now_s() - t;
@@ -460,7 +430,7 @@ static int step(struct run *r, int (*fn)(struct run *))
 
 int hr_run(struct hr_opts *o)
 {
-	struct run r = { .o = o, .cfg = &o->config, .layout = { .dirfd = -1 } };
+	struct run r = { .o = o, .cfg = &o->config, .layout = { .fd = -1 } };
 	int status;
 
 	status = step(&r, check_inputs);	/* kernel and initrd, GPUs, root */

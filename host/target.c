@@ -274,15 +274,59 @@ static void kernel_config(const char *kernel, const char *rel, const struct hr_m
 		fclose(f);
 }
 
-static bool has_release(const char *rels, const char *rel)
+/* Whether the ", "-separated LIST holds ITEM. */
+static bool in_list(const char *list, const char *item)
 {
-	size_t n = strlen(rel);
+	size_t n = strlen(item);
 	const char *p;
 
-	for (p = rels; (p = strstr(p, rel)) != NULL; p++)
-		if ((p == rels || p[-1] == ' ') && (p[n] == 0 || p[n] == ','))
+	for (p = list; (p = strstr(p, item)) != NULL; p++)
+		if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ','))
 			return true;
 	return false;
+}
+
+/* The initramfs formats the kernel's config (open_config) enables, CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES;
+ * false when there is no config to tell. */
+static bool kernel_formats(const char *kernel, const char *rel, char *names, size_t len)
+{
+	char *config, line[256], *p;
+	FILE *f = open_config(kernel, rel, &config);
+	size_t k;
+
+	free(config);
+	names[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!(p = (char *)hr_after(line, "CONFIG_RD_")) || !strstr(p, "=y"))
+			continue;
+		for (k = 0; p[k] != '='; k++)
+			p[k] = (char)(p[k] >= 'A' && p[k] <= 'Z' ? p[k] - 'A' + 'a' : p[k]);
+		snprintf(names + strlen(names), len - strlen(names), "%s%.*s", names[0] ? ", " : "",
+			(int)k, p);
+	}
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
+/* A compressed initrd in a format the kernel was built without. */
+static int format_left_out(const struct hr_boot_files *bf, const char *format)
+{
+	char names[128], option[16];
+	size_t i;
+
+	if (!strcmp(format, "cpio") || !kernel_formats(bf->kernel, bf->release, names, sizeof(names))
+	 || in_list(names, format))
+		return 0;
+	for (i = 0; format[i] && i + 1 < sizeof(option); i++)
+		option[i] = (char)(format[i] >= 'a' && format[i] <= 'z' ? format[i] - 'a' + 'A'
+			: format[i]);
+	option[i] = 0;
+	hr_msg("%s%s is compressed with %s, which the kernel %s cannot unpack (its config has no "
+		"CONFIG_RD_%s=y; it has %s): the boot would stop at \"compression method %s not "
+		"configured\"; compress the initrd with one of those", bf->initrd, bf->initrd_env,
+		format, bf->kernel, option, names[0] ? names : "none", format);
+	return 2;
 }
 
 /* The modules of the kernel's own tree (Debian's package layout), if any. */
@@ -352,6 +396,21 @@ static int wrong_machine(const struct hr_target *tg, const struct hr_boot_files 
 	return 2;
 }
 
+/* A file the kernel would not unpack: refused before the boot panics. */
+static int not_an_initrd(const struct hr_target *tg, const struct hr_boot_files *bf,
+		const char *why)
+{
+	char *cmd = build_command(tg, bf), opt[32], sub[32];
+
+	build_names(tg, opt, sub);
+	hr_msg("%s%s is not an initrd: %s; the kernel would not boot with it", bf->initrd,
+		bf->initrd_env, why);
+	hr_msg("build one with:\n    %s\n(it writes out/%sinitrd-%s, which hypeman run finds by "
+		"itself), or pass --initrd", cmd, sub, bf->release);
+	free(cmd);
+	return 2;
+}
+
 /* What firecracker needs of the kernel (check_initrd); 0 or 2. */
 static int check_firecracker(const struct hr_boot_files *bf, const struct kconfig *k)
 {
@@ -377,10 +436,12 @@ static int check_initrd(const struct hr_target *tg, const struct hr_machine *m,
 {
 	struct hr_initrd_info info;
 	struct kconfig k = { 0 };
-	int need, rc = 0;
+	int need, rc = hr_initrd_scan(bf->initrd, &info);
 
-	if (hr_initrd_scan(bf->initrd, &info))
-		return 0;	/* not a cpio archive: QEMU will say what is wrong */
+	if (rc == 1)
+		return not_an_initrd(tg, bf, info.why);
+	if (rc || (rc = format_left_out(bf, info.format)) || !info.scanned)
+		return rc;	/* unreadable here: QEMU or the kernel will say what is wrong */
 	bf->initrd_has_gpu = info.has_gpu;
 	if (info.elf_machine && info.elf_machine != tg->elf_machine)
 		return wrong_machine(tg, bf, info.elf_machine);
@@ -390,7 +451,7 @@ static int check_initrd(const struct hr_target *tg, const struct hr_machine *m,
 	need = !bf->release[0] ? 0 : !k.any ? -1 : k.modules[0] ? 1 : 0;
 	if (m->cmdline_devices)
 		rc = check_firecracker(bf, &k);
-	else if (need != 0 && !has_release(info.releases, bf->release) && (need == 1 || info.releases[0]))
+	else if (need != 0 && !in_list(info.releases, bf->release) && (need == 1 || info.releases[0]))
 		rc = mismatch(tg, bf, info.releases, need == 1 ? k.modules : "",
 			need == 1 ? k.path : NULL);
 	free(k.path);

@@ -108,13 +108,13 @@ static int check_limits(struct hr_unpack_totals *tt, struct archive_entry *e, co
 {
 	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
 		? (uint64_t)archive_entry_size(e) : 0;
-	char a[32], b[32], c[32], name[300];
+	char a[32], b[32], c[32], name[300], n[64];
 
 	hr_printable(archive_entry_pathname(e) ? archive_entry_pathname(e) : "?", name, sizeof(name));
 	if (++tt->entries > tt->lim->max_entries) {
-		hr_msg("%s: more than %llu entries in the image (at %s): refusing it "
+		hr_msg("%s: more than %s in the image (at %s): refusing it "
 			"(--max-entries raises the limit)", what,
-			(unsigned long long)tt->lim->max_entries, name);
+			hr_count(tt->lim->max_entries, "entry", "entries", n), name);
 		return -1;
 	}
 	tt->size += size;
@@ -171,7 +171,8 @@ int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_tot
 			return 0;
 		}
 	}
-	/* GNU and BSD tar end with two zero blocks; umoci 0.4.7 writes none. */
+	/* GNU and BSD tar end with two zero blocks; umoci 0.4.7 writes none,
+	 * and reads such layers itself: a detail for the log, not a warning. */
 	if (*n && archive_filter_bytes(a, 0) == before)
 		hr_note("%s has no end-of-archive blocks (as Debian's umoci 0.4.7 writes layers): "
 			"taken as complete", what);
@@ -184,7 +185,7 @@ static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, s
 	const struct hr_layer *ly = &img->layers[i];
 	struct reader r = { .buf = hr_malloc(READ_CHUNK) };
 	struct archive *a = NULL;
-	char what[128], which[32], sz[32];	/* "layer 2/3 (sha256:...)", "layer 2/3" */
+	char what[128], which[32], sz[32], count[64];	/* "layer 2/3 (sha256:...)", "layer 2/3" */
 	size_t n = 0;
 	int rc = -1;
 
@@ -200,7 +201,8 @@ static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, s
 	hr_tree_layer_end(t);
 	if (hr_layout_finish(&r.blob))
 		goto out;
-	hr_progress("applied %s: %zu entries in %.1f s", which, n, hr_meter_end(&r.meter));
+	hr_progress("applied %s: %s in %.1f s", which, hr_count(n, "entry", "entries", count),
+		hr_meter_end(&r.meter));
 	rc = 0;
 out:
 	if (rc)

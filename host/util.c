@@ -176,6 +176,12 @@ char *const *hr_strv_array(const struct hr_strv *s)
 	return s->v ? s->v : empty;
 }
 
+const char *hr_count(uint64_t n, const char *one, const char *many, char buf[64])
+{
+	snprintf(buf, 64, "%llu %s", (unsigned long long)n, n == 1 ? one : many);
+	return buf;
+}
+
 const char *hr_human_size(uint64_t bytes, char buf[32])
 {
 	if (bytes < 1000)

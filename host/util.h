@@ -46,6 +46,8 @@ void hr_strv_free(struct hr_strv *s);
 /* s->v, or a static empty vector when nothing was pushed. */
 char *const *hr_strv_array(const struct hr_strv *s);
 
+/* "1 entry", "2 entries": N and the noun for it (ONE or MANY). */
+const char *hr_count(uint64_t n, const char *one, const char *many, char buf[64]);
 /* "12.3 MB" (decimal units, as the progress lines show sizes). */
 const char *hr_human_size(uint64_t bytes, char buf[32]);
 /* "4G", "512M", "100k" or bytes (binary units); false when malformed. */

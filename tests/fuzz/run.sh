@@ -8,6 +8,9 @@
 #                 config (host/ocidoc.c)
 #   fuzz_layer    hypeman run: a layer's blob through libarchive onto a
 #                 temporary root (host/unpack.c, host/tree.c; as root)
+#   fuzz_archive  hypeman run: an image archive (a tar of a layout): indexed,
+#                 its documents read in place and verified, its layers applied
+#                 (host/tarindex.c, layout.c, oci.c, unpack.c; as root)
 #   fuzz_console  hypeman run: the guest's console, its log lines and markers
 #                 (host/serial.c; contract/logline.c, marker.c)
 #   fuzz_nvinfo   the NVIDIA /proc files, PCI ids and bundle lists (nvinfo.c)
@@ -72,7 +75,11 @@ host="host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c 
 FUZZ_ARGS=-close_fd_mask=2 run fuzz_oci_json host/ocidoc.c $host
 # shellcheck disable=SC2086
 LIBS="-larchive -lcrypto" FUZZ_ARGS=-close_fd_mask=2 run fuzz_layer host/unpack.c host/tree.c \
-	host/pathset.c host/layout.c host/meter.c $host
+	host/pathset.c host/layout.c host/tarindex.c host/magic.c host/source.c host/meter.c $host
+# shellcheck disable=SC2086
+LIBS="-larchive -lcrypto" FUZZ_ARGS=-close_fd_mask=2 run fuzz_archive host/layout.c \
+	host/tarindex.c host/magic.c host/source.c host/oci.c host/ocidoc.c host/unpack.c \
+	host/tree.c host/pathset.c host/meter.c $host
 # shellcheck disable=SC2086
 FUZZ_ARGS=-close_fd_mask=2 run fuzz_console host/serial.c contract/marker.c $host
 run fuzz_nvinfo hypeman/nvinfo.c hypeman/confine.c contract/fdio.c contract/config.c contract/json.c

@@ -7,6 +7,8 @@ builds and the ones `umoci unpack` builds from the same layout.
     tree(root)                   -> {path: (type, mode, uid, gid, size, link,
                                     mtime, xattrs, sha256, hard links)}
     umoci_unpack(layout, tag, d) -> d/rootfs, unpacked by umoci
+    recompressed(initrd, argv, out) -> out: the initrd's first archive
+                                    through the compressor ARGV instead
     printed_argv(p)              -> the QEMU command `--print-qemu` printed
     harness_argv(work, ...)      -> the command tests/lib/vm.py runs for the
                                     same disks (what --print-qemu must match)
@@ -58,6 +60,21 @@ def run(hypeman, args, kernel=None, initrd=None, timeout=300, env=None, cwd=None
     return subprocess.run(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, errors="replace", env=e, cwd=cwd,
                           timeout=timeout * timeout_scale())
+
+
+def recompressed(initrd, argv, out):
+    """INITRD (gzip'ed, perhaps with archives appended, as build.sh writes
+    it) with its first archive compressed by ARGV (stdin to stdout) instead,
+    the rest as it was; written to OUT."""
+    import zlib
+    with open(initrd, "rb") as f:
+        data = f.read()
+    d = zlib.decompressobj(wbits=31)
+    first = d.decompress(data) + d.flush()
+    packed = subprocess.run(argv, input=first, capture_output=True, check=True).stdout
+    with open(out, "wb") as f:
+        f.write(packed + d.unused_data)
+    return str(out)
 
 
 def printed_argv(p):

@@ -7,6 +7,10 @@ write_layout(layout_dir, layers, config, tag) -> a layout made of the given laye
 write_multiarch_layout(layout_dir, {arch: rootfs_dir}, config, tag)
                                            -> a multi-platform layout (an image index
                                               with one manifest per architecture)
+write_archive(layout_dir, path)            -> a tar of the layout, as skopeo's
+                                              oci-archive: and docker save write it
+docker_save_layout(layout_dir, images)     -> a layout as `docker save` (Docker 25 on)
+                                              writes it, to archive with write_archive
 
 arch ("x86_64"/"aarch64" or "amd64"/"arm64") picks that platform's manifest
 and refuses an image that has none; without it the host's is preferred.
@@ -37,7 +41,8 @@ import tarfile
 import zlib
 
 __all__ = ["OCIError", "read_image", "unpack_rootfs", "write_layout", "write_index",
-           "write_blob", "write_multiarch_layout", "tar_bytes", "compress",
+           "write_blob", "write_multiarch_layout", "write_archive", "docker_save_layout",
+           "tar_bytes", "compress",
            "D", "F", "L", "H", "node"]
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -591,6 +596,60 @@ def write_layout(layout, layers, config=None, tag="latest"):
     if tag:
         mdesc["annotations"] = {REF_NAME: tag}
     write_index(layout, [mdesc])
+    return descs
+
+
+def write_archive(layout, path, fmt=tarfile.USTAR_FORMAT):
+    """The tar of the layout directory at path, as docker save and skopeo's
+    oci-archive: write it (Go's filepath.Walk): every name in lexical order,
+    depth first (blobs/, blobs/sha256/, the blobs, then index.json), no
+    "./", owned by root."""
+    def add(t, rel):
+        full = os.path.join(layout, rel)
+        ti = t.gettarinfo(full, rel + ("/" if os.path.isdir(full) else ""))
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = "root"
+        if ti.isfile():
+            with open(full, "rb") as f:
+                t.addfile(ti, f)
+        else:
+            t.addfile(ti)
+        if os.path.isdir(full):
+            for name in sorted(os.listdir(full)):
+                add(t, os.path.join(rel, name))
+    with tarfile.open(path, "w", format=fmt) as t:
+        for name in sorted(os.listdir(layout)):
+            add(t, name)
+    return path
+
+
+def docker_save_layout(layout, images):
+    """A layout as `docker save` from Docker 25 on writes it (moby's
+    image/tarexport): plain tar layers, a manifest per image whose index.json
+    descriptor carries its platform, io.containerd.image.name (the full
+    reference) and org.opencontainers.image.ref.name (the tag alone), and
+    docker's own manifest.json and repositories beside. images: [(reference
+    such as "docker.io/library/busybox:latest", [layer members...], config)].
+    Returns the manifest descriptors, in order."""
+    descs, legacy, repos = [], [], {}
+    for ref, layers, config in images:
+        d = write_image(layout, [list(l) for l in layers], config)
+        name, tag = ref.rsplit(":", 1)
+        short = name.split("/", 1)[1] if name.startswith("docker.io/") else name
+        short = short[len("library/"):] if short.startswith("library/") else short
+        descs.append(dict(d["manifest"], platform={"architecture": "amd64", "os": "linux"},
+                          annotations={"io.containerd.image.name": ref, REF_NAME: tag}))
+        legacy.append({"Config": "blobs/sha256/" + d["config"]["digest"][7:],
+                       "RepoTags": [short + ":" + tag],
+                       "Layers": ["blobs/sha256/" + l["digest"][7:] for l in d["layers"]]})
+        repos.setdefault(short, {})[tag] = d["layers"][-1]["digest"][7:]
+    write_index(layout, descs)
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": descs}, f)
+    with open(os.path.join(layout, "manifest.json"), "w") as f:
+        json.dump(legacy, f)
+    with open(os.path.join(layout, "repositories"), "w") as f:
+        json.dump(repos, f)
     return descs
 
 

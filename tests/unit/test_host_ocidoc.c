@@ -74,6 +74,50 @@ static void test_index(void)
 	CHECK_STR(names, "a, b");
 }
 
+/* docker save (Docker 25 on): each manifest named by its full reference
+ * (containerd's annotation) and its tag alone. */
+#define DS(name, tag, dig) "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"," \
+	"\"digest\":\"sha256:" dig "\",\"size\":7,\"annotations\":{" \
+	"\"io.containerd.image.name\":\"" name "\"," \
+	"\"org.opencontainers.image.ref.name\":\"" tag "\"}}"
+#define SAVED "{\"manifests\":[" DS("docker.io/library/aa:latest", "latest", "a") "," \
+	DS("docker.io/library/bb:latest", "latest", "b") "," DS("ghcr.io/o/cc:2", "2", "c") "]}"
+
+/* How many other manifests answer to TAG as well as the chosen one. */
+static size_t ties(const char *text, const char *tag)
+{
+	struct hr_ocidoc_chooser c = { .top = 1, .tag = tag, .arch = "amd64" };
+	struct hr_ocidoc d = { 0 };
+	char err[160];
+
+	CHECK(hr_ocidoc_parse(text, &d, &c, err, sizeof(err)) == 0);
+	hr_ocidoc_desc_free(&c.best);
+	hr_ocidoc_desc_free(&c.first);
+	hr_ocidoc_free(&d);
+	return c.n_ties;
+}
+
+static void test_docker_names(void)
+{
+	char names[HR_OCIDOC_LIST_MAX], plats[HR_OCIDOC_LIST_MAX];
+
+	CHOICE(SAVED, 1, "bb", "sha256:b");
+	CHOICE(SAVED, 1, "bb:latest", "sha256:b");
+	CHOICE(SAVED, 1, "library/bb:latest", "sha256:b");
+	CHOICE(SAVED, 1, "docker.io/library/aa:latest", "sha256:a");
+	CHOICE(SAVED, 1, "2", "sha256:c");
+	CHOICE(SAVED, 1, "ghcr.io/o/cc:2", "sha256:c");
+	CHOICE(SAVED, 1, "cc", NULL);		/* short names are docker.io's only */
+	CHOICE(SAVED, 1, "aa:2", NULL);
+	CHECK_INT(ties(SAVED, NULL), 1);	/* aa and bb are both "latest" */
+	CHECK_INT(ties(SAVED, "latest"), 1);
+	CHECK_INT(ties(SAVED, "aa"), 0);
+	/* one manifest listed twice is no tie */
+	CHECK_INT(ties("{\"manifests\":[" D("v", "") "," D("v", "") "]}", "v"), 0);
+	free(choose(SAVED, 1, "zz", "amd64", names, plats));
+	CHECK_STR(names, "docker.io/library/aa:latest, docker.io/library/bb:latest, ghcr.io/o/cc:2");
+}
+
 static void test_bad_documents(void)
 {
 	static const char *const bad[] = {
@@ -146,6 +190,7 @@ static void test_config(void)
 int main(void)
 {
 	CHECK_CASE(test_index());
+	CHECK_CASE(test_docker_names());
 	CHECK_CASE(test_bad_documents());
 	CHECK_CASE(test_manifest());
 	CHECK_CASE(test_config());

@@ -1,4 +1,4 @@
-// needs: host/unpack.c host/tree.c host/pathset.c host/layout.c host/meter.c host/util.c host/tool.c contract/rmtree.c contract/json.c contract/fdio.c contract/logline.c
+// needs: host/unpack.c host/tree.c host/pathset.c host/layout.c host/tarindex.c host/magic.c host/source.c host/meter.c host/util.c host/tool.c contract/rmtree.c contract/json.c contract/fdio.c contract/logline.c
 /*
  * Unit tests for host/unpack.c and host/tree.c: layers made in memory with
  * libarchive, applied onto a temporary root as hypeman run applies a

@@ -317,11 +317,14 @@ def test_usage_errors(hypeman, tmp_path, args, rc, words):
 
 
 def test_layout_errors(hypeman, tmp_path):
+    """(Directories that are no layout, names that are registry references:
+    tests/host/test_run_archive.py.)"""
     empty = tmp_path / "empty"
     empty.mkdir()
     p = run(hypeman, ["--no-boot", str(empty)])
     assert p.returncode == 1
-    assert "%s/index.json" % empty in p.stderr and "No such file" in p.stderr, p.stderr
+    assert "%s is a directory, but not an OCI image layout: it has no index.json" % empty \
+        in p.stderr, p.stderr
 
     (empty / "index.json").write_text('{"schemaVersion": 2, "manifests": [')
     p = run(hypeman, ["--no-boot", str(empty)])
@@ -329,7 +332,9 @@ def test_layout_errors(hypeman, tmp_path):
     assert "index.json" in p.stderr and "malformed JSON" in p.stderr, p.stderr
 
     p = run(hypeman, ["--no-boot", str(tmp_path / "nonexistent")])
-    assert p.returncode == 1 and "nonexistent" in p.stderr, p.stderr
+    assert p.returncode == 1, p.stderr
+    assert "%s: No such file or directory (want an OCI image layout" % (tmp_path / "nonexistent") \
+        in p.stderr, p.stderr
 
     # A tag that is not in the index.
     layout = str(tmp_path / "image")
@@ -399,7 +404,9 @@ def test_progress_of_a_long_step(hypeman, tmp_path):
         g.kill()
     assert rc == 0, err
     assert re.search(r"^hypeman: layer 1/1: +\d+% \([\d.]+ [kM]B of 4.2 MB\), \d s$", err, re.M), err
-    assert re.search(r"^hypeman: applied layer 1/1: 1 entries in [2-9]\.\d s$", err, re.M), err
+    assert re.search(r"^hypeman: applied layer 1/1: 1 entry in [2-9]\.\d s$", err, re.M), err
+    assert re.search(r"^hypeman: making the rootfs disk \(\w+, [\d.]+ MB of files, 1 entry\)$",
+                     err, re.M), err
 
 
 def test_dotdot_member_refused(hypeman, tmp_path):

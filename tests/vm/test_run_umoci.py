@@ -35,10 +35,11 @@ def ours(hypeman, layout, work, tag="latest", args=()):
     return str(work / "rootfs"), p
 
 
-def same_as_umoci(hypeman, tmp_path, layers, tag="latest", mtimes=True, ref_layers=None):
+def same_as_umoci(hypeman, tmp_path, layers, tag="latest", mtimes=True, ref_layers=None,
+                  args=()):
     """Unpacks layers with both; asserts the trees are equal; returns ours.
     ref_layers: what umoci unpacks instead (the same content, another
-    compression)."""
+    compression); args: hypeman run's."""
     lay = str(tmp_path / "image")
     oci.write_layout(lay, layers, {"Cmd": ["/x"]}, tag)
     ref_lay = lay
@@ -46,7 +47,7 @@ def same_as_umoci(hypeman, tmp_path, layers, tag="latest", mtimes=True, ref_laye
         ref_lay = str(tmp_path / "ref-image")
         oci.write_layout(ref_lay, ref_layers, {"Cmd": ["/x"]}, tag)
     ref = hostrun.umoci_unpack(ref_lay, tag, tmp_path / "umoci")
-    root, p = ours(hypeman, lay, tmp_path / "work", tag)
+    root, p = ours(hypeman, lay, tmp_path / "work", tag, args)
     a, b = hostrun.tree(root, mtimes), hostrun.tree(ref, mtimes)
     assert a == b, hostrun.diff(a, b)
     return root, p
