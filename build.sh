@@ -520,11 +520,6 @@ make_initrd() {
 		mkdir -p "$stage$(dirname "$app")"
 		ln -sfn "$(realpath -m --relative-to="$(dirname "$app")" /bin/busybox)" "$stage$app"
 	done < "$bbdir/busybox.links"
-	# Not at the kernel's modprobe path: it would run it for each module it
-	# asks for during its own boot (crypto self-tests: a busybox exec each,
-	# about 3000 translated blocks under TCG) and init loads modules itself.
-	# The rescue shell has `busybox modprobe`.
-	rm -f "$stage/sbin/modprobe"
 	# The kernel runs /init; busybox dispatches "init" to hypeman-init.
 	ln -sfn bin/busybox "$stage/init"
 	# The kernel opens /dev/console before init runs.
