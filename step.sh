@@ -4,7 +4,8 @@
 #
 #   step_begin TEXT [DETAIL]; ...; step_end [STATUS]
 #                                             a step run in this shell
-#   step TEXT LOG CMD...                      CMD with its output in LOG; on
+#   step TEXT LOG CMD...                      CMD with its output in LOG, a
+#                                             line every 10 s while it runs; on
 #                                             failure the last lines of LOG
 # Both return the step's status; a failure's line says what failed and why.
 
@@ -35,7 +36,13 @@ step() {
 	shift 2
 	mkdir -p "$(dirname "$log")" || return 1
 	step_begin "$text" "log: $log"
+	# a line every 10 s while it runs: a long step never looks like a hang
+	(trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	 while :; do sleep 10 & s=$!; wait "$s"
+		printf '%s%s: running, %s s\n' "${STEP_PREFIX:-}" "$text" "$(step_secs "$STEP_T0")" >&2; done) &
+	local beat=$!
 	"$@" >"$log" 2>&1 || rc=$?
+	kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null
 	step_end "$rc" || {
 		echo "    the last lines of $log:" >&2
 		tail -n "${STEP_TAIL:-20}" "$log" | sed 's/^/    /' >&2

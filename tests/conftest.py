@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lib import arch as _arch  # noqa: E402
 from lib import kernel as _kernel  # noqa: E402
+from lib import progress as _progress  # noqa: E402
 from lib.vm import VM  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,6 +61,15 @@ def pytest_configure(config):
         "(the flavour fixture is parametrized)")
     config.addinivalue_line(
         "markers", "production: boots the production-shape kernel (runs last)")
+    config.addinivalue_line(
+        "markers", "alone: measures durations: runs after the parallel pass, "
+        "one test at a time on a quiet machine (tests/run)")
+    config.addinivalue_line(
+        "markers", "quick: one of the handful of VM boots of `tests/run --quick`")
+    config.addinivalue_line(
+        "markers", "needs(*builds): what tests/run builds for the test besides the "
+        "test initrd (see NEEDS)")
+    _progress.register(config)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -71,6 +81,38 @@ def pytest_collection_modifyitems(session, config, items):
         return bool(item.get_closest_marker("production")
                     or (cs and cs.params.get("flavour") == "hypeman"))
     items[:] = [i for i in items if not last(i)] + [i for i in items if last(i)]
+    if os.environ.get("HYPEMAN_NEEDS_FILE"):
+        with open(os.environ["HYPEMAN_NEEDS_FILE"], "w") as f:
+            f.write("".join(n + "\n" for n in sorted(needs(items))))
+
+
+# What tests/run builds for the selected tests (--collect-only writes them
+# to $HYPEMAN_NEEDS_FILE): the needs(...) marks of the tests plus what their
+# parameters imply.
+NEEDS = {
+    "apps": "the real-software image (tests/testdata/apps)",
+    "gpu": "GPU bundles, kernel headers, their initrds, the DKMS image",
+}
+
+
+def needs(items):
+    out = set()
+    for i in items:
+        for m in i.iter_markers("needs"):
+            for n in m.args:
+                if n not in NEEDS:
+                    raise pytest.UsageError("%s: needs(%r): not one of %s"
+                                            % (i.nodeid, n, ", ".join(NEEDS)))
+                out.add(n)
+        cs = getattr(i, "callspec", None)
+        params = cs.params if cs else {}
+        a = params.get("arch", _arch.host())
+        out.add("arch:" + a)
+        if params.get("flavour", "bookworm") != "bookworm":
+            out.add("kernel:" + params["flavour"])
+        if i.get_closest_marker("production"):
+            out.add("kernel:hypeman")
+    return out
 
 
 def selected_arches():

@@ -24,7 +24,7 @@ import pytest
 from lib import agent, apps, disks
 from lib.vm import Disk
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.needs("apps")]
 
 NET = {"network_enabled": True, "guest_ip": "10.0.2.15", "guest_cidr": 24,
        "guest_gw": "10.0.2.2", "guest_dns": "10.0.2.3"}

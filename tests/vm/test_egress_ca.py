@@ -13,6 +13,7 @@ import pytest
 
 from lib import apps, disks, images
 from lib.vm import Disk
+pytestmark = pytest.mark.needs("apps")
 
 PEM = ("-----BEGIN CERTIFICATE-----\n"
        "MIIBdGVzdC1vbmx5LW5vdC1hLXJlYWwtY2VydGlmaWNhdGU=\n"

@@ -499,6 +499,7 @@ def pid1_signal(vm, sig, tolerate_gone=False):
 
 # ---- tests ----------------------------------------------------------------
 
+@pytest.mark.quick
 def test_static_program_without_shell_via_config_path(vm_factory, tmp_path, progs, arch):
     """No /bin/sh in the image: argv is exec'd directly; the bare name is
     found through the PATH of the config env; argv, workdir, env (HOME
@@ -591,6 +592,7 @@ def test_missing_interpreter_named(vm_factory, tmp_path, progs, arch, cmd, files
     assert errors[0]["error"] == "No such file or directory"
 
 
+@pytest.mark.quick
 def test_orphans_reaped(vm_factory, tmp_path, progs, arch):
     """1000 orphaned grandchildren (double fork) exit; PID 1 reaps them all
     (no zombie with ppid 1 left), and the program's own code still arrives."""
@@ -642,6 +644,7 @@ def test_signals_forwarded(vm_factory, tmp_path, progs, arch):
                    for s in ("HUP", "USR1", "QUIT", "USR2", "WINCH", "TERM")]
 
 
+@pytest.mark.alone
 def test_sigterm_ignored_killed_after_grace(vm_factory, tmp_path, progs, arch):
     """A program that ignores SIGTERM is SIGKILLed after hypeman.grace=2 s."""
     vm, _ = boot(vm_factory, tmp_path, progs, arch, cmd=["/sigprog", "ignore-term"],

@@ -50,6 +50,7 @@ def programs(tmp_path_factory):
     return faults.build_programs(tmp_path_factory.mktemp("programs"))
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_stop_request(vm_factory, tmp_path, programs, initrd, moment):
     pattern, how, config, starts, noticed = MOMENTS[moment]

@@ -35,6 +35,7 @@ def programs(tmp_path_factory):
     return faults.build_programs(tmp_path_factory.mktemp("programs"))
 
 
+@pytest.mark.alone
 def test_fork_bomb_bounded_and_stopped(vm_factory, tmp_path, programs):
     """hypeman.pids_max=64: the bomb runs in /hypeman-program with
     pids.max 64 and hits EAGAIN; Ctrl-Alt-Del then ends the program, the
@@ -111,6 +112,7 @@ def test_subreaper_program_orphans_reaped(vm_factory, tmp_path, programs):
     faults.assert_disks_clean(guest.vdb)
 
 
+@pytest.mark.alone
 def test_daemons_ignoring_sigterm_killed_after_grace(vm_factory, tmp_path, programs):
     """Five daemons (own sessions) ignore SIGTERM and keep writing with
     fsync; the program exits 0: SIGTERM, then SIGKILL after the 2 s grace,
@@ -134,6 +136,7 @@ def test_daemons_ignoring_sigterm_killed_after_grace(vm_factory, tmp_path, progr
     assert all("daemon-%d" % i in names for i in range(5)), names
 
 
+@pytest.mark.quick
 def test_oom_takes_the_program_not_pid1(vm_factory, tmp_path, programs):
     """-m 128: the program eats memory; the kernel's OOM killer kills it
     (named in the kernel log), never PID 1; HYPEMAN-EXIT says OOM; clean

@@ -161,6 +161,7 @@ def test_no_disks_rescue_shell_then_power_off(vm_factory):
 
 # ---- the agent client without an agent -------------------------------------------
 
+@pytest.mark.alone
 def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path, arch):
     """With skip_guest_agent no agent runs: agent.run and agent.wait_ready
     raise AgentError "guest agent not reachable" within their timeout (+5 s),

@@ -22,6 +22,7 @@ import pytest
 
 from lib import disks, gpu, images
 from lib.vm import Disk
+pytestmark = pytest.mark.needs("gpu")
 
 SCRIPT = ("echo '=== check'; gpu-check; echo '=== devices'; cat /proc/devices; "
           "echo '=== modules'; cut -d' ' -f1 /proc/modules; "

@@ -55,6 +55,7 @@ def busybox_initrd(path, moddir, body, modules=(), compress=False):
 
 # ---- no VM ----------------------------------------------------------------
 
+@pytest.mark.alone
 @pytest.mark.multiarch
 def test_kernel_tree(kernel, arch):
     vmlinuz, moddir, release = kernel
@@ -287,6 +288,7 @@ exec sh
     assert ok, report
 
 
+@pytest.mark.alone
 @needs_busybox
 @pytest.mark.vm
 def test_ctrl_alt_del_monitor_and_timeouts(vm_factory, kernel, tmp_path):

@@ -30,6 +30,7 @@ import pytest
 
 from lib import agent, disks, gpu, images, kernel, oci
 from lib.vm import Disk
+pytestmark = pytest.mark.needs("gpu")
 
 OTHER = gpu.OTHER_RELEASE
 STATUS = "/run/hypeman/kernel-headers.status"

@@ -96,6 +96,7 @@ def whiteout_image(layout, cmd=CMD, env=("PATH=/bin", "FOO=image", "KEEP=1")):
 
 # ---------------------------------------------------------------- exec mode
 
+@pytest.mark.quick
 @pytest.mark.vm
 def test_exec_image_with_whiteouts(hypeman, kernel, initrd, tmp_path):
     """Also the output for people: the init's log shown readably (raw JSON in

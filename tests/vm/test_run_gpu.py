@@ -19,7 +19,7 @@ from lib import disks, hostrun, images, oci  # noqa: E402
 from lib.hostrun import imgs, run  # noqa: E402
 from lib.vm import Initramfs  # noqa: E402
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root"), pytest.mark.needs("gpu")]
 
 
 @pytest.fixture(scope="session")

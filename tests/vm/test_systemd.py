@@ -80,6 +80,7 @@ def test_image_command_is_systemd(image):
     assert image["cmd"] == ["/lib/systemd/systemd"]
 
 
+@pytest.mark.quick
 @pytest.mark.multiarch
 def test_auto_detect_boots_systemd_with_agent(vm_factory, tmp_path, image):
     """init_mode absent: systemd is PID 1, the injected agent unit runs and
