@@ -81,9 +81,13 @@ def pytest_collection_modifyitems(session, config, items):
         return bool(item.get_closest_marker("production")
                     or (cs and cs.params.get("flavour") == "hypeman"))
     items[:] = [i for i in items if not last(i)] + [i for i in items if last(i)]
+
+
+def pytest_collection_finish(session):
+    # after -m and -k deselected theirs
     if os.environ.get("HYPEMAN_NEEDS_FILE"):
         with open(os.environ["HYPEMAN_NEEDS_FILE"], "w") as f:
-            f.write("".join(n + "\n" for n in sorted(needs(items))))
+            f.write("".join(n + "\n" for n in sorted(needs(session.items))))
 
 
 # What tests/run builds for the selected tests (--collect-only writes them
