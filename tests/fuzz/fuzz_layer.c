@@ -20,16 +20,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static char root[64];
+static char root[4096];	/* as long as TMPDIR may be */
 static int rootfd = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	snprintf(root, sizeof(root), "%s/hm-fuzz-layer.XXXXXX",
-		getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(root) || (rootfd = open(root, O_RDONLY | O_DIRECTORY)) < 0)
+	if ((size_t)snprintf(root, sizeof(root), "%s/hm-fuzz-layer.XXXXXX",
+			getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") >= sizeof(root) || !mkdtemp(root) || (rootfd = open(root, O_RDONLY | O_DIRECTORY)) < 0)
 		abort();
 	return 0;
 }
