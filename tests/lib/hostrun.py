@@ -3,6 +3,7 @@ builds and the ones `umoci unpack` builds from the same layout.
 
     binary(tmp_path_factory)     -> path of hypeman (built once per process,
                                     or $HYPEMAN_BIN)
+    hypeman                      (session fixture) binary()'s path
     run(hypeman, args, ...)      -> CompletedProcess (text)
     tree(root)                   -> {path: (type, mode, uid, gid, size, link,
                                     mtime, xattrs, sha256, hard links)}
@@ -24,6 +25,8 @@ import signal
 import stat
 import subprocess
 import time
+
+import pytest
 
 from lib.vm import VM, Disk, timeout_scale
 
@@ -246,3 +249,9 @@ class Gated:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+
+
+@pytest.fixture(scope="session")
+def hypeman(tmp_path_factory):
+    """Path of the hypeman binary (binary()); tests import this fixture."""
+    return binary(tmp_path_factory)

@@ -1,6 +1,6 @@
 """Tests for tests/lib/oci.py: synthetic OCI layouts, plus the systemd test image.
 
-Run: /usr/bin/python3 -m pytest tests/vm/test_oci.py   (as root: uid/gid, mknod)
+Run: /usr/bin/python3 -m pytest tests/host/test_oci.py   (as root: uid/gid, mknod)
 """
 
 import json
@@ -220,29 +220,6 @@ def test_write_multiarch_layout_one_manifest_per_platform(tmp_path):
     oci.write_multiarch_layout(only, {"x86_64": str(tmp_path / "a")}, {"Cmd": ["/bin/true"]})
     with pytest.raises(oci.OCIError, match=r"no manifest for linux/arm64 \(there are: linux/amd64\)"):
         oci.read_image(only, arch="aarch64")
-
-
-@pytest.mark.multiarch
-@pytest.mark.vm
-@ROOT_ONLY
-def test_layout_boots_on_its_architecture(vm_factory, tmp_path, arch):
-    """The image of a two-platform layout for the VM's architecture,
-    unpacked as a host does, boots in exec mode: the program runs (it is
-    that architecture's busybox) and its exit code comes back."""
-    from lib import images
-    trees = {a: images.rootfs(str(tmp_path / a), arch=a) for a in ("x86_64", "aarch64")}
-    lay = str(tmp_path / "img")
-    oci.write_multiarch_layout(lay, trees, {"Cmd": ["/bin/sh", "-c", "echo machine=$(uname -m); exit 7"]})
-    img = oci.read_image(lay, arch=arch)
-    root = str(tmp_path / "root")
-    oci.unpack_rootfs(lay, root, arch=arch)
-    g = images.Guest(tmp_path / "disks", root,
-                     {"cmd": img["cmd"], "skip_guest_agent": True})
-    vm = vm_factory(disks=g.disks)
-    vm.wait_exit(60)
-    vm.assert_no_panic()
-    assert "machine=%s" % arch in vm.lines()
-    assert vm.exit_marker() == {"code": 7, "message": "exit code 7"}
 
 
 # ------------------------------------------------------------ the systemd image
