@@ -1,5 +1,5 @@
 """`hypeman run` runs as root on layouts other people wrote: what it must
-never do (issue 10's holes), each checked without booting a VM.
+never do, each checked without booting a VM.
 
   - run or boot a file found relative to the current directory;
   - use blob bytes it has not verified (a blob rewritten in place while the

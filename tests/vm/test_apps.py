@@ -1,5 +1,5 @@
-"""Real software from Debian's packages, not written here, in exec mode
-(issue 19): the image of tests/testdata/apps/make-image.sh (lib/apps.py).
+"""Real software from Debian's packages, not written here, in exec mode:
+the image of tests/testdata/apps/make-image.sh (lib/apps.py).
 
 - nginx laid out as the official nginx image (access and error logs are
   symlinks to /dev/stdout and /dev/stderr, `daemon off;`): its page served

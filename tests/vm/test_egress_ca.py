@@ -50,7 +50,7 @@ def test_egress_ca_not_installed_when_disabled(vm_factory, tmp_path):
     assert disks.read_file_from_ext4(g.vdb, "/upper/etc/ssl/certs/ca-certificates.crt") is None
 
 
-# ---- the failure path: exit 78, no program (issue 19.4) ---------------------
+# ---- the failure path: exit 78, no program ---------------------------------
 
 FAILED = "egress proxy CA certificate setup failed: "
 
@@ -122,7 +122,7 @@ def test_hanging_update_tool_ends_the_boot(vm_factory, tmp_path):
     assert reaped["msg"].endswith("(0 after SIGKILL)"), reaped
 
 
-# ---- a good CA, trusted by the image's own tools (issue 19.4) ---------------
+# ---- a good CA, trusted by the image's own tools ----------------------------
 
 CHECK = ("for c in good other; do openssl verify -CApath /etc/ssl/certs /certs/$c-leaf.pem 2>&1; done; "
          "echo \"=== link $(readlink /etc/ssl/certs/hypeman-egress-proxy.pem)\"; echo '=== checked'")

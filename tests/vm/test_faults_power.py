@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), cases 1 and 2: power cuts during writes, and
+"""Fault matrix: power cuts during writes, and
 an overlay disk that fills up.
 
 Power cut: the program appends numbered records with fsync after each

@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), case 5: stop requests at every moment.
+"""Fault matrix: stop requests at every moment.
 
 Ctrl-Alt-Del (QMP sendkey; SIGINT to PID 1) during module loading, during
 the overlay phase, while the guest agent is awaited, and just after the

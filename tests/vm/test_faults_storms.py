@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), cases 4 and 6: process storms, the console
+"""Fault matrix: process storms, the console
 taken by the program, and memory pressure.
 
 - a fork bomb under hypeman.pids_max (the program's cgroup pids.max):

@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), case 7: a hostile image in systemd mode.
+"""Fault matrix: a hostile image in systemd mode.
 
 The systemd test image (tests/testdata/systemd/make-image.sh) with the
 symlink attacks of the exec-mode test (test_pipeline.py

@@ -1,6 +1,8 @@
 """Self-tests of the VM harness (tests/lib) that boot, independent of
 hypeman-init (its disk, initramfs and kernel helpers without a VM:
-tests/host/test_harness_parts.py).
+tests/host/test_harness_parts.py); and the agent client, which gives up
+with "guest agent not reachable" within its deadline when no agent runs in
+the guest (hypeman-init's initrd, each architecture).
 
 The guests here are tiny initramfs images built from Debian's static
 busybox (package busybox-static), used only by these tests.
@@ -15,7 +17,7 @@ import time
 
 import pytest
 
-from lib import disks, kernel as kmod
+from lib import agent, disks, images, kernel as kmod
 from lib.vm import VM, VMError, Initramfs, concat_initrd
 
 BUSYBOX = shutil.which("busybox", path="/bin:/usr/bin")
@@ -217,3 +219,26 @@ def test_concat_initrd_overrides(vm_factory, kernel, tmp_path):
     vm = vm_factory(initrd=rd, agent_socket=False)
     vm.wait_for("WHICH from-extra ADDED yes", timeout=60)
     assert vm.wait_exit(timeout=30) == 0
+
+
+@pytest.mark.multiarch
+@pytest.mark.vm
+def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path, arch):
+    """With skip_guest_agent no agent runs: agent.run and agent.wait_ready
+    raise AgentError "guest agent not reachable" within their timeout (+5 s),
+    instead of hanging on QEMU's always-accepting socket."""
+    root = images.rootfs(tmp_path / "root", arch=arch)
+    g = images.Guest(tmp_path / "g", root,
+                     {"cmd": ["/bin/sleep", "600"], "skip_guest_agent": True})
+    vm = vm_factory(disks=g.disks)
+    vm.wait_for("HYPEMAN-PROGRAM-START", timeout=60)
+    assert "test-agent: started" not in vm.console_text
+    for call, timeout in ((lambda t: agent.run(vm.agent_socket, ["@ping"], timeout=t), 5.0),
+                          (lambda t: agent.wait_ready(vm.agent_socket, t), 5.0)):
+        t0 = time.monotonic()
+        with pytest.raises(agent.AgentError) as exc:
+            call(timeout)
+        took = time.monotonic() - t0
+        assert "guest agent not reachable" in str(exc.value)
+        assert took <= timeout + 5, "took %.1fs with timeout %.1fs" % (took, timeout)
+    assert vm.running        # the guest itself is fine, only agent-less

@@ -1,4 +1,4 @@
-"""Kernel headers for DKMS (contract: GPU and kernel headers, issue 9 acceptance 3 and 4, issue 19.2),
+"""Kernel headers for DKMS (contract: GPU and kernel headers),
 from the test initrds built with --kernel-headers: initrd-gpu-test with
 /usr/src/linux-headers-<test kernel> (Debian's packages, as installed) and
 initrd-headers-tar with a kernel-headers-x86_64.tar.gz shaped like

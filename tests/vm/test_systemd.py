@@ -1,4 +1,4 @@
-"""Systemd mode and auto-detection on a real systemd image (issue: systemd mode).
+"""Systemd mode and auto-detection on a real systemd image.
 
 The image is tests/testdata/systemd/make-image.sh's OCI layout (Debian
 bookworm minbase + systemd, trimmed like the design's e2e Dockerfile), one
