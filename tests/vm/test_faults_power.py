@@ -24,8 +24,8 @@ VOLUME = {"volume_mounts": [{"device": "/dev/vdd", "path": "/vol", "mode": "rw"}
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory):
-    return faults.build_programs(tmp_path_factory.mktemp("programs"))
+def programs():
+    return faults.build_programs()
 
 
 def records(data):

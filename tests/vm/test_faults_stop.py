@@ -46,8 +46,8 @@ MOMENTS = {
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory):
-    return faults.build_programs(tmp_path_factory.mktemp("programs"))
+def programs():
+    return faults.build_programs()
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
