@@ -8,6 +8,9 @@ builds and the ones `umoci unpack` builds from the same layout.
     tree(root)                   -> {path: (type, mode, uid, gid, size, link,
                                     mtime, xattrs, sha256, hard links)}
     umoci_unpack(layout, tag, d) -> d/rootfs, unpacked by umoci
+    unpack(hypeman, layout, d, arch) -> (d/rootfs, config.json): the image
+                                    unpacked by the tool itself (--no-boot
+                                    --keep D), and the config it made of it
     recompressed(initrd, argv, out) -> out: the initrd's first archive
                                     through the compressor ARGV instead
     printed_argv(p)              -> the QEMU command `--print-qemu` printed
@@ -17,6 +20,7 @@ builds and the ones `umoci unpack` builds from the same layout.
 """
 
 import hashlib
+import json
 import os
 import re
 import select
@@ -28,6 +32,7 @@ import time
 
 import pytest
 
+from lib import disks
 from lib.vm import VM, Disk, timeout_scale
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,6 +161,17 @@ def umoci_unpack(layout, tag, dest):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert p.returncode == 0, "umoci unpack failed:\n" + p.stdout
     return os.path.join(str(dest), "rootfs")
+
+
+def unpack(hypeman, layout, dest, arch=None):
+    """LAYOUT[:TAG] as the tool unpacks it: `hypeman run --no-boot --keep
+    DEST`. Returns (DEST/rootfs, the config.json it made of the image's
+    config: entrypoint, cmd, env, workdir...)."""
+    p = run(hypeman, ["-q", "--no-boot", "--keep", str(dest)] +
+            (["--arch", arch] if arch else []) + [str(layout)], timeout=1200)
+    assert p.returncode == 0, "hypeman run --no-boot %s: %s" % (layout, p.stderr)
+    cfg = disks.read_file_from_ext4(os.path.join(str(dest), "config.img"), "/config.json")
+    return os.path.join(str(dest), "rootfs"), json.loads(cfg)
 
 
 class Console:

@@ -90,8 +90,8 @@ def http_get(url, deadline):
     raise AssertionError("no answer from %s: %r" % (url, last))
 
 
-def test_nginx_as_its_official_image(vm_factory, tmp_path, vda):
-    cfg = apps.config()
+def test_nginx_as_its_official_image(vm_factory, tmp_path, tmp_path_factory, vda):
+    cfg = apps.config(tmp_path_factory)
     assert cfg["cmd"] == ["nginx", "-g", "daemon off;"]
     port = free_port()
     vdb = disks.empty_ext4(str(tmp_path / "vdb.img"), 256)

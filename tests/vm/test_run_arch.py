@@ -17,7 +17,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import images, oci  # noqa: E402
+from lib import hostrun, images  # noqa: E402
 from lib.hostrun import Console, run, hypeman  # noqa: E402,F401
 from lib.runimages import tool_dir, two_platforms  # noqa: E402,F401
 
@@ -65,18 +65,14 @@ def test_ctrl_c_stops_the_program(hypeman, kernel, initrd, arch, two_platforms, 
 
 @pytest.mark.multiarch
 @pytest.mark.vm
-def test_layout_boots_on_its_architecture(vm_factory, tmp_path, arch):
+def test_layout_boots_on_its_architecture(vm_factory, hypeman, two_platforms, tmp_path, arch):
     """The image of a two-platform layout for the VM's architecture,
-    unpacked as a host does, boots in exec mode: the program runs (it is
-    that architecture's busybox) and its exit code comes back."""
-    trees = {a: images.rootfs(str(tmp_path / a), arch=a) for a in ("x86_64", "aarch64")}
-    lay = str(tmp_path / "img")
-    oci.write_multiarch_layout(lay, trees, {"Cmd": ["/bin/sh", "-c", "echo machine=$(uname -m); exit 7"]})
-    img = oci.read_image(lay, arch=arch)
-    root = str(tmp_path / "root")
-    oci.unpack_rootfs(lay, root, arch=arch)
+    unpacked by `hypeman run --arch ARCH --no-boot`, boots in exec mode in
+    the harness's VM: the program runs (it is that architecture's busybox)
+    and its exit code comes back."""
+    root, cfg = hostrun.unpack(hypeman, two_platforms, tmp_path / "work", arch)
     g = images.Guest(tmp_path / "disks", root,
-                     {"cmd": img["cmd"], "skip_guest_agent": True})
+                     {"cmd": cfg["cmd"], "skip_guest_agent": True})
     vm = vm_factory(disks=g.disks)
     vm.wait_exit(60)
     vm.assert_no_panic()
