@@ -57,7 +57,7 @@ def test_firecracker_refuses_what_cannot_boot(hypeman, kernel, initrd, layout,  
     kdir.mkdir()
     shutil.copy(kernel[0], kdir / "vmlinuz")
     (kdir / "config").write_text("CONFIG_VIRTIO_MMIO=y\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n"
-                                 "CONFIG_VIRTIO_BLK=m\nCONFIG_EXT4_FS=m\nCONFIG_RD_GZIP=y\n")
+                                 "CONFIG_VIRTIO_BLK=m\nCONFIG_EXT4_FS=m\n")
     p = run(hypeman, ["--machine", "firecracker", "--print-qemu", layout],
             kernel=str(kdir / "vmlinuz"), initrd=initrd)
     assert p.returncode == 2, p.stderr
