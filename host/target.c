@@ -286,8 +286,9 @@ static bool in_list(const char *list, const char *item)
 	return false;
 }
 
-/* The initramfs formats the kernel's config (open_config) enables, CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES;
- * false when there is no config, or one that names no CONFIG_RD_, to tell. */
+/* The initramfs formats the kernel's config (open_config) enables,
+ * CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES; false
+ * when there is no config, or one that names no CONFIG_RD_, to tell. */
 static bool kernel_formats(const char *kernel, const char *rel, char *names, size_t len)
 {
 	char *config, line[256], *p;
