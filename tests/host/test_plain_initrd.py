@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.multiarch
 
-PLAIN_INITRD_MAX = 256 * 1024
+PLAIN_INITRD_MAX = 200 * 1024
 
 
 def read_newc(path):
@@ -68,7 +68,7 @@ def assert_executable(entries, name):
 
 
 def test_plain_initrd_small_with_init_and_shell(plain_initrd, arch):
-    """The initrd built without options is at most 256 KiB, and its cpio
+    """The initrd built without options is at most 200 KiB, and its cpio
     holds /init, bin/sh and bin/busybox (executable, symlinks resolved
     inside the archive, a static binary for ARCH) and no kernel modules."""
     size = os.path.getsize(plain_initrd)
