@@ -78,11 +78,12 @@ class Progress:
         # no dots: the per-test line below says it; the category keeps
         # pytest's summary ("N passed, N failed")
         if report.when == "call" or report.failed or report.skipped:
+            # the word stays: the short summary shows it ("FAILED tests/...")
             if report.failed and report.when != "call":
-                return "error", "", ""
+                return "error", "", "ERROR"
             if hasattr(report, "wasxfail"):
                 return None
-            return report.outcome, "", ""
+            return report.outcome, "", report.outcome.upper()
         return None
 
     def pytest_runtest_logreport(self, report):
