@@ -5,11 +5,13 @@ test_the_list_is_complete until it is added here (or to NOT_CHECKED with
 its reason). Boots nothing; no root needed for --help."""
 
 import os
+import re
 import subprocess
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MAIN = re.compile(r"""^if __name__ == ["']__main__["']:""", re.M)
 
 # Run as commands: the executable files, and the Python files with a
 # __main__ block (run as python3 FILE).
@@ -67,7 +69,7 @@ def _commands():
             found.add(path)
         elif path.endswith(".py"):
             with open(full, encoding="utf-8", errors="replace") as f:
-                if 'if __name__ == "__main__":' in f.read():
+                if MAIN.search(f.read()):
                     found.add(path)
     return found
 
