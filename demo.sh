@@ -55,7 +55,7 @@ demo: booting $image
 demo:   (Debian bookworm with systemd, made by tests/testdata/systemd/make-image.sh)
 demo:   with out/demo/initrd-$release: its test guest agent stays out of
 demo:   out/initrd-$release, the initrd hypeman run picks for your own images.
-demo: Under TCG (2 cores) systemd is up about 40 s from here, 80 s on a busy machine;
+demo: Under TCG (2 cores) systemd is up 30 to 40 s from here, 80 s on a busy machine;
 demo: the demo says so when it is. $hint
 EOF
 # With -i the terminal is the VM's: hypeman run has it to itself.
@@ -63,7 +63,7 @@ case " $* " in *" -i "*|*" --interactive "*) exec "${run[@]}" ;; esac
 # Otherwise say it again once systemd is up, after its boot messages have
 # scrolled past hypeman run's own hint. The filter ignores Ctrl-C: that is
 # hypeman run's stop request, and the filter must read on to its end.
-t0=$SECONDS
+t0=$SECONDS rc=0
 "${run[@]}" | (
 	trap '' INT
 	said=
@@ -75,4 +75,6 @@ t0=$SECONDS
 			echo "demo: systemd is up (multi-user.target, the guest agent started) after $((SECONDS - t0)) s. $hint" >&2 ;;
 		esac
 	done
-)
+) || rc=$?
+echo "demo: $SECONDS s in all, hypeman run $((SECONDS - t0)) s of them; its exit status $rc" >&2
+exit "$rc"
