@@ -286,17 +286,20 @@ static bool in_list(const char *list, const char *item)
 	return false;
 }
 
-/* The initramfs formats the kernel's config (open_config) enables, CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES;
- * false when there is no config to tell. */
+/* The initramfs formats the kernel's config (open_config) enables,
+ * CONFIG_RD_<NAME>=y, lower-case and ", "-separated into NAMES; false
+ * when there is no config, or one that names no CONFIG_RD_, to tell. */
 static bool kernel_formats(const char *kernel, const char *rel, char *names, size_t len)
 {
 	char *config, line[256], *p;
 	FILE *f = open_config(kernel, rel, &config);
+	bool told = false;	/* a config that names no CONFIG_RD_ cannot tell */
 	size_t k;
 
 	free(config);
 	names[0] = 0;
 	while (f && fgets(line, sizeof(line), f)) {
+		told = told || strstr(line, "CONFIG_RD_");
 		if (!(p = (char *)hr_after(line, "CONFIG_RD_")) || !strstr(p, "=y"))
 			continue;
 		for (k = 0; p[k] != '='; k++)
@@ -306,7 +309,7 @@ static bool kernel_formats(const char *kernel, const char *rel, char *names, siz
 	}
 	if (f)
 		fclose(f);
-	return f != NULL;
+	return told;
 }
 
 /* A compressed initrd in a format the kernel was built without. */

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, oci  # noqa: E402
-from lib.hostrun import imgs, run  # noqa: E402
+from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.oci import D, F, H, L  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
@@ -30,11 +30,6 @@ needs_skopeo = pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo mis
 LAYERS = [([D("etc"), F("etc/a.txt", "a\n"), D("dir"), F("dir/old", "o"), L("etc/l", "a.txt")],
            "gzip"),
           [D("etc"), F("etc/.wh.a.txt"), F("etc/b.txt", "b\n"), H("dir/hard", "dir/old")]]
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 def layout(tmp_path, name="image", tag="latest"):

@@ -17,13 +17,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun  # noqa: E402
+from lib.hostrun import hypeman  # noqa: E402,F401
 
 REPO = hostrun.REPO
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, oci  # noqa: E402
-from lib.hostrun import imgs, run  # noqa: E402
+from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.oci import F  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
@@ -28,11 +28,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs roo
 COMPRESS = {"gzip": ["gzip", "-9cn"], "bzip2": ["bzip2", "-c"],
             "lzma": ["xz", "--format=lzma", "-c"], "xz": ["xz", "--check=crc32", "-c"],
             "lzo": ["lzop", "-c"], "lz4": ["lz4", "-l", "-c"], "zstd": ["zstd", "-q", "-c"]}
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 @pytest.fixture

@@ -5,14 +5,15 @@ ca-certificates, laid out as their official images are.
   layout()              the OCI layout (built, or taken from the cache)
   image_disk(tmp)       its root filesystem as a read-only erofs image disk,
                         made once per test session (shared by the tests)
-  config()              the image's OCI run config (entrypoint, cmd, env...)
+  config(tmp)           the image's run config as `hypeman run` makes it
+                        (entrypoint, cmd, env...)
   ca_and_leaf(dir, name) a CA and a server certificate it signed (openssl)
 """
 
 import os
 import subprocess
 
-from . import disks, oci
+from . import disks, hostrun
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -27,19 +28,26 @@ def layout():
     return _made["layout"]
 
 
-def config():
-    return oci.read_image(layout())
+def _unpacked(tmp_path_factory):
+    """(rootfs, config) of the image, unpacked by `hypeman run --no-boot`
+    once per session."""
+    if "unpacked" not in _made:
+        tmp = tmp_path_factory.mktemp("apps-image")
+        _made["unpacked"] = hostrun.unpack(hostrun.binary(tmp_path_factory), layout(),
+                                           tmp / "work")
+    return _made["unpacked"]
+
+
+def config(tmp_path_factory):
+    return _unpacked(tmp_path_factory)[1]
 
 
 def image_disk(tmp_path_factory):
-    """The unpacked image as an erofs disk, once per session. umoci itself
-    unpacks it: its layer (written by Debian's umoci 0.4.7) ends in an
-    unpadded entry, which Python's tarfile refuses."""
+    """The unpacked image as an erofs disk, once per session."""
     if "disk" not in _made:
-        tmp = tmp_path_factory.mktemp("apps-image")
-        root = str(tmp / "root")
-        subprocess.run(["umoci", "raw", "unpack", "--image", layout() + ":latest", root], check=True)
-        _made["disk"] = disks.erofs_from_dir(str(tmp / "vda.erofs"), root)
+        root = _unpacked(tmp_path_factory)[0]
+        _made["disk"] = disks.erofs_from_dir(os.path.join(os.path.dirname(root), "vda.erofs"),
+                                             root)
     return _made["disk"]
 
 

@@ -18,6 +18,7 @@
 """
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -30,22 +31,6 @@ DKMS_TAR = os.path.join(CACHE, "images", "dkms-rootfs.tar")
 OTHER_RELEASE = "5.10.0-99-amd64"
 STANDIN_VERSION = "900.1.2"
 PCI_GPU = ["-device", "pci-testdev"]
-
-HELLO_C = r"""
-#include <linux/module.h>
-static int __init hello_init(void)
-{
-	pr_info("hello from a module built in a hypeman VM\n");
-	return 0;
-}
-static void __exit hello_exit(void)
-{
-}
-module_init(hello_init);
-module_exit(hello_exit);
-MODULE_LICENSE("GPL");
-"""
-
 
 def initrd(name):
     path = os.path.join(OUT, name)
@@ -66,8 +51,8 @@ def dkms_root(dest, other_module_files=0):
                     os.path.join(REPO, "tests/gpu/gpu-check.c"), "-ldl"], check=True)
     hello = os.path.join(dest, "root/hello")
     os.makedirs(hello)
-    with open(os.path.join(hello, "hello.c"), "w") as f:
-        f.write(HELLO_C)
+    shutil.copy(os.path.join(REPO, "tests/testdata/dkms/hello-module.c"),
+                os.path.join(hello, "hello.c"))
     with open(os.path.join(hello, "Makefile"), "w") as f:
         f.write("obj-m := hello.o\n")
     other = os.path.join(dest, "lib/modules", OTHER_RELEASE, "kernel/drivers")

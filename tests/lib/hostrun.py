@@ -3,10 +3,14 @@ builds and the ones `umoci unpack` builds from the same layout.
 
     binary(tmp_path_factory)     -> path of hypeman (built once per process,
                                     or $HYPEMAN_BIN)
+    hypeman                      (session fixture) binary()'s path
     run(hypeman, args, ...)      -> CompletedProcess (text)
     tree(root)                   -> {path: (type, mode, uid, gid, size, link,
                                     mtime, xattrs, sha256, hard links)}
     umoci_unpack(layout, tag, d) -> d/rootfs, unpacked by umoci
+    unpack(hypeman, layout, d, arch) -> (d/rootfs, config.json): the image
+                                    unpacked by the tool itself (--no-boot
+                                    --keep D), and the config it made of it
     recompressed(initrd, argv, out) -> out: the initrd's first archive
                                     through the compressor ARGV instead
     printed_argv(p)              -> the QEMU command `--print-qemu` printed
@@ -16,6 +20,7 @@ builds and the ones `umoci unpack` builds from the same layout.
 """
 
 import hashlib
+import json
 import os
 import re
 import select
@@ -25,6 +30,9 @@ import stat
 import subprocess
 import time
 
+import pytest
+
+from lib import disks
 from lib.vm import VM, Disk, timeout_scale
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -155,6 +163,17 @@ def umoci_unpack(layout, tag, dest):
     return os.path.join(str(dest), "rootfs")
 
 
+def unpack(hypeman, layout, dest, arch=None):
+    """LAYOUT[:TAG] as the tool unpacks it: `hypeman run --no-boot --keep
+    DEST`. Returns (DEST/rootfs, the config.json it made of the image's
+    config: entrypoint, cmd, env, workdir...)."""
+    p = run(hypeman, ["-q", "--no-boot", "--keep", str(dest)] +
+            (["--arch", arch] if arch else []) + [str(layout)], timeout=1200)
+    assert p.returncode == 0, "hypeman run --no-boot %s: %s" % (layout, p.stderr)
+    cfg = disks.read_file_from_ext4(os.path.join(str(dest), "config.img"), "/config.json")
+    return os.path.join(str(dest), "rootfs"), json.loads(cfg)
+
+
 class Console:
     """hypeman run in the background, its stdout read as it comes."""
 
@@ -246,3 +265,9 @@ class Gated:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+
+
+@pytest.fixture(scope="session")
+def hypeman(tmp_path_factory):
+    """Path of the hypeman binary (binary()); tests import this fixture."""
+    return binary(tmp_path_factory)

@@ -12,13 +12,15 @@ are built with the musl-gcc wrapper that `build.sh --arch` leaves in
 out/<arch>/.
 
   rootfs(dirpath, files={}, symlinks={}, busybox=True, arch=None) -> dirpath
-  static_program(c_source, out_path, arch=None) -> out_path
+  guest_program(name, arch=None) -> the static binary of
+      tests/testdata/progs/NAME.c, compiled once (cached under out/)
   Guest(tmp, rootfs_dir, config, volumes=(), fs="ext4") -> the disk paths
       .disks: [vda, vdb, vdc, vdd...] for VM(disks=...)
 """
 
 import fcntl
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
@@ -117,14 +119,35 @@ def musl_gcc(arch=None):
     return cc
 
 
-def static_program(source, out_path, arch=None):
-    """Compile C SOURCE (text) into a static binary for ARCH at OUT_PATH."""
-    out_path = str(out_path)
-    src = out_path + ".c"
-    with open(src, "w") as f:
-        f.write(source)
-    subprocess.run([musl_gcc(arch), "-static", "-Os", "-o", out_path, src], check=True)
-    return out_path
+PROGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                     "testdata", "progs")
+CFLAGS = ["-static", "-Os"]
+
+
+def guest_program(name, arch=None):
+    """The static binary of tests/testdata/progs/NAME.c for ARCH, compiled
+    once: kept as out/[<arch>/]progs/NAME-<hash of the source, the folder's
+    headers, the compiler and flags> and reused while they are unchanged."""
+    src = os.path.join(PROGS, name + ".c")
+    cc = musl_gcc(arch)
+    key = hashlib.sha256(b"\0".join([cc.encode()] + [x.encode() for x in CFLAGS]))
+    for p in [src] + sorted(glob.glob(os.path.join(PROGS, "*.h"))):
+        with open(p, "rb") as f:
+            key.update(b"\0" + f.read())
+    d = os.path.join(_arch.out_dir(arch or _arch.host()), "progs")
+    path = os.path.join(d, "%s-%s" % (name, key.hexdigest()[:16]))
+    if os.path.exists(path):
+        return path
+    os.makedirs(d, exist_ok=True)
+    tmp = tempfile.NamedTemporaryFile(dir=d, prefix=name + ".", delete=False)
+    tmp.close()
+    try:
+        subprocess.run([cc] + CFLAGS + ["-o", tmp.name, src], check=True)
+        os.replace(tmp.name, path)         # whole, even with concurrent sessions
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return path
 
 
 class Guest:

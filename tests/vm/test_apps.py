@@ -1,5 +1,5 @@
-"""Real software from Debian's packages, not written here, in exec mode
-(issue 19): the image of tests/testdata/apps/make-image.sh (lib/apps.py).
+"""Real software from Debian's packages, not written here, in exec mode:
+the image of tests/testdata/apps/make-image.sh (lib/apps.py).
 
 - nginx laid out as the official nginx image (access and error logs are
   symlinks to /dev/stdout and /dev/stderr, `daemon off;`): its page served
@@ -90,8 +90,8 @@ def http_get(url, deadline):
     raise AssertionError("no answer from %s: %r" % (url, last))
 
 
-def test_nginx_as_its_official_image(vm_factory, tmp_path, vda):
-    cfg = apps.config()
+def test_nginx_as_its_official_image(vm_factory, tmp_path, tmp_path_factory, vda):
+    cfg = apps.config(tmp_path_factory)
     assert cfg["cmd"] == ["nginx", "-g", "daemon off;"]
     port = free_port()
     vdb = disks.empty_ext4(str(tmp_path / "vdb.img"), 256)

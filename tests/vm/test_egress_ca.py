@@ -6,7 +6,6 @@ its openssl, both modes); any failure ends the boot with HYPEMAN-EXIT
 code=78 before the program (both modes).
 """
 
-import json
 import re
 
 import pytest
@@ -50,7 +49,7 @@ def test_egress_ca_not_installed_when_disabled(vm_factory, tmp_path):
     assert disks.read_file_from_ext4(g.vdb, "/upper/etc/ssl/certs/ca-certificates.crt") is None
 
 
-# ---- the failure path: exit 78, no program (issue 19.4) ---------------------
+# ---- the failure path: exit 78, no program ---------------------------------
 
 FAILED = "egress proxy CA certificate setup failed: "
 
@@ -122,33 +121,10 @@ def test_hanging_update_tool_ends_the_boot(vm_factory, tmp_path):
     assert reaped["msg"].endswith("(0 after SIGKILL)"), reaped
 
 
-# ---- a good CA, trusted by the image's own tools (issue 19.4) ---------------
+# ---- a good CA, trusted by the image's own tools ----------------------------
 
 CHECK = ("for c in good other; do openssl verify -CApath /etc/ssl/certs /certs/$c-leaf.pem 2>&1; done; "
          "echo \"=== link $(readlink /etc/ssl/certs/hypeman-egress-proxy.pem)\"; echo '=== checked'")
-
-# systemd mode's PID 1 (the image's "systemd"): runs the check, powers off
-PID1_C = r"""
-#include <stdio.h>
-#include <sys/reboot.h>
-#include <sys/wait.h>
-#include <unistd.h>
-int main(void)
-{
-	static char *const argv[] = { "/bin/sh", "-c", CHECK, NULL };
-	static char *const envp[] = { "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL };
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	waitpid(pid, NULL, 0);
-	sync();
-	reboot(RB_POWER_OFF);
-	return 0;
-}
-"""
 
 
 @pytest.mark.parametrize("mode", ["exec", "systemd"])
@@ -169,14 +145,13 @@ def test_good_ca_trusted_by_the_images_openssl(vm_factory, tmp_path, tmp_path_fa
         config["cmd"] = ["/bin/sh", "-c", CHECK]
         extra = []
     else:
-        src = PID1_C.replace("CHECK", json.dumps(CHECK))
-        pid1 = images.static_program(src, str(tmp_path / "pid1"))
+        pid1 = images.guest_program("check-then-poweroff")
         with open(pid1, "rb") as f:
             files = {"/pid1": (f.read(), 0o755)}
         root = images.rootfs(tmp_path / "pid1root", files=files, busybox=False)
         extra = [disks.ext4_from_dir(str(tmp_path / "vde.img"), root, 16)]
         config["volume_mounts"].append({"device": "/dev/vde", "path": "/opt/pid1", "mode": "ro"})
-        config["cmd"] = ["/opt/pid1/pid1"]
+        config["cmd"] = ["/opt/pid1/pid1", "/bin/sh", "-c", CHECK]
     vdb = disks.empty_ext4(str(tmp_path / "vdb.img"), 256)
     vdc = disks.config_disk(str(tmp_path / "vdc.img"), config)
     v = vm_factory(disks=[Disk(vda, readonly=True), vdb, vdc, vdd] + extra, timeout=300, mem_mb=1024)

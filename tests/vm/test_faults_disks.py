@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), case 3: missing and broken disks.
+"""Fault matrix: missing and broken disks.
 
 Each case boots with hypeman.rescue=0 and checks the rule of contract: Failure: a
 missing or unusable image, overlay or config disk is fatal (an ERROR
@@ -10,7 +10,7 @@ before and after, except the overlay disk's once it was mounted.
 
 Covered elsewhere: config.json missing, no config disk, bad JSON
 (test_pipeline.py test_config_error_is_fatal_and_clean), no disk at all
-(test_foundation.py).
+(test_boot_without_disks.py).
 """
 
 import os

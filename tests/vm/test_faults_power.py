@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), cases 1 and 2: power cuts during writes, and
+"""Fault matrix: power cuts during writes, and
 an overlay disk that fills up.
 
 Power cut: the program appends numbered records with fsync after each
@@ -24,8 +24,8 @@ VOLUME = {"volume_mounts": [{"device": "/dev/vdd", "path": "/vol", "mode": "rw"}
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory):
-    return faults.build_programs(tmp_path_factory.mktemp("programs"))
+def programs():
+    return faults.build_programs()
 
 
 def records(data):

@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), case 5: stop requests at every moment.
+"""Fault matrix: stop requests at every moment.
 
 Ctrl-Alt-Del (QMP sendkey; SIGINT to PID 1) during module loading, during
 the overlay phase, while the guest agent is awaited, and just after the
@@ -46,8 +46,8 @@ MOMENTS = {
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory):
-    return faults.build_programs(tmp_path_factory.mktemp("programs"))
+def programs():
+    return faults.build_programs()
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))

@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), cases 4 and 6: process storms, the console
+"""Fault matrix: process storms, the console
 taken by the program, and memory pressure.
 
 - a fork bomb under hypeman.pids_max (the program's cgroup pids.max):
@@ -31,8 +31,8 @@ BOUND_S = 8
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory):
-    return faults.build_programs(tmp_path_factory.mktemp("programs"))
+def programs():
+    return faults.build_programs()
 
 
 def test_fork_bomb_bounded_and_stopped(vm_factory, tmp_path, programs):

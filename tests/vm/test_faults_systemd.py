@@ -1,4 +1,4 @@
-"""Fault matrix (issue 12), case 7: a hostile image in systemd mode.
+"""Fault matrix: a hostile image in systemd mode.
 
 The systemd test image (tests/testdata/systemd/make-image.sh) with the
 symlink attacks of the exec-mode test (test_pipeline.py
@@ -17,7 +17,8 @@ import subprocess
 
 import pytest
 
-from lib import agent, disks, oci
+from lib import agent, disks, hostrun
+from lib.hostrun import hypeman  # noqa: F401
 from lib.vm import Disk
 
 pytestmark = pytest.mark.vm
@@ -55,18 +56,16 @@ def sh(v, cmd):
     return out.decode()
 
 
-def test_hostile_systemd_image_stays_inside(vm_factory, tmp_path):
+def test_hostile_systemd_image_stays_inside(vm_factory, tmp_path, hypeman):
     if not os.path.exists(os.path.join(LAYOUT, "index.json")):
         subprocess.run([os.path.join(REPO, "tests/testdata/systemd/make-image.sh")], check=True)
-    cfg = oci.read_image(LAYOUT)
-    root = str(tmp_path / "root")
-    oci.unpack_rootfs(LAYOUT, root)
+    root, cfg = hostrun.unpack(hypeman, LAYOUT, tmp_path / "work")
     hostile_root(root)
     vda, vdb, vdc = (str(tmp_path / n) for n in ("vda.img", "vdb.img", "vdc.img"))
     disks.ext4_from_dir(vda, root, 600)
     disks.empty_ext4(vdb, 256)
-    disks.config_disk(vdc, dict(NET_CONFIG, entrypoint=cfg["entrypoint"] or [],
-                                cmd=cfg["cmd"] or [], env={"HOSTILE": "1"}))
+    disks.config_disk(vdc, dict(NET_CONFIG, entrypoint=cfg["entrypoint"],
+                                cmd=cfg["cmd"], env={"HOSTILE": "1"}))
     vda_before = disks.sha256(vda)
     v = vm_factory(disks=[vda, vdb, vdc], net=True, mem_mb=1024, timeout=BOOT_TIMEOUT)
     agent.wait_ready(v.agent_socket, BOOT_TIMEOUT)   # systemd booted, the unit runs

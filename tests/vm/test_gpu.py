@@ -1,5 +1,5 @@
-"""has_gpu: the initrd's NVIDIA bundle (contract: GPU and kernel headers, issue 9 acceptance 1
-and 2). Without a GPU on these machines:
+"""has_gpu: the initrd's NVIDIA bundle (contract: GPU and kernel headers).
+Without a GPU on these machines:
 
 - the stand-in bundle (tests/gpu/make-standin-bundle.sh: stand-in modules
   built against Debian's linux-headers of the test kernel, a firmware file,

@@ -1,4 +1,8 @@
-"""Self-tests of the VM harness (tests/lib), independent of hypeman-init.
+"""Self-tests of the VM harness (tests/lib) that boot, independent of
+hypeman-init (its disk, initramfs and kernel helpers without a VM:
+tests/host/test_harness_parts.py); and the agent client, which gives up
+with "guest agent not reachable" within its deadline when no agent runs in
+the guest (hypeman-init's initrd, each architecture).
 
 The guests here are tiny initramfs images built from Debian's static
 busybox (package busybox-static), used only by these tests.
@@ -9,13 +13,12 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 
-from lib import disks, kernel as kmod
-from lib.vm import VM, VMError, Initramfs, concat_initrd, parse_log, parse_marker
+from lib import agent, disks, images, kernel as kmod
+from lib.vm import VM, VMError, Initramfs, concat_initrd
 
 BUSYBOX = shutil.which("busybox", path="/bin:/usr/bin")
 
@@ -52,145 +55,6 @@ def busybox_initrd(path, moddir, body, modules=(), compress=False):
         f.write(gzip.compress(data, 1) if compress else data)
     return str(path)
 
-
-# ---- no VM ----------------------------------------------------------------
-
-@pytest.mark.multiarch
-def test_kernel_tree(kernel, arch):
-    vmlinuz, moddir, release = kernel
-    assert os.path.isfile(vmlinuz) and vmlinuz.endswith("vmlinuz-" + release)
-    assert os.path.isfile(os.path.join(moddir, "modules.dep"))
-    assert moddir.endswith("/lib/modules/" + release)
-    assert release.endswith({"x86_64": "-amd64", "aarch64": "-arm64"}[arch])
-    t = time.monotonic()
-    assert kmod.kernel_tree(arch=arch) == kernel  # cached: no download, no unpack
-    assert time.monotonic() - t < 5
-    out = subprocess.run(["/usr/bin/python3", kmod.__file__, "--arch", arch], check=True,
-                         capture_output=True, text=True).stdout
-    assert "VMLINUZ=%s\n" % vmlinuz in out and "RELEASE=%s\n" % release in out
-
-
-def test_module_closure(kernel):
-    order = [os.path.basename(p) for p in
-             kmod.module_closure(kernel[1], ["virtio-blk", "ext4", "virtio_pci"])]
-    assert order.index("virtio_ring.ko") < order.index("virtio.ko") \
-        < order.index("virtio_blk.ko") < order.index("virtio_pci.ko")
-    # ext4's softdep "pre: crypto-crc32c" resolves through modules.alias
-    assert order.index("crc32c_generic.ko") < order.index("ext4.ko")
-    assert order.index("jbd2.ko") < order.index("ext4.ko")
-    assert len(order) == len(set(order))
-
-
-def test_ext4_round_trip(tmp_path):
-    src = tmp_path / "src"
-    (src / "etc" / "sub").mkdir(parents=True)
-    (src / "etc" / "hello.txt").write_bytes(b"hello\x00world\n")
-    (src / "etc" / "sub" / "with space").write_text("spaced")
-    os.symlink("hello.txt", src / "etc" / "rel")
-    os.symlink("/etc/hello.txt", src / "etc" / "abs")
-    os.symlink("../../../../etc/hello.txt", src / "etc" / "sub" / "dotdot")
-    os.symlink("/" + "x" * 80, src / "slowlink")
-    (src / "bin").mkdir()
-    (src / "bin" / "prog").write_text("#!/bin/sh\n")
-    os.chmod(src / "bin" / "prog", 0o755)
-    img = disks.ext4_from_dir(tmp_path / "a.img", src, size_mb=16)
-    assert os.path.getsize(img) == 16 * disks.MiB
-    rd = disks.read_file_from_ext4
-    assert rd(img, "/etc/hello.txt") == b"hello\x00world\n"
-    assert rd(img, "etc/sub/with space") == b"spaced"
-    assert rd(img, "/etc/rel") == rd(img, "/etc/abs") == b"hello\x00world\n"
-    assert rd(img, "/etc/sub/dotdot") == b"hello\x00world\n"  # clamped at /
-    assert rd(img, "/etc/missing") is None
-    assert rd(img, "/nodir/missing") is None
-    with pytest.raises(IsADirectoryError):
-        rd(img, "/etc")
-    assert disks.readlink_ext4(img, "/etc/abs") == "/etc/hello.txt"
-    assert disks.readlink_ext4(img, "/slowlink") == "/" + "x" * 80
-    assert disks.readlink_ext4(img, "/etc/hello.txt") is None
-    ls = disks.ls_ext4(img, "/etc")
-    assert set(ls) == {"hello.txt", "sub", "rel", "abs"}
-    assert ls["hello.txt"]["size"] == 12
-    assert disks.ls_ext4(img, "/bin")["prog"]["mode"] == 0o100755
-    assert disks.stat_ext4(img, "/bin/prog")["mode"] == 0o755
-    assert disks.ls_ext4(img, "/nope") is None
-    ok, report = disks.e2fsck_clean(img)
-    assert ok, report
-
-
-def test_empty_ext4_and_recovery_flag(tmp_path):
-    img = disks.empty_ext4(tmp_path / "o.img", size_mb=8, label="overlay")
-    assert set(disks.ls_ext4(img, "/")) == {"lost+found"}
-    assert disks.fs_info(img)["Filesystem volume name"] == "overlay"
-    assert disks.e2fsck_clean(img)[0]
-    # what an unclean unmount leaves behind: the journal needs replaying
-    subprocess.run(["debugfs", "-w", "-R", "feature needs_recovery", img],
-                   check=True, capture_output=True)
-    assert disks.needs_recovery(img)
-    ok, report = disks.e2fsck_clean(img)
-    assert not ok and "needs_recovery=True" in report
-
-
-def test_config_disk(tmp_path):
-    rd = disks.read_file_from_ext4
-    img = disks.config_disk(tmp_path / "c1.img", {"cmd": ["/bin/true"], "env": {"A": "b"}})
-    assert rd(img, "/config.json") == b'{"cmd": ["/bin/true"], "env": {"A": "b"}}'
-    img = disks.config_disk(tmp_path / "c2.img", b"{not json")
-    assert rd(img, "/config.json") == b"{not json"
-    big = b"[" + b" " * (2 * disks.MiB) + b"]"
-    img = disks.config_disk(tmp_path / "c3.img", big)
-    assert rd(img, "/config.json") == big
-    img = disks.config_disk(tmp_path / "c4.img", None)
-    assert rd(img, "/config.json") is None
-    assert disks.e2fsck_clean(img)[0]
-
-
-def test_erofs_from_dir(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "f").write_text("x" * 10000)
-    for comp in (None, "lz4"):
-        img = disks.erofs_from_dir(tmp_path / ("r-%s.erofs" % comp), src, compress=comp)
-        with open(img, "rb") as f:
-            f.seek(1024)
-            assert f.read(4) == b"\xe2\xe1\xf5\xe0"  # EROFS_SUPER_MAGIC_V1, LE
-
-
-def test_initramfs_is_valid_newc(tmp_path):
-    ir = Initramfs().file("/a/b/c", "data", 0o640).symlink("/a/l", "b/c")
-    ir.chardev("/dev/console", 5, 1)
-    p = ir.write(tmp_path / "x.cpio")
-    with open(p, "rb") as f:
-        names = subprocess.run(["cpio", "-it"], stdin=f, capture_output=True,
-                               text=True, check=True).stdout.split()
-        f.seek(0)
-        long = subprocess.run(["cpio", "-itv"], stdin=f, capture_output=True,
-                              text=True, check=True).stdout.splitlines()
-    assert names == ["a", "a/b", "a/b/c", "a/l", "dev", "dev/console"]
-    assert long[2].startswith("-rw-r-----") and long[3].endswith("a/l -> b/c")
-    assert long[5].startswith("crw-------") and "5," in long[5]
-
-
-def test_parsers():
-    text = ('[    1.0] kernel line\n'
-            '{"time":"t","level":"INFO","phase":"boot","msg":"m","uptime_ms":5}\n'
-            '{"time":"t","level":"ERR[   2.0] cut by the kernel\n'
-            '  {"time":"u","level":"WARN","phase":"x","msg":"y"}\r\n'
-            '{}\n[1, 2]\n')
-    objs = parse_log(text)
-    assert objs[0]["uptime_ms"] == 5 and objs[1]["level"] == "WARN" and objs[2] == {}
-    assert len(objs) == 3
-    assert parse_log(text, malformed=True) == ['{"time":"t","level":"ERR[   2.0] cut by the kernel']
-    assert parse_marker('HYPEMAN-EXIT code=137 message="killed by signal 9 (KILL) - OOM"') == \
-        ("HYPEMAN-EXIT", {"code": "137", "message": "killed by signal 9 (KILL) - OOM"})
-    assert parse_marker('HYPEMAN-EXIT code=1 message="say \\"hi\\" \\\\ ok"')[1]["message"] == \
-        'say "hi" \\ ok'
-    assert parse_marker("HYPEMAN-PROGRAM-START ts=2026-11-26T10:15:30.123456789Z mode=exec") == \
-        ("HYPEMAN-PROGRAM-START", {"ts": "2026-11-26T10:15:30.123456789Z", "mode": "exec"})
-    assert parse_marker("out HYPEMAN-EXIT code=0") is None
-    assert parse_marker("HYPEMAN-EXITED code=0") is None
-
-
-# ---- VMs ------------------------------------------------------------------
 
 @needs_busybox
 @pytest.mark.vm
@@ -355,3 +219,26 @@ def test_concat_initrd_overrides(vm_factory, kernel, tmp_path):
     vm = vm_factory(initrd=rd, agent_socket=False)
     vm.wait_for("WHICH from-extra ADDED yes", timeout=60)
     assert vm.wait_exit(timeout=30) == 0
+
+
+@pytest.mark.multiarch
+@pytest.mark.vm
+def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path, arch):
+    """With skip_guest_agent no agent runs: agent.run and agent.wait_ready
+    raise AgentError "guest agent not reachable" within their timeout (+5 s),
+    instead of hanging on QEMU's always-accepting socket."""
+    root = images.rootfs(tmp_path / "root", arch=arch)
+    g = images.Guest(tmp_path / "g", root,
+                     {"cmd": ["/bin/sleep", "600"], "skip_guest_agent": True})
+    vm = vm_factory(disks=g.disks)
+    vm.wait_for("HYPEMAN-PROGRAM-START", timeout=60)
+    assert "test-agent: started" not in vm.console_text
+    for call, timeout in ((lambda t: agent.run(vm.agent_socket, ["@ping"], timeout=t), 5.0),
+                          (lambda t: agent.wait_ready(vm.agent_socket, t), 5.0)):
+        t0 = time.monotonic()
+        with pytest.raises(agent.AgentError) as exc:
+            call(timeout)
+        took = time.monotonic() - t0
+        assert "guest agent not reachable" in str(exc.value)
+        assert took <= timeout + 5, "took %.1fs with timeout %.1fs" % (took, timeout)
+    assert vm.running        # the guest itself is fine, only agent-less

@@ -1,4 +1,4 @@
-"""Kernel headers for DKMS (contract: GPU and kernel headers, issue 9 acceptance 3 and 4, issue 19.2),
+"""Kernel headers for DKMS (contract: GPU and kernel headers),
 from the test initrds built with --kernel-headers: initrd-gpu-test with
 /usr/src/linux-headers-<test kernel> (Debian's packages, as installed) and
 initrd-headers-tar with a kernel-headers-x86_64.tar.gz shaped like
@@ -28,7 +28,8 @@ import subprocess
 
 import pytest
 
-from lib import agent, disks, gpu, images, kernel, oci
+from lib import agent, disks, gpu, hostrun, images, kernel
+from lib.hostrun import hypeman  # noqa: F401
 from lib.vm import Disk
 
 OTHER = gpu.OTHER_RELEASE
@@ -283,7 +284,7 @@ def test_systemd_unit_sees_headers_and_gpu(vm_factory, tmp_path, dkms_vda):
     systemd_poweroff(v)
 
 
-def test_systemd_failing_install_fails_the_unit(vm_factory, tmp_path):
+def test_systemd_failing_install_fails_the_unit(vm_factory, tmp_path, hypeman):
     """systemd mode (the systemd test image, /usr/src a file in it): the
     worker's FAILED marker on the console, status failed, and
     hypeman-kernel-headers.service failed, so dkms.service would not run
@@ -291,8 +292,7 @@ def test_systemd_failing_install_fails_the_unit(vm_factory, tmp_path):
     layout = os.path.join(gpu.CACHE, "images", "systemd-oci")
     if not os.path.exists(os.path.join(layout, "index.json")):
         subprocess.run([os.path.join(gpu.REPO, "tests/testdata/systemd/make-image.sh")], check=True)
-    root = str(tmp_path / "root")
-    oci.unpack_rootfs(layout, root)
+    root, _ = hostrun.unpack(hypeman, layout, tmp_path / "work")
     os.rmdir(os.path.join(root, "usr/src"))
     with open(os.path.join(root, "usr/src"), "w") as f:
         f.write("not a directory\n")

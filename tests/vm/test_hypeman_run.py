@@ -1,4 +1,5 @@
-"""`hypeman run` (host/): OCI image -> disks -> QEMU -> exit status.
+"""`hypeman run` (host/) booting images: OCI image -> disks -> QEMU -> exit
+status (what it refuses before booting: tests/host/test_run_image.py).
 
 The tool is built once per session with `make -C host OUT=<tmp>` (or taken
 from $HYPEMAN_BIN). The init under test is the conftest `initrd` fixture
@@ -10,7 +11,6 @@ owners.
 """
 
 import glob
-import gzip
 import json
 import os
 import re
@@ -23,75 +23,16 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import disks, hostrun, oci  # noqa: E402
-from lib.hostrun import Console, imgs, run  # noqa: E402
-from lib.oci import D, F, L  # noqa: E402
+from lib import disks, hostrun  # noqa: E402
+from lib.hostrun import Console, run, hypeman  # noqa: E402,F401
+from lib.runimages import WHITEOUT_CMD, whiteout_image  # noqa: E402
 from lib.vm import timeout_scale  # noqa: E402
 
 REPO = hostrun.REPO
-BUSYBOX = "/bin/busybox"
 CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 SYSTEMD_IMAGE = os.path.join(CACHE, "images", "systemd-oci")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    """Path of the hypeman binary, built from host/ into a temp dir."""
-    return hostrun.binary(tmp_path_factory)
-
-
-def members(entries):
-    """(name, kind, data or target, mode) tuples -> tar members."""
-    make = {"dir": lambda n, d, m: D(n, m), "file": lambda n, d, m: F(n, d, m),
-            "symlink": lambda n, d, m: L(n, d)}
-    return [make[k](n, d, m) if isinstance(n, str) else (n, k) for n, k, d, m in
-            [e if len(e) == 4 else (e[0], e[1], None, None) for e in entries]]
-
-
-def make_layout(layout, layers, config, tag="latest"):
-    """layers: (entries, gzip?) pairs or raw blobs; the descriptors."""
-    return oci.write_layout(layout, [l if isinstance(l, bytes) else
-                                     (members(l[0]), "gzip" if l[1] else None)
-                                     for l in layers], config, tag)
-
-
-def busybox_entries():
-    """/bin/busybox, its applet links and the usual empty directories."""
-    if not os.path.exists(BUSYBOX):
-        pytest.skip("%s missing: apt-get install busybox-static" % BUSYBOX)
-    with open(BUSYBOX, "rb") as f:
-        bb = f.read()
-    names = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
-                           text=True).stdout.split()
-    ents = [D(d) for d in ("bin", "etc", "proc", "sys", "dev", "run", "root", "var")]
-    ents.append(D("tmp", 0o1777))
-    ents.append(F("bin/busybox", bb, 0o755))
-    ents += [L("bin/" + n, "busybox") for n in names if n != "busybox"]
-    return ents
-
-
-CMD = ["/bin/sh", "-c", "ls /dir; cat /etc/a.txt; exit 5"]
-
-
-def whiteout_image(layout, cmd=CMD, env=("PATH=/bin", "FOO=image", "KEEP=1")):
-    """The two-layer exec image: layer 2 whites out /etc/a.txt and makes
-    /dir opaque (old.txt hidden, new.txt added)."""
-    layer1 = busybox_entries() + [
-        F("etc/a.txt", "a\n"),
-        D("dir"),
-        F("dir/old.txt", "old\n"),
-    ]
-    layer2 = [
-        D("etc"),
-        F("etc/.wh.a.txt", ""),
-        D("dir"),
-        F("dir/.wh..wh..opq", ""),
-        F("dir/new.txt", "new\n"),
-    ]
-    return make_layout(layout, [(layer1, True), (layer2, False)],
-                       {"Cmd": list(cmd), "Env": list(env)})
 
 
 # ---------------------------------------------------------------- exec mode
@@ -124,7 +65,7 @@ def test_exec_image_with_whiteouts(hypeman, kernel, initrd, tmp_path):
     assert oct((root / "tmp").stat().st_mode & 0o7777) == oct(0o1777)
     # config.json: image env then --env (later wins), detected mode.
     cfg = json.loads(disks.read_file_from_ext4(str(work / "config.img"), "/config.json"))
-    assert cfg["cmd"] == CMD and cfg["entrypoint"] == []
+    assert cfg["cmd"] == WHITEOUT_CMD and cfg["entrypoint"] == []
     assert cfg["env"] == {"PATH": "/bin", "FOO": "cli", "KEEP": "1"}
     assert cfg["init_mode"] == "exec" and cfg["workdir"] == "/"
     assert cfg["network_enabled"] is False and cfg["volume_mounts"] == []
@@ -213,26 +154,6 @@ def test_defaults_boot(hypeman, kernel, initrd, tmp_path):
         p.stderr
 
 
-def test_initrd_without_the_kernels_modules_caught_before_boot(hypeman, kernel, tmp_path):
-    """The plain initrd with Debian's kernel (virtio_blk and ext4 are modules
-    there): refused before anything is built or booted, with the command
-    that makes the right initrd."""
-    plain = os.environ.get("HYPEMAN_PLAIN_INITRD") or os.path.join(REPO, "out", "initrd")
-    if not os.path.exists(plain):
-        pytest.skip("plain initrd not built: %s" % plain)
-    layout = str(tmp_path / "image")
-    whiteout_image(layout)
-    work = tmp_path / "work"
-    p = run(hypeman, ["--keep", str(work), layout], kernel=kernel[0], initrd=plain)
-    assert p.returncode == 2, (p.returncode, p.stderr)
-    assert "%s has no kernel modules for %s" % (plain, kernel[2]) in p.stderr, p.stderr
-    assert "virtio_blk" in p.stderr and "ext4" in p.stderr
-    assert "build.sh --kernel-modules %s\n" % os.path.realpath(kernel[1]) in p.stderr, p.stderr
-    assert "out/initrd-%s" % kernel[2] in p.stderr
-    assert "booting" not in p.stderr and "reading image" not in p.stderr
-    assert imgs(work) == []
-
-
 @pytest.mark.vm
 def test_timeout_stops_the_program(hypeman, kernel, initrd, tmp_path):
     """--timeout: Ctrl-Alt-Del through QMP; the init forwards SIGTERM to the
@@ -249,268 +170,6 @@ def test_timeout_stops_the_program(hypeman, kernel, initrd, tmp_path):
     assert time.monotonic() - t0 < 120 * timeout_scale()
     assert not glob.glob(str(tmp_path / "hypeman-run.*")), "work dir left behind"
 
-
-# ---------------------------------------------------------------- refusals
-
-def test_tampered_blob_refused_before_any_disk(hypeman, tmp_path):
-    layout = str(tmp_path / "image")
-    descs = whiteout_image(layout)
-    digest = descs["layers"][1]["digest"]
-    path = os.path.join(layout, "blobs", "sha256", digest.split(":")[1])
-    data = bytearray(open(path, "rb").read())
-    data[len(data) // 2] ^= 0x01                   # same size, other content
-    with open(path, "wb") as f:
-        f.write(data)
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1, p.stderr
-    assert digest in p.stderr and "digest mismatch" in p.stderr, p.stderr
-    assert imgs(work) == []
-    assert not os.path.exists(work / "rootfs" / "bin")   # nothing extracted either
-
-    # A size that disagrees with the descriptor: refused the same way.
-    with open(path, "ab") as f:
-        f.write(b"x")
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1 and digest in p.stderr, p.stderr
-    assert imgs(work) == []
-
-
-def test_tampered_config_refused(hypeman, tmp_path):
-    layout = str(tmp_path / "image")
-    descs = whiteout_image(layout)
-    digest = descs["config"]["digest"]
-    path = os.path.join(layout, "blobs", "sha256", digest.split(":")[1])
-    data = open(path, "rb").read().replace(b"FOO=image", b"FOO=imagf")
-    with open(path, "wb") as f:
-        f.write(data)
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1 and digest in p.stderr, p.stderr
-    assert imgs(work) == []
-
-
-@pytest.mark.parametrize("args, rc, words", [
-    (["--init-mode=bogus"], 2, ["--init-mode", "bogus", "auto, exec or systemd"]),
-    (["--init-mode", "Exec"], 2, ["--init-mode", "Exec"]),
-    (["--volume", "VOLDISK"], 2, ["vol.img", "no mount path"]),
-    (["--volume", "VOLDISK:"], 2, ["no mount path"]),
-    (["--volume", "VOLDISK:data"], 2, ["not absolute"]),
-    (["--volume", "VOLDISK:/a/../b"], 2, [".."]),
-    (["--volume", "VOLDISK:/"], 2, ['"/"']),
-    (["--volume", "VOLDISK:/data:rx"], 2, ["unknown mode", "rx"]),
-    (["--volume", "/nonexistent.img:/data"], 2, ["/nonexistent.img"]),
-    (["--env", "NOEQUALS"], 2, ["NOEQUALS", "KEY=VALUE"]),
-    (["--env", "=v"], 2, ["empty variable name"]),
-    (["--bogus-option"], 2, ["unknown option", "--bogus-option"]),
-])
-def test_usage_errors(hypeman, tmp_path, args, rc, words):
-    layout = str(tmp_path / "image")
-    whiteout_image(layout)
-    vol = disks.empty_ext4(str(tmp_path / "vol.img"), 8)
-    args = [a.replace("VOLDISK", vol) for a in args]
-    p = run(hypeman, ["--no-boot", "--keep", str(tmp_path / "work")] + args + [layout])
-    assert p.returncode == rc, (p.returncode, p.stderr)
-    for w in words:
-        assert w in p.stderr, (w, p.stderr)
-    assert imgs(tmp_path / "work") == []
-
-
-def test_layout_errors(hypeman, tmp_path):
-    """(Directories that are no layout, names that are registry references:
-    tests/host/test_run_archive.py.)"""
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    p = run(hypeman, ["--no-boot", str(empty)])
-    assert p.returncode == 1
-    assert "%s is a directory, but not an OCI image layout: it has no index.json" % empty \
-        in p.stderr, p.stderr
-
-    (empty / "index.json").write_text('{"schemaVersion": 2, "manifests": [')
-    p = run(hypeman, ["--no-boot", str(empty)])
-    assert p.returncode == 1
-    assert "index.json" in p.stderr and "malformed JSON" in p.stderr, p.stderr
-
-    p = run(hypeman, ["--no-boot", str(tmp_path / "nonexistent")])
-    assert p.returncode == 1, p.stderr
-    assert "%s: No such file or directory (want an OCI image layout" % (tmp_path / "nonexistent") \
-        in p.stderr, p.stderr
-
-    # A tag that is not in the index.
-    layout = str(tmp_path / "image")
-    whiteout_image(layout, env=("PATH=/bin",))
-    p = run(hypeman, ["--no-boot", layout + ":v2"])
-    assert p.returncode == 1 and 'no manifest tagged "v2"' in p.stderr, p.stderr
-    p = run(hypeman, ["--no-boot", "-q", layout + ":latest"])
-    assert p.returncode == 0, p.stderr
-
-
-def test_layer_not_a_tar(hypeman, tmp_path):
-    layout = str(tmp_path / "image")
-    descs = make_layout(layout, [b"this is not a tar archive\n" * 40], {"Cmd": ["/x"]})
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1
-    assert "not a tar archive" in p.stderr and descs["layers"][0]["digest"] in p.stderr, p.stderr
-    assert imgs(work) == []
-
-    # gzip data that is not a tar inside
-    layout2 = str(tmp_path / "image2")
-    make_layout(layout2, [gzip.compress(b"plain text, gzipped\n" * 50)], {"Cmd": ["/x"]})
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout2])
-    assert p.returncode == 1, p.stderr
-    assert "not a tar archive (gzip data holds no tar header)" in p.stderr, p.stderr
-    assert imgs(work) == []
-
-
-def test_errors_say_what_happened(hypeman, tmp_path):
-    """Raw tool errors come out as what happened and what to do."""
-    work = tmp_path / "work"
-    # config.json over the 1 MiB the init accepts: said before any boot.
-    lay = str(tmp_path / "big-env")
-    oci.write_layout(lay, [[F("x", "x")]], {"Cmd": ["/x"], "Env": ["BIG=" + "x" * (1 << 20)]})
-    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
-    assert p.returncode == 1, p.stderr
-    assert "config.json would be 1.0 MB, over the 1 MiB the init accepts" in p.stderr, p.stderr
-    assert "config.img" not in imgs(work)
-    # A layer cut inside a file's data (its digest matches what is there).
-    lay = str(tmp_path / "truncated")
-    descs = oci.write_layout(lay, [oci.tar_bytes([F("data", os.urandom(10000))])[:3000]],
-                             {"Cmd": ["/x"]})
-    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
-    assert p.returncode == 1, p.stderr
-    assert "layer 1/1 (%s) is truncated" % descs["layers"][0]["digest"] in p.stderr, p.stderr
-    # Kernels that are not there, or not kernels.
-    p = run(hypeman, ["--kernel", "/nonexistent/vmlinuz", lay])
-    assert p.returncode == 2, p.stderr
-    assert "kernel /nonexistent/vmlinuz: No such file or directory" in p.stderr, p.stderr
-    p = run(hypeman, ["--kernel", "/etc/hostname", lay])
-    assert p.returncode == 2, p.stderr
-    assert "kernel /etc/hostname: not an x86 Linux kernel image" in p.stderr, p.stderr
-
-
-def test_progress_of_a_long_step(hypeman, tmp_path):
-    """A step that lasts over 2 s shows its progress every 2 s (lines, when
-    stderr is not a terminal). The tool is held 2.5 s on the line that starts
-    a layer (its second stderr line), so that the step does last that long."""
-    lay = str(tmp_path / "image")
-    oci.write_layout(lay, [[F("big", os.urandom(4 << 20))]], {"Cmd": ["/x"]})
-    g = hostrun.Gated([hypeman, "run", "--no-boot", lay], "hypeman: reading image %s\n" % lay)
-    try:
-        g.wait_blocked()
-        time.sleep(2.5)			# the step's length, not a wait for an event
-        rc, err = g.release()
-    finally:
-        g.kill()
-    assert rc == 0, err
-    assert re.search(r"^hypeman: layer 1/1: +\d+% \([\d.]+ [kM]B of 4.2 MB\), \d s$", err, re.M), err
-    assert re.search(r"^hypeman: applied layer 1/1: 1 entry in [2-9]\.\d s$", err, re.M), err
-    assert re.search(r"^hypeman: making the rootfs disk \(\w+, [\d.]+ MB of files, 1 entry\)$",
-                     err, re.M), err
-
-
-def test_dotdot_member_refused(hypeman, tmp_path):
-    layout = str(tmp_path / "image")
-    make_layout(layout, [([("etc", "dir", None, 0o755),
-                           ("etc/../../escape.txt", "file", "x", 0o644)], False)],
-                {"Cmd": ["/x"]})
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 1 and "refusing entry" in p.stderr and ".." in p.stderr, p.stderr
-    assert not os.path.exists(tmp_path / "escape.txt")
-    assert not os.path.exists(work / "escape.txt")
-    assert imgs(work) == []
-
-
-def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
-    """Symlinks of a lower layer (absolute, or climbing with ..) are resolved
-    as in a chroot: a later layer's files and whiteouts never reach the host.
-    The tree is the one `umoci unpack` makes."""
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "victim.txt").write_text("host file\n")
-    rel = str(outside).lstrip("/")
-    parts = rel.split("/")
-    layer1 = [("/".join(parts[:i + 1]), "dir", None, 0o755) for i in range(len(parts))]
-    layer1 += [(rel + "/victim.txt", "file", "image file\n", 0o644),
-               ("esc", "symlink", str(outside), 0o777),
-               ("up", "symlink", "../" * 12 + rel, 0o777),
-               ("dang", "symlink", "/nonexistent-hypeman-test", 0o777),
-               ("usr", "dir", None, 0o755), ("usr/bin", "dir", None, 0o755),
-               ("bin", "symlink", "usr/bin", 0o777)]
-    layer2 = [("esc/planted.txt", "file", "x", 0o644),
-              ("up/planted2.txt", "file", "x", 0o644),
-              ("esc/.wh.victim.txt", "file", "", 0o644),
-              ("dang/f.txt", "file", "x", 0o644),
-              ("bin/tool", "file", "tool", 0o755)]
-    make_layout(layout := str(tmp_path / "image"), [(layer1, False), (layer2, True)],
-                {"Cmd": ["/x"]})
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 0, p.stderr
-    # The host is untouched.
-    assert sorted(os.listdir(outside)) == ["victim.txt"]
-    assert (outside / "victim.txt").read_text() == "host file\n"
-    assert not os.path.exists("/nonexistent-hypeman-test")
-    # Inside the image: followed as in a chroot.
-    root = work / "rootfs"
-    inside = root / rel
-    assert sorted(os.listdir(inside)) == ["planted.txt", "planted2.txt"]
-    assert os.path.islink(root / "esc") and os.path.islink(root / "up")
-    assert os.path.islink(root / "bin")
-    assert (root / "usr" / "bin" / "tool").read_text() == "tool"
-    # A dangling symlink is followed too: its target is made, inside the root.
-    assert os.path.islink(root / "dang")
-    assert (root / "nonexistent-hypeman-test" / "f.txt").read_text() == "x"
-    assert len(imgs(work)) == 3
-    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
-    ours, theirs = hostrun.tree(str(root), mtimes=False), hostrun.tree(ref, mtimes=False)
-    assert ours == theirs, hostrun.diff(ours, theirs)
-
-
-def test_layers_match_umoci(hypeman, tmp_path):
-    """Three layers exercising the merge (file <-> dir, a listed directory
-    over a symlink, whiteouts of directories, opaque directories, metadata
-    of listed vs implied directories) against `umoci unpack`."""
-    l1 = [("a", "dir", None, 0o755), ("a/f1", "file", "1", 0o644),
-          ("a/sub", "dir", None, 0o700), ("a/sub/deep", "file", "d", 0o600),
-          ("b", "file", "b", 0o644), ("c", "dir", None, 0o755), ("c/x", "file", "x", 0o644),
-          ("lnk", "symlink", "a", 0o777), ("e", "dir", None, 0o755),
-          ("e/keep", "file", "k", 0o644), ("e/gone", "dir", None, 0o755),
-          ("e/gone/in", "file", "i", 0o644), ("m", "dir", None, 0o755),
-          ("m/old", "file", "o", 0o644), ("rel", "dir", None, 0o755),
-          ("rel/t", "file", "t", 0o644), ("rl", "symlink", "rel", 0o777)]
-    l2 = [("b", "dir", None, 0o750), ("b/now_dir", "file", "n", 0o644),
-          ("c", "file", "now a file", 0o640),
-          ("lnk", "dir", None, 0o711), ("lnk/new", "file", "n", 0o644),
-          ("e/.wh.gone", "file", "", 0o644),
-          ("m", "dir", None, 0o701), ("m/.wh..wh..opq", "file", "", 0o644),
-          ("m/sub", "dir", None, 0o755), ("m/sub/n", "file", "n", 0o644),
-          ("a", "dir", None, 0o777), ("a/sub/added", "file", "add", 0o644),
-          ("rl/via", "file", "v", 0o644)]
-    l3 = [("a/.wh.f1", "file", "", 0o644), ("a/f1", "file", "re-added", 0o644),
-          ("e/.wh..wh..opq", "file", "", 0o644)]
-    layout = str(tmp_path / "image")
-    make_layout(layout, [(l1, True), (l2, False), (l3, True)], {"Cmd": ["/x"]})
-    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
-    work = tmp_path / "work"
-    p = run(hypeman, ["-q", "--no-boot", "--keep", str(work), layout])
-    assert p.returncode == 0, p.stderr
-    ours, ref = hostrun.tree(str(work / "rootfs")), hostrun.tree(ref)
-    assert ours == ref, hostrun.diff(ours, ref)
-    assert ours["a"][1] == 0o777 and ours["a/sub"][1] == 0o700 and ours["m"][1] == 0o701
-    assert "e" in ours and "e/keep" not in ours and "m/old" not in ours
-    assert (work / "rootfs" / "a" / "f1").read_text() == "re-added"
-
-
-def test_rootfs_ext4(hypeman, tmp_path):
-    layout = str(tmp_path / "image")
-    whiteout_image(layout)
-    work = tmp_path / "work"
-    p = run(hypeman, ["--no-boot", "--keep", str(work), "--rootfs-fs=ext4", layout])
-    assert p.returncode == 0, p.stderr
-    assert sorted(disks.ls_ext4(str(work / "rootfs.img"), "/dir")) == ["new.txt"]
-    assert disks.stat_ext4(str(work / "rootfs.img"), "/etc/a.txt") is None
 
 
 # ---------------------------------------------------------------- systemd

@@ -1,4 +1,4 @@
-"""Acceptance tests for the boot pipeline (issue "boot pipeline").
+"""The boot pipeline, phase by phase, on real disks.
 
 Each test boots the init under test ($HYPEMAN_INITRD) with an image made
 from Debian's static busybox and checks one point of contract: Boot phases

@@ -18,17 +18,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, images, oci  # noqa: E402
-from lib.hostrun import run  # noqa: E402
+from lib.hostrun import run, hypeman  # noqa: E402,F401
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root"),
               pytest.mark.vm]
 
 SCRIPT = "echo hello from the archive; cat /etc/os-name; exit 7"
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 @pytest.fixture

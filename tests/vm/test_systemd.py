@@ -1,9 +1,9 @@
-"""Systemd mode and auto-detection on a real systemd image (issue: systemd mode).
+"""Systemd mode and auto-detection on a real systemd image.
 
 The image is tests/testdata/systemd/make-image.sh's OCI layout (Debian
 bookworm minbase + systemd, trimmed like the design's e2e Dockerfile), one
-per architecture. The tests read entrypoint and cmd from its OCI config and
-build the image disk from its layers (lib/oci.py), as a host would. The
+per architecture. `hypeman run --no-boot` unpacks it and makes its config
+(entrypoint, cmd); the tests build the image disk from that tree. The
 image's command, the systemd boot with the agent and the missing /sbin/init
 run on aarch64 too (multiarch).
 """
@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from lib import agent, disks, images, oci
+from lib import agent, disks, hostrun, images
 from lib import arch as _arch
 from lib.vm import Disk
 
@@ -46,13 +46,11 @@ def image(tmp_path_factory, arch):
     if not os.path.exists(os.path.join(path, "index.json")):
         subprocess.run([os.path.join(REPO, "tests/testdata/systemd/make-image.sh"),
                         "--arch", arch], check=True)
-    cfg = oci.read_image(path)
     tmp = tmp_path_factory.mktemp("systemd-image")
-    root = str(tmp / "root")
-    oci.unpack_rootfs(path, root)
+    root, cfg = hostrun.unpack(hostrun.binary(tmp_path_factory), path, tmp / "work", arch)
     vda = str(tmp / "vda.img")
     disks.ext4_from_dir(vda, root, 600)
-    _IMAGES[arch] = {"vda": vda, "entrypoint": cfg["entrypoint"] or [], "cmd": cfg["cmd"] or []}
+    _IMAGES[arch] = {"vda": vda, "entrypoint": cfg["entrypoint"], "cmd": cfg["cmd"]}
     return _IMAGES[arch]
 
 

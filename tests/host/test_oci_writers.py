@@ -1,19 +1,25 @@
-"""Tests for tests/lib/oci.py: synthetic OCI layouts, plus the systemd test image.
+"""The test images tests/lib/oci.py writes (write_layout, its members D, F,
+L, H, node; write_multiarch_layout), and the systemd test image, as
+`hypeman run --no-boot --keep` reads and unpacks them: the run config, the
+layers' whiteouts, owners, modes, links and device nodes, symlinks that must
+not lead out of the root, tampered blobs, `..` and absolute names.
 
-Run: /usr/bin/python3 -m pytest tests/vm/test_oci.py   (as root: uid/gid, mknod)
+Run: /usr/bin/python3 -m pytest tests/host/test_oci_writers.py   (as root)
 """
 
 import json
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import oci  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib import oci  # noqa: E402
+from lib.hostrun import imgs, run, unpack, hypeman  # noqa: E402,F401
 
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown, mknod)")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
 SYSTEMD_IMAGE = os.path.join(os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init"),
                              "images", "systemd-oci")
 
@@ -21,10 +27,6 @@ SYSTEMD_IMAGE = os.path.join(os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman
 # ------------------------------------------------------------ layout builder
 
 D, F, L, H = oci.D, oci.F, oci.L, oci.H
-
-
-def _blob(layout, data):
-    return oci.write_blob(layout, data)["digest"]
 
 
 def make_layout(layout, layers, config=None, tag="latest"):
@@ -65,38 +67,38 @@ LAYER2 = [
 
 # ------------------------------------------------------------ tests
 
-def test_read_image(tmp_path):
+def test_read_image(hypeman, tmp_path):
+    """The image's run config as the tool hands it to the init; a tag that
+    is not in the index is refused."""
     lay = str(tmp_path / "img")
-    dg = make_layout(lay, [(LAYER1, True), (LAYER2, False)], config={
+    make_layout(lay, [(LAYER1, True), (LAYER2, False)], config={
         "Entrypoint": ["/bin/app"], "Cmd": ["-v", "x"], "Env": ["A=1", "B=x=y", "C="],
         "WorkingDir": "/srv", "Volumes": {"/data": {}}})
-    img = oci.read_image(lay)
-    assert img["entrypoint"] == ["/bin/app"]
-    assert img["cmd"] == ["-v", "x"]
-    assert img["env"] == {"A": "1", "B": "x=y", "C": ""}
-    assert img["workdir"] == "/srv"
-    assert img["layers"] == [_blobfile(lay, d) for d in dg["layers"]]
-    with pytest.raises(oci.OCIError, match="no manifest tagged"):
-        oci.read_image(lay, tag="nope")
+    _, cfg = unpack(hypeman, lay, tmp_path / "work")
+    assert cfg["entrypoint"] == ["/bin/app"]
+    assert cfg["cmd"] == ["-v", "x"]
+    assert cfg["env"] == {"A": "1", "B": "x=y", "C": ""}
+    assert cfg["workdir"] == "/srv"
+    p = run(hypeman, ["--no-boot", lay + ":nope"])
+    assert p.returncode == 1 and 'no manifest tagged "nope"' in p.stderr, p.stderr
 
 
-def test_read_image_empty_config(tmp_path):
+def test_read_image_empty_config(hypeman, tmp_path):
     lay = str(tmp_path / "img")
     make_layout(lay, [([F("a", b"a")], True)], config={"Cmd": None})
-    img = oci.read_image(lay)
-    assert img["entrypoint"] == [] and img["cmd"] == [] and img["env"] == {}
-    assert img["workdir"] == ""
+    _, cfg = unpack(hypeman, lay, tmp_path / "work")
+    assert cfg["entrypoint"] == [] and cfg["cmd"] == [] and cfg["env"] == {}
+    assert cfg["workdir"] == "/"
 
 
-@ROOT_ONLY
-def test_unpack_two_layers_whiteouts(tmp_path):
+def test_unpack_two_layers_whiteouts(hypeman, tmp_path):
     outside = "/tmp/oci-test-outside-should-not-be-written"
     if os.path.lexists(outside):
         os.unlink(outside)
     lay = str(tmp_path / "img")
     make_layout(lay, [(LAYER1, True), (LAYER2, False)])
-    dest = tmp_path / "root"
-    oci.unpack_rootfs(lay, str(dest))
+    root, _ = unpack(hypeman, lay, tmp_path / "work")
+    dest = tmp_path / "work" / "rootfs"
 
     # .wh.gone deleted the lower file; the sibling stays
     assert not os.path.lexists(dest / "etc/gone")
@@ -123,9 +125,10 @@ def test_unpack_two_layers_whiteouts(tmp_path):
     assert (dest / "etc/evil").read_bytes() == b"inside\n"
     assert not os.path.islink(dest / "etc/evil")
     assert (dest / "pwned").read_bytes() == b"p"
+    assert root == str(dest)
 
 
-def test_tampered_layer_names_digest(tmp_path):
+def test_tampered_layer_names_digest(hypeman, tmp_path):
     lay = str(tmp_path / "img")
     dg = make_layout(lay, [(LAYER1, True), (LAYER2, False)])
     bad = dg["layers"][1]
@@ -134,59 +137,42 @@ def test_tampered_layer_names_digest(tmp_path):
         b = f.read(1)
         f.seek(100)
         f.write(bytes([b[0] ^ 0xFF]))
-    with pytest.raises(oci.OCIError, match=bad):
-        oci.read_image(lay)
-    dest = tmp_path / "root"
-    with pytest.raises(oci.OCIError, match=bad):
-        oci.unpack_rootfs(lay, str(dest))
-    assert not dest.exists() or not os.listdir(dest)   # verified before writing anything
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1 and bad in p.stderr, p.stderr
+    assert imgs(work) == []
+    root = work / "rootfs"
+    assert not root.exists() or not os.listdir(root)   # verified before writing anything
 
 
-def test_tampered_config_and_missing_blob(tmp_path):
+def test_tampered_config_and_missing_blob(hypeman, tmp_path):
     lay = str(tmp_path / "img")
     dg = make_layout(lay, [([F("a", b"a")], True)], config={"Cmd": ["/a"]})
     with open(_blobfile(lay, dg["config"]), "w") as f:
         json.dump({"config": {"Cmd": ["/evil"]}}, f)
-    with pytest.raises(oci.OCIError, match=dg["config"]):
-        oci.read_image(lay)
+    p = run(hypeman, ["--no-boot", lay])
+    assert p.returncode == 1 and dg["config"] in p.stderr, p.stderr
     os.unlink(_blobfile(lay, dg["manifest"]))
-    with pytest.raises(oci.OCIError, match=dg["manifest"]):
-        oci.read_image(lay)
+    p = run(hypeman, ["--no-boot", lay])
+    assert p.returncode == 1 and dg["manifest"] in p.stderr, p.stderr
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/../../escape", "/../escape"])
-def test_refuses_dotdot(tmp_path, name):
+def test_refuses_dotdot(hypeman, tmp_path, name):
     lay = str(tmp_path / "img")
     make_layout(lay, [([F(name, b"x")], False)])
-    with pytest.raises(oci.OCIError, match=r"\.\."):
-        oci.unpack_rootfs(lay, str(tmp_path / "root"))
-    assert not (tmp_path / "escape").exists()
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), lay])
+    assert p.returncode == 1 and "refusing entry" in p.stderr and ".." in p.stderr, p.stderr
+    assert not (tmp_path / "escape").exists() and not (work / "escape").exists()
 
 
-def test_absolute_names_land_inside(tmp_path):
+def test_absolute_names_land_inside(hypeman, tmp_path):
     lay = str(tmp_path / "img")
     make_layout(lay, [([D("/"), D("/etc/"), F("/etc/x", b"x")], True)])
-    oci.unpack_rootfs(lay, str(tmp_path / "root"))
-    assert (tmp_path / "root/etc/x").read_bytes() == b"x"
-
-
-def test_diff_id_mismatch(tmp_path):
-    lay = str(tmp_path / "img")
-    dg = make_layout(lay, [([F("a", b"a")], True)])
-    # rewrite the config with a wrong diff_id and re-point the manifest at it
-    cfg = {"config": {}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}}
-    cb = json.dumps(cfg).encode()
-    with open(_blobfile(lay, dg["manifest"])) as f:
-        man = json.load(f)
-    man["config"].update(digest=_blob(lay, cb), size=len(cb))
-    mb = json.dumps(man).encode()
-    with open(os.path.join(lay, "index.json")) as f:
-        idx = json.load(f)
-    idx["manifests"][0].update(digest=_blob(lay, mb), size=len(mb))
-    with open(os.path.join(lay, "index.json"), "w") as f:
-        json.dump(idx, f)
-    with pytest.raises(oci.OCIError, match="diff_id"):
-        oci.unpack_rootfs(lay, str(tmp_path / "root"))
+    root, _ = unpack(hypeman, lay, tmp_path / "work")
+    with open(os.path.join(root, "etc/x"), "rb") as f:
+        assert f.read() == b"x"
 
 
 # ------------------------------------------------------------ multi-platform layouts
@@ -198,10 +184,10 @@ def _marked_tree(path, text):
     return path
 
 
-def test_write_multiarch_layout_one_manifest_per_platform(tmp_path):
-    """write_multiarch_layout's two-platform image: each architecture reads back its
-    own config (architecture, Cmd) and tree; a layout without an arm64
-    manifest is refused for aarch64, naming what it has."""
+def test_write_multiarch_layout_one_manifest_per_platform(hypeman, tmp_path):
+    """write_multiarch_layout's two-platform image: each architecture gets
+    its own config (Cmd) and tree; a layout without an arm64 manifest is
+    refused for aarch64, naming what it has."""
     lay = str(tmp_path / "img")
     m = oci.write_multiarch_layout(lay, {"x86_64": _marked_tree(str(tmp_path / "a"), "amd64 tree\n"),
                                "aarch64": _marked_tree(str(tmp_path / "b"), "arm64 tree\n")},
@@ -209,40 +195,17 @@ def test_write_multiarch_layout_one_manifest_per_platform(tmp_path):
     assert m["aarch64"]["platform"] == {"architecture": "arm64", "os": "linux"}
     with open(os.path.join(lay, "index.json")) as f:
         top = json.load(f)["manifests"]
-    assert len(top) == 1 and top[0]["mediaType"] == oci.INDEX_TYPES[0]
+    assert len(top) == 1 and top[0]["mediaType"] == oci.MEDIA_INDEX
     for arch, deb in (("x86_64", "amd64"), ("aarch64", "arm64"), ("arm64", "arm64")):
-        img = oci.read_image(lay, arch=arch)
-        assert img["architecture"] == deb and img["cmd"] == ["/bin/true"]
-        dest = tmp_path / ("root-" + arch)
-        oci.unpack_rootfs(lay, str(dest), arch=arch)
-        assert (dest / "etc" / "which").read_text() == deb + " tree\n"
+        root, cfg = unpack(hypeman, lay, tmp_path / ("work-" + arch), arch=arch)
+        assert cfg["cmd"] == ["/bin/true"]
+        with open(os.path.join(root, "etc", "which")) as f:
+            assert f.read() == deb + " tree\n"
     only = str(tmp_path / "only-amd64")
     oci.write_multiarch_layout(only, {"x86_64": str(tmp_path / "a")}, {"Cmd": ["/bin/true"]})
-    with pytest.raises(oci.OCIError, match=r"no manifest for linux/arm64 \(there are: linux/amd64\)"):
-        oci.read_image(only, arch="aarch64")
-
-
-@pytest.mark.multiarch
-@pytest.mark.vm
-@ROOT_ONLY
-def test_layout_boots_on_its_architecture(vm_factory, tmp_path, arch):
-    """The image of a two-platform layout for the VM's architecture,
-    unpacked as a host does, boots in exec mode: the program runs (it is
-    that architecture's busybox) and its exit code comes back."""
-    from lib import images
-    trees = {a: images.rootfs(str(tmp_path / a), arch=a) for a in ("x86_64", "aarch64")}
-    lay = str(tmp_path / "img")
-    oci.write_multiarch_layout(lay, trees, {"Cmd": ["/bin/sh", "-c", "echo machine=$(uname -m); exit 7"]})
-    img = oci.read_image(lay, arch=arch)
-    root = str(tmp_path / "root")
-    oci.unpack_rootfs(lay, root, arch=arch)
-    g = images.Guest(tmp_path / "disks", root,
-                     {"cmd": img["cmd"], "skip_guest_agent": True})
-    vm = vm_factory(disks=g.disks)
-    vm.wait_exit(60)
-    vm.assert_no_panic()
-    assert "machine=%s" % arch in vm.lines()
-    assert vm.exit_marker() == {"code": 7, "message": "exit code 7"}
+    p = run(hypeman, ["--no-boot", "--arch", "aarch64", only])
+    assert p.returncode == 1, p.stderr
+    assert "has no manifest for linux/arm64 (it has: linux/amd64)" in p.stderr, p.stderr
 
 
 # ------------------------------------------------------------ the systemd image
@@ -254,17 +217,21 @@ needs_systemd_image = pytest.mark.skipif(
 
 @needs_systemd_image
 def test_systemd_image_config():
-    img = oci.read_image(SYSTEMD_IMAGE)
-    assert img["cmd"] == ["/lib/systemd/systemd"]
-    assert img["entrypoint"] == []
-    assert "/sys/fs/cgroup" in img["volumes"]
+    """The image's own config (skopeo reads it): systemd as its command,
+    /sys/fs/cgroup a volume."""
+    out = subprocess.run(["skopeo", "inspect", "--config", "oci:%s:latest" % SYSTEMD_IMAGE],
+                         check=True, capture_output=True, text=True).stdout
+    cfg = json.loads(out)["config"]
+    assert cfg["Cmd"] == ["/lib/systemd/systemd"]
+    assert not cfg.get("Entrypoint")
+    assert "/sys/fs/cgroup" in cfg["Volumes"]
 
 
 @needs_systemd_image
-@ROOT_ONLY
-def test_systemd_image_unpack(tmp_path):
-    dest = tmp_path / "root"
-    oci.unpack_rootfs(SYSTEMD_IMAGE, str(dest))
+def test_systemd_image_unpack(hypeman, tmp_path):
+    root, cfg = unpack(hypeman, SYSTEMD_IMAGE, tmp_path / "work")
+    dest = tmp_path / "work" / "rootfs"
+    assert cfg["cmd"] == ["/lib/systemd/systemd"] and cfg["entrypoint"] == []
     systemd = dest / "lib/systemd/systemd"          # /lib -> usr/lib (merged /usr)
     assert os.path.isfile(systemd) and os.access(systemd, os.X_OK)
     assert os.listdir(dest / "lib/systemd/system/multi-user.target.wants") == []

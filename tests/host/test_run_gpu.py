@@ -5,7 +5,7 @@ device is bound to), and the command is checked with --print-qemu; QEMU
 itself then takes the device argument and fails on the missing device, in
 its own words. The guest side of has_gpu is tests/vm/test_gpu.py.
 
-    /usr/bin/python3 -m pytest tests/vm/test_run_gpu.py   (as root)
+    /usr/bin/python3 -m pytest tests/host/test_run_gpu.py   (as root)
 """
 
 import json
@@ -16,15 +16,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import disks, hostrun, images, oci  # noqa: E402
-from lib.hostrun import imgs, run  # noqa: E402
+from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.vm import Initramfs  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """`hypeman run` runs as root on layouts other people wrote: what it must
-never do (issue 10's holes), each checked without booting a VM.
+never do, each checked without booting a VM.
 
   - run or boot a file found relative to the current directory;
   - use blob bytes it has not verified (a blob rewritten in place while the
@@ -9,7 +9,7 @@ never do (issue 10's holes), each checked without booting a VM.
     documents, a full work directory);
   - expose the image's set-id files and device nodes to other users.
 
-    /usr/bin/python3 -m pytest tests/vm/test_run_safety.py   (as root)
+    /usr/bin/python3 -m pytest tests/host/test_run_safety.py   (as root)
 """
 
 import io
@@ -24,17 +24,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, oci  # noqa: E402
-from lib.hostrun import imgs, run  # noqa: E402
+from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.oci import D, F  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root")
 
 SMALL = [D("etc"), F("etc/hello", "hello\n")]
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 def layout_with(tmp_path, layers, name="image", config=None):

@@ -1,9 +1,10 @@
 """`hypeman run` applies layers as `umoci unpack` (Debian's umoci 0.4.7) does:
 each case builds a layout, unpacks it with both, and compares the trees
 (type, mode, owner, size, link, mtime, xattrs, content, hard links).
-Also how a manifest is chosen: platforms, full references as tags.
+Also symlinks of lower layers resolved as in a chroot, and how a manifest is
+chosen: platforms, full references as tags.
 
-    /usr/bin/python3 -m pytest tests/vm/test_run_umoci.py   (as root)
+    /usr/bin/python3 -m pytest tests/host/test_run_umoci.py   (as root)
 """
 
 import gzip
@@ -17,16 +18,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import hostrun, oci  # noqa: E402
-from lib.hostrun import imgs, run  # noqa: E402
+from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.oci import D, F, H, L, node  # noqa: E402
+from lib.runimages import make_layout  # noqa: E402
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="hypeman run needs root"),
               pytest.mark.skipif(not shutil.which("umoci"), reason="umoci missing")]
-
-
-@pytest.fixture(scope="session")
-def hypeman(tmp_path_factory):
-    return hostrun.binary(tmp_path_factory)
 
 
 def ours(hypeman, layout, work, tag="latest", args=()):
@@ -323,3 +320,84 @@ def test_tag_matches_a_full_reference(hypeman, tmp_path):
     p = run(hypeman, ["--no-boot", lay + ":2.0"])
     assert p.returncode == 1, p.stderr
     assert 'no manifest tagged "2.0" (the index has: docker.io/library/x:1.0)' in p.stderr
+
+
+def test_symlinks_stay_inside_the_root(hypeman, tmp_path):
+    """Symlinks of a lower layer (absolute, or climbing with ..) are resolved
+    as in a chroot: a later layer's files and whiteouts never reach the host.
+    The tree is the one `umoci unpack` makes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("host file\n")
+    rel = str(outside).lstrip("/")
+    parts = rel.split("/")
+    layer1 = [("/".join(parts[:i + 1]), "dir", None, 0o755) for i in range(len(parts))]
+    layer1 += [(rel + "/victim.txt", "file", "image file\n", 0o644),
+               ("esc", "symlink", str(outside), 0o777),
+               ("up", "symlink", "../" * 12 + rel, 0o777),
+               ("dang", "symlink", "/nonexistent-hypeman-test", 0o777),
+               ("usr", "dir", None, 0o755), ("usr/bin", "dir", None, 0o755),
+               ("bin", "symlink", "usr/bin", 0o777)]
+    layer2 = [("esc/planted.txt", "file", "x", 0o644),
+              ("up/planted2.txt", "file", "x", 0o644),
+              ("esc/.wh.victim.txt", "file", "", 0o644),
+              ("dang/f.txt", "file", "x", 0o644),
+              ("bin/tool", "file", "tool", 0o755)]
+    make_layout(layout := str(tmp_path / "image"), [(layer1, False), (layer2, True)],
+                {"Cmd": ["/x"]})
+    work = tmp_path / "work"
+    p = run(hypeman, ["--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 0, p.stderr
+    # The host is untouched.
+    assert sorted(os.listdir(outside)) == ["victim.txt"]
+    assert (outside / "victim.txt").read_text() == "host file\n"
+    assert not os.path.exists("/nonexistent-hypeman-test")
+    # Inside the image: followed as in a chroot.
+    root = work / "rootfs"
+    inside = root / rel
+    assert sorted(os.listdir(inside)) == ["planted.txt", "planted2.txt"]
+    assert os.path.islink(root / "esc") and os.path.islink(root / "up")
+    assert os.path.islink(root / "bin")
+    assert (root / "usr" / "bin" / "tool").read_text() == "tool"
+    # A dangling symlink is followed too: its target is made, inside the root.
+    assert os.path.islink(root / "dang")
+    assert (root / "nonexistent-hypeman-test" / "f.txt").read_text() == "x"
+    assert len(imgs(work)) == 3
+    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
+    ours, theirs = hostrun.tree(str(root), mtimes=False), hostrun.tree(ref, mtimes=False)
+    assert ours == theirs, hostrun.diff(ours, theirs)
+
+
+def test_layers_match_umoci(hypeman, tmp_path):
+    """Three layers exercising the merge (file <-> dir, a listed directory
+    over a symlink, whiteouts of directories, opaque directories, metadata
+    of listed vs implied directories) against `umoci unpack`."""
+    l1 = [("a", "dir", None, 0o755), ("a/f1", "file", "1", 0o644),
+          ("a/sub", "dir", None, 0o700), ("a/sub/deep", "file", "d", 0o600),
+          ("b", "file", "b", 0o644), ("c", "dir", None, 0o755), ("c/x", "file", "x", 0o644),
+          ("lnk", "symlink", "a", 0o777), ("e", "dir", None, 0o755),
+          ("e/keep", "file", "k", 0o644), ("e/gone", "dir", None, 0o755),
+          ("e/gone/in", "file", "i", 0o644), ("m", "dir", None, 0o755),
+          ("m/old", "file", "o", 0o644), ("rel", "dir", None, 0o755),
+          ("rel/t", "file", "t", 0o644), ("rl", "symlink", "rel", 0o777)]
+    l2 = [("b", "dir", None, 0o750), ("b/now_dir", "file", "n", 0o644),
+          ("c", "file", "now a file", 0o640),
+          ("lnk", "dir", None, 0o711), ("lnk/new", "file", "n", 0o644),
+          ("e/.wh.gone", "file", "", 0o644),
+          ("m", "dir", None, 0o701), ("m/.wh..wh..opq", "file", "", 0o644),
+          ("m/sub", "dir", None, 0o755), ("m/sub/n", "file", "n", 0o644),
+          ("a", "dir", None, 0o777), ("a/sub/added", "file", "add", 0o644),
+          ("rl/via", "file", "v", 0o644)]
+    l3 = [("a/.wh.f1", "file", "", 0o644), ("a/f1", "file", "re-added", 0o644),
+          ("e/.wh..wh..opq", "file", "", 0o644)]
+    layout = str(tmp_path / "image")
+    make_layout(layout, [(l1, True), (l2, False), (l3, True)], {"Cmd": ["/x"]})
+    ref = hostrun.umoci_unpack(layout, "latest", tmp_path / "umoci")
+    work = tmp_path / "work"
+    p = run(hypeman, ["-q", "--no-boot", "--keep", str(work), layout])
+    assert p.returncode == 0, p.stderr
+    ours, ref = hostrun.tree(str(work / "rootfs")), hostrun.tree(ref)
+    assert ours == ref, hostrun.diff(ours, ref)
+    assert ours["a"][1] == 0o777 and ours["a/sub"][1] == 0o700 and ours["m"][1] == 0o701
+    assert "e" in ours and "e/keep" not in ours and "m/old" not in ours
+    assert (work / "rootfs" / "a" / "f1").read_text() == "re-added"
