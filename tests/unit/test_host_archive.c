@@ -1,4 +1,4 @@
-// needs: host/layout.c host/tarindex.c host/magic.c host/source.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c
+// needs: host/layout.c host/tarindex.c host/magic.c host/source.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c contract/logline.c
 /*
  * Unit tests for hypeman run's image archives and what names an image:
  * host/magic.c (the kernel's compressed formats, cpio headers),

@@ -1,4 +1,4 @@
-// needs: host/initrd.c host/magic.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c
+// needs: host/initrd.c host/magic.c host/util.c host/tool.c contract/json.c contract/rmtree.c contract/fdio.c contract/logline.c
 /*
  * Unit tests for host/initrd.c: what an --initrd is before anything boots.
  * The kernel unpacks a newc cpio archive, plain (at a 4-byte boundary,
