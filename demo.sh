@@ -58,8 +58,11 @@ demo:   out/initrd-$release, the initrd hypeman run picks for your own images.
 demo: Under TCG (2 cores) systemd is up 30 to 40 s from here, 80 s on a busy machine;
 demo: the demo says so when it is. $hint
 EOF
-# With -i the terminal is the VM's: hypeman run has it to itself.
-case " $* " in *" -i "*|*" --interactive "*) exec "${run[@]}" ;; esac
+# With -i (also in a cluster, -qi) the terminal is the VM's: hypeman run
+# has it to itself.
+for a in "$@"; do
+	case $a in -i|--interactive|-[!-]*i*) exec "${run[@]}" ;; esac
+done
 # Otherwise say it again once systemd is up, after its boot messages have
 # scrolled past hypeman run's own hint. The filter ignores Ctrl-C: that is
 # hypeman run's stop request, and the filter must read on to its end.
