@@ -26,7 +26,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static char dir[64], file[96], root[96];
+static char dir[4096], file[4200], root[4200];	/* $TMPDIR may be long */
 static int rootfd = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
