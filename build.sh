@@ -5,6 +5,7 @@
 #              [--gpu-driver DIR] [--kernel-headers DIR|FILE.tar.gz] [--extra-module FILE.ko]...
 #              [--output FILE] [--busybox-only]
 #   ./build.sh --clear-cache     removes $HYPEMAN_CACHE (its folders' sizes first)
+#   --busybox-only               stops after out/busybox: no initrd
 #
 # Run as root on Debian bookworm: it installs its own build dependencies with
 # apt-get, fetches busybox from Debian's source package (pinned, sha256
@@ -36,7 +37,11 @@ IMAGE_MODULES=
 
 host_arch=$(uname -m)
 agent= kmods= output= busybox_only= gpu_driver= kheaders= extra_modules= arch=$host_arch
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# --help: this header on stdout, status 0; wrong usage: on stderr, status 2.
+usage() {
+	if [ "${1:-2}" = 0 ]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+	sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2
+}
 
 # Everything the builds and tests downloaded or made there; the next build
 # fetches it again (README: "The cache"). Never follows a mount point.
@@ -66,7 +71,7 @@ while [ $# -gt 0 ]; do
 	--output) output=$(realpath -m "${2:?--output needs a FILE}"); shift 2 ;;
 	--busybox-only) busybox_only=1; shift ;;
 	--clear-cache) clear_cache ;;
-	-h|--help) usage ;;
+	-h|--help) usage 0 ;;
 	*) echo "build.sh: unknown option '$1'" >&2; usage ;;
 	esac
 done
@@ -133,7 +138,7 @@ fetch_busybox() {
 		echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet 2>/dev/null; then
 		return
 	fi
-	step_begin "fetching busybox $BB_DEBIAN_VERSION source from Debian (apt's progress below)"
+	step_begin "fetching busybox $BB_DEBIAN_VERSION source from Debian (apt's downloads below)" "log: $logs/busybox-fetch.log"
 	mkdir -p "$dir" "$cache/apt/sources" "$cache/apt/lists/partial"
 	# A private apt configuration: deb-src entries mirroring the machine's
 	# deb entries, without touching /etc/apt.
@@ -148,8 +153,12 @@ fetch_busybox() {
 	local apto=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$cache/apt/sources"
 		-o "Dir::State::Lists=$cache/apt/lists" -o APT::Sandbox::User=root)
 	apt-get "${apto[@]}" update -qq || step_end 1 || exit 1
-	(cd "$dir" && apt-get "${apto[@]}" source --download-only "busybox=$BB_DEBIAN_VERSION" >&2) ||
-		step_end 1 || exit 1
+	# apt's whole output to the log; on the terminal only its download lines
+	# and errors (not its NOTICE about where Debian keeps the packaging).
+	mkdir -p "$logs"
+	(cd "$dir" && apt-get "${apto[@]}" source --download-only "busybox=$BB_DEBIAN_VERSION" 2>&1) |
+		tee "$logs/busybox-fetch.log" | { grep -E --line-buffered '^(Need to get|Get:|Fetched|[EW]:)' >&2 || :; } ||
+		{ step_end 1; log "the whole output: $logs/busybox-fetch.log"; exit 1; }
 	echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet ||
 		{ step_end 1; log "sha256 of $BB_ORIG does not match the pinned one"; exit 1; }
 	step_end

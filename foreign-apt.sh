@@ -15,6 +15,8 @@
 # ARCH is a Debian architecture (arm64, amd64). The package lists are
 # fetched on first use and again when older than a day.
 set -euo pipefail
+# --help: this header on stdout, status 0 (wrong usage: stderr, status 2)
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 suite=
 if [ "${1:-}" = --suite ]; then

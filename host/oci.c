@@ -178,6 +178,22 @@ static int take_layers(const struct hr_layout *lo, struct hr_image *img,
 	return 0;
 }
 
+/* Each layer's rootfs.diff_ids entry, checked against the manifest. */
+static int take_diff_ids(struct hr_image *img, const char *cdigest)
+{
+	char err[300];
+	size_t i;
+
+	if (hr_ocidoc_rootfs(&img->config, img->n_layers, err, sizeof(err))) {
+		hr_msg("image config %s: %s: refusing the image", cdigest, err);
+		return -1;
+	}
+	for (i = 0; i < img->n_layers; i++)
+		snprintf(img->layers[i].diff_id, sizeof(img->layers[i].diff_id), "%s",
+			img->config.diff_ids.v[i]);
+	return 0;
+}
+
 int hr_oci_load(const struct hr_layout *l, const char *tag, const struct hr_target *tg,
 		uint64_t max_json, struct hr_image *img)
 {
@@ -193,7 +209,7 @@ int hr_oci_load(const struct hr_layout *l, const char *tag, const struct hr_targ
 		goto out;
 	snprintf(digest, sizeof(digest), "%s", m.digest);
 	if (read_config(l, &img->config, &man, digest, max_json, tg)
-	 || take_layers(l, img, &man, digest))
+	 || take_layers(l, img, &man, digest) || take_diff_ids(img, man.config.digest))
 		goto out;
 	rc = 0;
 out:

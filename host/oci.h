@@ -16,6 +16,7 @@ struct hr_target;
 
 struct hr_layer {
 	char digest[72];
+	char diff_id[72];	/* the config's rootfs.diff_ids[i]: its uncompressed digest */
 	uint64_t size;
 	char *media_type;
 };

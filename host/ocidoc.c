@@ -416,10 +416,25 @@ static int run_config_member(struct hm_json *j, const char *key, void *ctx)
 	return hm_json_null(j);
 }
 
+static int rootfs_member(struct hm_json *j, const char *key, void *ctx)
+{
+	struct hr_ocidoc_config *img = ctx;
+
+	if (!strcmp(key, "type"))
+		return get_string(j, &img->rootfs_type, key);
+	if (!strcmp(key, "diff_ids"))
+		return get_strings(j, &img->diff_ids, key);
+	return hm_json_skip(j);
+}
+
 static int config_member(struct hm_json *j, const char *key, void *ctx)
 {
 	struct hr_ocidoc_config *img = ctx;
 
+	if (!strcmp(key, "rootfs")) {
+		img->has_rootfs = true;
+		return json_object(j, "\"rootfs\"", false, rootfs_member, ctx);
+	}
 	if (!strcmp(key, "architecture"))
 		return get_string(j, &img->arch, key);
 	if (!strcmp(key, "os"))
@@ -444,6 +459,45 @@ int hr_ocidoc_config(const char *text, struct hr_ocidoc_config *img, char *err, 
 	return -1;
 }
 
+/* "sha256:" and 64 lower-case hex digits, as the digest of a blob. */
+static bool sha256_digest(const char *d)
+{
+	const char *hex = hr_after(d, "sha256:");
+
+	return hex && strlen(hex) == 64 && strspn(hex, "0123456789abcdef") == 64;
+}
+
+int hr_ocidoc_rootfs(const struct hr_ocidoc_config *cfg, size_t n_layers, char *err,
+		size_t errlen)
+{
+	char shown[100], n1[64], n2[64];
+	size_t i;
+
+	if (!cfg->has_rootfs || !cfg->rootfs_type) {
+		snprintf(err, errlen, "no \"rootfs\"%s (the layers' uncompressed digests)",
+			cfg->has_rootfs ? " \"type\"" : "");
+		return -1;
+	}
+	if (strcmp(cfg->rootfs_type, "layers")) {
+		snprintf(err, errlen, "rootfs.type is \"%s\", not \"layers\"",
+			hr_printable(cfg->rootfs_type, shown, 40));
+		return -1;
+	}
+	if (cfg->diff_ids.n != n_layers) {
+		snprintf(err, errlen, "rootfs.diff_ids lists %s, the manifest %s",
+			hr_count(cfg->diff_ids.n, "layer", "layers", n1),
+			hr_count(n_layers, "layer", "layers", n2));
+		return -1;
+	}
+	for (i = 0; i < n_layers; i++)
+		if (!sha256_digest(cfg->diff_ids.v[i])) {
+			snprintf(err, errlen, "rootfs.diff_ids[%zu] is \"%s\", not sha256: and 64 "
+				"lower-case hex digits", i, hr_printable(cfg->diff_ids.v[i], shown, 90));
+			return -1;
+		}
+	return 0;
+}
+
 void hr_ocidoc_config_free(struct hr_ocidoc_config *cfg)
 {
 	hr_strv_free(&cfg->entrypoint);
@@ -452,5 +506,7 @@ void hr_ocidoc_config_free(struct hr_ocidoc_config *cfg)
 	free(cfg->workdir);
 	free(cfg->os);
 	free(cfg->arch);
+	free(cfg->rootfs_type);
+	hr_strv_free(&cfg->diff_ids);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -63,9 +63,17 @@ struct hr_ocidoc_config {
 	struct hr_strv env;	/* "K=V", image order */
 	char *workdir;		/* "" when the image sets none */
 	char *os, *arch;	/* the config's platform; NULL when not given */
+	bool has_rootfs;
+	char *rootfs_type;	/* rootfs.type: "layers"; NULL when not given */
+	struct hr_strv diff_ids;	/* rootfs.diff_ids: each layer's uncompressed digest */
 };
 /* An image config (TEXT, NUL-terminated). 0, or -1 with the reason in ERR. */
 int hr_ocidoc_config(const char *text, struct hr_ocidoc_config *cfg, char *err, size_t errlen);
+/* Whether CFG's rootfs fits a manifest of N_LAYERS layers: type "layers",
+ * one diff_id per layer, each "sha256:" and 64 lower-case hex digits.
+ * 0, or -1 with what is wrong in ERR. */
+int hr_ocidoc_rootfs(const struct hr_ocidoc_config *cfg, size_t n_layers, char *err,
+		size_t errlen);
 void hr_ocidoc_config_free(struct hr_ocidoc_config *cfg);
 
 #endif

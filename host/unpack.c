@@ -1,9 +1,14 @@
 /*
  * hypeman run: applying the layers, lowest first, in one pass per layer.
  *
- * libarchive reads the blob through hr_layout_read() (blob.c), so every byte is
- * hashed as it is decompressed and its entries placed (tree.c). The layer
- * counts only if its digest and size match at the end; otherwise, or on
+ * libarchive reads the blob through hr_layout_read() (layout.c), so every
+ * byte is hashed as it is read. Two readers are chained: the outer one
+ * decompresses (format "raw"), the tar reader takes the uncompressed
+ * stream from it block by block, hashing each (the diff_id), and its
+ * entries are placed (tree.c). After the tar's end the rest of the stream
+ * is read too (end blocks, padding), then the rest of the blob. The layer
+ * counts only if the blob's digest and size match its descriptor and the
+ * stream's digest matches the config's rootfs.diff_ids; otherwise, or on
  * any error, the run fails naming the blob and the caller throws the
  * whole tree away: no disk is ever made from unverified bytes.
  *
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 #include "layout.h"
 #include "meter.h"
 #include "oci.h"
@@ -52,8 +58,9 @@ static la_ssize_t read_cb(struct archive *a, void *arg, const void **out)
 	return n;
 }
 
-void hr_unpack_error(const char *what, struct archive *a)
+void hr_unpack_error(const char *what, const struct hr_unpack_stream *s)
 {
+	struct archive *a = s->tar && archive_error_string(s->tar) ? s->tar : s->outer;
 	const char *e = archive_error_string(a);
 
 	if (hr_tool.interrupted)
@@ -62,7 +69,7 @@ void hr_unpack_error(const char *what, struct archive *a)
 		e = "unknown error";
 	if (strstr(e, "Unrecognized archive format") || strstr(e, "Missing type keyword"))
 		hr_msg("%s: not a tar archive (%s data holds no tar header)", what,
-			archive_filter_count(a) > 1 ? archive_filter_name(a, 0) : "the");
+			archive_filter_count(s->outer) > 1 ? archive_filter_name(s->outer, 0) : "the");
 	else if (strstr(e, "runcated"))
 		hr_msg("%s is truncated: the data ends inside an entry (%s)", what, e);
 	else if (strstr(e, "Damaged") || strstr(e, "checksum"))
@@ -80,7 +87,7 @@ struct archive *hr_unpack_archive(const char *what)
 	/* Built in (libarchive would otherwise run an external program). */
 	if (!a || archive_read_support_filter_gzip(a) || archive_read_support_filter_zstd(a)
 	 || archive_read_support_filter_xz(a) || archive_read_support_filter_bzip2(a)
-	 || archive_read_support_format_tar(a) || archive_read_support_format_empty(a)) {
+	 || archive_read_support_format_raw(a) || archive_read_support_format_empty(a)) {
 		hr_msg("%s: this libarchive cannot read gzip, zstd, xz and bzip2 by itself: %s", what,
 			a ? archive_error_string(a) : "out of memory");
 		archive_read_free(a);
@@ -89,18 +96,104 @@ struct archive *hr_unpack_archive(const char *what)
 	return a;
 }
 
-static struct archive *open_archive(struct reader *r, const char *what)
+/* The tar reader's read callback: the next block of the uncompressed
+ * stream, hashed. 0 at its end; -1 with the outer reader's error. */
+static la_ssize_t take_cb(struct archive *tar, void *arg, const void **out)
+{
+	struct hr_unpack_stream *s = arg;
+	size_t n = 0;
+	la_int64_t off;
+	int r = ARCHIVE_OK;
+
+	while (!s->eof && n == 0 && r == ARCHIVE_OK)
+		r = archive_read_data_block(s->outer, out, &n, &off);
+	if (s->eof || r == ARCHIVE_EOF) {
+		s->eof = 1;
+		return 0;
+	}
+	if (r != ARCHIVE_OK) {
+		archive_set_error(tar, archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO, "%s",
+			archive_error_string(s->outer) ? archive_error_string(s->outer) : "decompressing");
+		return -1;
+	}
+	EVP_DigestUpdate(s->md, *out, n);
+	s->bytes += n;
+	return (la_ssize_t)n;
+}
+
+int hr_unpack_stream_open(struct hr_unpack_stream *s, struct archive *outer, const char *what)
+{
+	struct archive_entry *e;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->outer = outer;
+	s->md = EVP_MD_CTX_new();
+	if (!s->md || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
+		hr_msg("%s: cannot set up SHA-256 (OpenSSL)", what);
+		return -1;
+	}
+	r = archive_read_next_header(outer, &e);	/* raw: the one entry; empty: none */
+	if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
+		hr_unpack_error(what, s);
+		return -1;
+	}
+	s->eof = r == ARCHIVE_EOF;
+	s->tar = archive_read_new();
+	if (!s->tar || archive_read_support_format_tar(s->tar)
+	 || archive_read_support_format_empty(s->tar)) {
+		hr_msg("%s: libarchive: %s", what, s->tar ? archive_error_string(s->tar) : "out of memory");
+		return -1;
+	}
+	if (archive_read_open2(s->tar, s, NULL, take_cb, NULL, NULL) != ARCHIVE_OK) {
+		hr_unpack_error(what, s);
+		return -1;
+	}
+	return 0;
+}
+
+int hr_unpack_stream_end(struct hr_unpack_stream *s, const char *what, char diff_id[72])
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned len = 0, i;
+	const void *p;
+	la_ssize_t r;
+
+	while ((r = take_cb(s->tar, s, &p)) > 0)
+		;
+	if (r < 0) {
+		hr_unpack_error(what, s);
+		return -1;
+	}
+	EVP_DigestFinal_ex(s->md, sum, &len);
+	strcpy(diff_id, "sha256:");
+	for (i = 0; i < len && i < 32; i++)
+		sprintf(diff_id + 7 + 2 * i, "%02x", sum[i]);
+	return 0;
+}
+
+void hr_unpack_stream_close(struct hr_unpack_stream *s)
+{
+	archive_read_free(s->tar);
+	archive_read_free(s->outer);
+	EVP_MD_CTX_free(s->md);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The blob through READ_CB into S. 0, or -1 after a message. */
+static int open_stream(struct reader *r, struct hr_unpack_stream *s, const char *what)
 {
 	struct archive *a = hr_unpack_archive(what);
 
+	memset(s, 0, sizeof(*s));
 	if (!a)
-		return NULL;
+		return -1;
 	if (archive_read_open2(a, r, NULL, read_cb, NULL, NULL) != ARCHIVE_OK) {
-		hr_unpack_error(what, a);
-		archive_read_free(a);
-		return NULL;
+		s->outer = a;
+		hr_unpack_error(what, s);
+		return -1;
 	}
-	return a;
+	return hr_unpack_stream_open(s, a, what);
 }
 
 /* The limits, before the entry is written. */
@@ -136,9 +229,10 @@ static int check_limits(struct hr_unpack_totals *tt, struct archive_entry *e, co
 	return 0;
 }
 
-int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_totals *tt,
+int hr_unpack_entries(struct hr_unpack_stream *s, struct hr_tree *t, struct hr_unpack_totals *tt,
 		const char *what, size_t *n)
 {
+	struct archive *a = s->tar;
 	struct archive_entry *e;
 	la_int64_t before = 0;
 	int r;
@@ -149,7 +243,7 @@ int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_tot
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			hr_unpack_error(what, a);
+			hr_unpack_error(what, s);
 			return -1;
 		}
 		if (r == ARCHIVE_WARN && archive_error_string(a))
@@ -158,7 +252,7 @@ int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_tot
 			return -1;
 		r = hr_tree_entry(t, a, e);
 		if (r == HR_TREE_EREAD)
-			hr_unpack_error(what, a);
+			hr_unpack_error(what, s);
 		if (r)
 			return -1;
 		(*n)++;
@@ -179,13 +273,25 @@ int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_tot
 	return 0;
 }
 
+/* The stream's digest against the config's rootfs.diff_ids[i]. */
+static int check_diff_id(const struct hr_image *img, size_t i, const char *what,
+		const char *got)
+{
+	if (!strcmp(got, img->layers[i].diff_id))
+		return 0;
+	hr_msg("%s: its uncompressed content has %s, the config's rootfs.diff_ids[%zu] says %s: "
+		"refusing the image", what, got, i, img->layers[i].diff_id);
+	return -1;
+}
+
 static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, size_t i,
 		struct hr_tree *t, struct hr_unpack_totals *tt)
 {
 	const struct hr_layer *ly = &img->layers[i];
 	struct reader r = { .buf = hr_malloc(READ_CHUNK) };
-	struct archive *a = NULL;
+	struct hr_unpack_stream s = { 0 };
 	char what[128], which[32], sz[32], count[64];	/* "layer 2/3 (sha256:...)", "layer 2/3" */
+	char diff_id[72];
 	size_t n = 0;
 	int rc = -1;
 
@@ -196,10 +302,12 @@ static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, s
 	hr_tree_layer(t, what);
 	if (hr_layout_blob(&r.blob, l, ly->digest, ly->size, which))
 		goto out;
-	if (!(a = open_archive(&r, what)) || hr_unpack_entries(a, t, tt, what, &n))
+	if (open_stream(&r, &s, what) || hr_unpack_entries(&s, t, tt, what, &n))
 		goto out;
 	hr_tree_layer_end(t);
-	if (hr_layout_finish(&r.blob))
+	/* the blob's own digest first: a changed blob is said as such */
+	if (hr_unpack_stream_end(&s, what, diff_id) || hr_layout_finish(&r.blob)
+	 || check_diff_id(img, i, what, diff_id))
 		goto out;
 	hr_progress("applied %s: %s in %.1f s", which, hr_count(n, "entry", "entries", count),
 		hr_meter_end(&r.meter));
@@ -207,7 +315,7 @@ static int unpack_layer(const struct hr_image *img, const struct hr_layout *l, s
 out:
 	if (rc)
 		hr_meter_end(&r.meter);
-	archive_read_free(a);
+	hr_unpack_stream_close(&s);
 	hr_layout_blob_close(&r.blob);
 	free(r.buf);
 	return rc;

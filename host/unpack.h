@@ -36,14 +36,32 @@ struct hr_unpack_totals {
 	uint64_t size, entries;
 	uint64_t free_left;	/* free space at the last check, minus writes since */
 };
-/* A libarchive reader for a layer: the filters built in (gzip, zstd, xz,
- * bzip2), tar. NULL after a message naming WHAT. */
+/* A layer's uncompressed stream: OUTER decompresses the blob (libarchive's
+ * "raw" format), TAR reads the tar archive from it, and every block TAR
+ * takes goes through SHA-256 on the way: the layer's diff_id, from the one
+ * read of the blob. */
+struct hr_unpack_stream {
+	struct archive *outer, *tar;
+	void *md;		/* EVP_MD_CTX */
+	uint64_t bytes;		/* uncompressed bytes hashed so far */
+	int eof;		/* OUTER has no more */
+};
+/* The outer reader for a layer's blob: the filters built in (gzip, zstd,
+ * xz, bzip2), the data as it is. NULL after a message naming WHAT. */
 struct archive *hr_unpack_archive(const char *what);
-/* The entries of one layer's archive A (open) onto T, each checked
+/* S reading the tar archive in OUTER (open; S owns it from now on, even on
+ * failure). 0, or -1 after a message; hr_unpack_stream_close() either way. */
+int hr_unpack_stream_open(struct hr_unpack_stream *s, struct archive *outer, const char *what);
+/* Reads and hashes the rest of the uncompressed stream (what follows the
+ * tar's end: its end blocks, padding); its SHA-256 as "sha256:<hex>" in
+ * DIFF_ID. 0, or -1 after a message. */
+int hr_unpack_stream_end(struct hr_unpack_stream *s, const char *what, char diff_id[72]);
+void hr_unpack_stream_close(struct hr_unpack_stream *s);
+/* The entries of one layer's tar archive (S open) onto T, each checked
  * against TT first; *N counts them. 0, or -1 after a message. */
-int hr_unpack_entries(struct archive *a, struct hr_tree *t, struct hr_unpack_totals *tt,
+int hr_unpack_entries(struct hr_unpack_stream *s, struct hr_tree *t, struct hr_unpack_totals *tt,
 		const char *what, size_t *n);
 /* Prints what went wrong reading a layer, in words. */
-void hr_unpack_error(const char *what, struct archive *a);
+void hr_unpack_error(const char *what, const struct hr_unpack_stream *s);
 
 #endif

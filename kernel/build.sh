@@ -30,7 +30,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/kernel-build
 logs=${HYPEMAN_OUT:-$top/out}/logs
 arch=$(uname -m) version= jobs=$(nproc)
-usage() { sed -n '7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# --help: this header on stdout, status 0; wrong usage: the synopsis on stderr, 2.
+usage() {
+	if [ "${1:-2}" = 0 ]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+	sed -n '7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2
+}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=${2:?--version needs a Debian version}; shift 2 ;;
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
 		esac
 		shift 2 ;;
 	--jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
-	-h|--help) usage ;;
+	-h|--help) usage 0 ;;
 	*) echo "kernel/build.sh: unknown option '$1'" >&2; usage ;;
 	esac
 done

@@ -146,4 +146,10 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print("usage: tests/check-paths.py\n\n" + __doc__.strip())
+        sys.exit(0)
+    if sys.argv[1:]:
+        sys.stderr.write("usage: tests/check-paths.py   (no arguments; --help)\n")
+        sys.exit(2)
     sys.exit(main())

@@ -4,6 +4,8 @@
 # MUSL_GCC picks the compiler: another architecture's is the musl-gcc wrapper
 # that `build.sh --arch` writes (out/aarch64/musl-gcc).
 set -eu
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${1:-$root/out/test-agent}

@@ -2,7 +2,7 @@
  * libFuzzer target: the JSON documents of an OCI image layout as
  * hypeman run reads them (host/ocidoc.c): the input as index.json (a tag
  * asked for, and none), as an image index or manifest, and as an image
- * config. The documents come from whoever made the image; the tool reads
+ * config (its rootfs checked against one and two layers). The documents come from whoever made the image; the tool reads
  * them as root.
  */
 #include <stddef.h>
@@ -43,8 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	document(text, 1, NULL);
 	document(text, 1, "latest");
 	document(text, 0, NULL);
-	if (hr_ocidoc_config(text, &cfg, err, sizeof(err)) == 0 && !cfg.workdir)
-		abort();
+	if (hr_ocidoc_config(text, &cfg, err, sizeof(err)) == 0) {
+		if (!cfg.workdir)
+			abort();
+		/* accepted: as many diff_ids as layers, each 71 bytes */
+		if (hr_ocidoc_rootfs(&cfg, 1, err, sizeof(err)) == 0
+		 && (cfg.diff_ids.n != 1 || strlen(cfg.diff_ids.v[0]) != 71))
+			abort();
+		if (hr_ocidoc_rootfs(&cfg, 2, err, sizeof(err)) == 0 && cfg.diff_ids.n != 2)
+			abort();
+	}
 	hr_ocidoc_config_free(&cfg);
 	free(text);
 	return 0;

@@ -23,6 +23,8 @@
 #
 # Ends with "fuzz: N passed, N failed"; exit status 0 when nothing failed.
 set -u
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1

@@ -19,6 +19,8 @@
 # NVIDIA GPU it says so in one line and exits 0; it exits 1 when a check
 # fails.
 set -uo pipefail
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 b=${1:?usage: device-check.sh BUNDLE}
 [ -f "$b/version" ] || { echo "device-check: $b is not a bundle (no version file)"; exit 2; }
 ver=$(head -n 1 "$b/version")

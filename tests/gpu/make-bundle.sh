@@ -26,6 +26,8 @@
 # $HYPEMAN_CACHE/gpu/apt[-SUITE] (the machine's own is not touched). Needs
 # root, gcc, make, debootstrap (other suites).
 set -euo pipefail
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 suite=bookworm
 if [ "${1:-}" = --suite ]; then suite=${2:?--suite needs a SUITE}; shift 2; fi
 rel=${1:-}

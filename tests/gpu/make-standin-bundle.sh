@@ -18,6 +18,8 @@
 # suite's headers of RELEASE in a build root of make-bundle.sh
 # ($HYPEMAN_CACHE/gpu/buildroot-SUITE, built there with its compiler).
 set -euo pipefail
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 out=${1:?usage: make-standin-bundle.sh OUTDIR RELEASE [GEN]}
 rel=${2:?usage: make-standin-bundle.sh OUTDIR RELEASE [GEN]}
 gen=${3:-535}

@@ -287,8 +287,13 @@ def wait_ready(sock_path, timeout):
 
 
 def _main(args):
+    usage = "usage: agent.py SOCKET CMD [ARG...]   (CMD @ping pings)\n"
+    if args in (["-h"], ["--help"]):
+        sys.stdout.write(usage + "Runs CMD through the test guest agent at SOCKET (a VM's agent.sock);\n"
+                         "its stdin is ours unless a terminal, AGENT_TIMEOUT seconds (default 30).\n")
+        return 0
     if len(args) < 2:
-        sys.stderr.write("usage: agent.py SOCKET CMD [ARG...]   (CMD @ping pings)\n")
+        sys.stderr.write(usage)
         return 2
     stdin = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
     code, out, err = run(args[0], args[1:], stdin=stdin,

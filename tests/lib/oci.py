@@ -22,6 +22,7 @@ import json
 import lzma
 import os
 import tarfile
+import zlib
 
 __all__ = ["write_layout", "write_index", "write_blob", "blob_path", "write_multiarch_layout", "write_archive", "docker_save_layout",
            "tar_bytes", "compress",
@@ -116,6 +117,29 @@ def compress(raw, how):
     raise ValueError(how)
 
 
+def _uncompressed(blob):
+    """blob decompressed as hypeman run and containerd read it (gzip, zstd,
+    xz, bzip2; anything else as it is): what a diff_id is the sha256 of.
+    Data that does not decompress is refused before its diff_id counts:
+    then the blob itself."""
+    import subprocess
+    try:
+        if blob[:2] == b"\x1f\x8b":
+            return gzip.decompress(blob)
+        if blob[:6] == b"\xfd7zXZ\x00":
+            return lzma.decompress(blob)
+        if blob[:3] == b"BZh":
+            return bz2.decompress(blob)
+        if blob[:4] == b"\x28\xb5\x2f\xfd" or (blob[:4][1:] == b"\x2a\x4d\x18"
+                                                 and blob[0] & 0xf0 == 0x50):
+            return subprocess.run(["zstd", "-q", "-d", "-c"], input=blob, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, check=True).stdout
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError,
+            subprocess.CalledProcessError):
+        pass
+    return blob
+
+
 def write_blob(layout, data, media_type=None):
     """Stores data under blobs/sha256; its descriptor."""
     digest = hashlib.sha256(data).hexdigest()
@@ -141,11 +165,13 @@ def write_index(layout, manifests):
 def write_image(layout, layers, config=None, arch="amd64"):
     """Layer, config and manifest blobs; the manifest's descriptor (not in
     index.json). layers: each a list of members (plain tar), (members, how),
-    or bytes (a blob stored as it is, as a plain tar layer)."""
+    or bytes (a blob stored as it is, as a plain tar layer; its diff_id is
+    that of its uncompressed content). rootfs.diff_ids: the sha256 of each
+    layer's uncompressed tar stream, as the OCI image spec says."""
     descs, diff_ids = [], []
     for layer in layers:
         if isinstance(layer, bytes):
-            blob = raw = layer
+            blob, raw = layer, _uncompressed(layer)
             how = None
         else:
             members, how = layer if isinstance(layer, tuple) else (layer, None)

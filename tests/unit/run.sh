@@ -19,11 +19,15 @@
 #   unit assertions: N passed, N failed
 # Exit status: 0 when nothing failed.
 #
+#   tests/unit/run.sh          (no arguments)
+#
 # HM_UNIT_ARCH=aarch64 runs them for that architecture instead: built static
 # with build.sh's cross musl-gcc (out/aarch64/musl-gcc, no sanitizers) and
 # run under qemu-user (qemu-aarch64), which catches what differs there
 # (char is unsigned on aarch64, type sizes, libc constants).
 set -u
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1

@@ -187,6 +187,72 @@ static void test_config(void)
 	hr_ocidoc_config_free(&c);
 }
 
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* CFG parsed, then its rootfs against N layers: 0, or -1 with ERR. */
+static int rootfs(const char *text, size_t n, char *err, size_t errlen)
+{
+	struct hr_ocidoc_config c = { 0 };
+	int rc = hr_ocidoc_config(text, &c, err, errlen);
+
+	if (rc == 0)
+		rc = hr_ocidoc_rootfs(&c, n, err, errlen);
+	hr_ocidoc_config_free(&c);
+	return rc;
+}
+
+static void test_rootfs(void)
+{
+	static const char two[] = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
+		"\"sha256:" HEX64 "\",\"sha256:" HEX64 "\"]},\"config\":{}}";
+	struct hr_ocidoc_config c = { 0 };
+	char err[300];
+
+	CHECKF(hr_ocidoc_config(two, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK(c.has_rootfs && c.diff_ids.n == 2);
+	CHECK_STR(c.rootfs_type, "layers");
+	CHECK_STR(c.diff_ids.v[1], "sha256:" HEX64);
+	CHECKF(hr_ocidoc_rootfs(&c, 2, err, sizeof(err)) == 0, "%s", err);
+	hr_ocidoc_config_free(&c);
+	CHECK(rootfs(two, 3, err, sizeof(err)) != 0);
+	CHECK_STR(err, "rootfs.diff_ids lists 2 layers, the manifest 3 layers");
+	CHECK(rootfs(two, 1, err, sizeof(err)) != 0);
+	CHECK_STR(err, "rootfs.diff_ids lists 2 layers, the manifest 1 layer");
+	/* no layers, none listed: fine */
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", 0, err,
+		sizeof(err)) == 0);
+	/* malformed entries, named with their index */
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:" HEX64 "\","
+		"\"sha256:" HEX64 "0\"]}}", 2, err, sizeof(err)) != 0);
+	CHECK_STR(err, "rootfs.diff_ids[1] is \"sha256:" HEX64 "0\", not sha256: and 64 "
+		"lower-case hex digits");
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:"
+		"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"]}}", 1, err,
+		sizeof(err)) != 0);
+	CHECK(strstr(err, "rootfs.diff_ids[0] is") != NULL);
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha512:" HEX64
+		HEX64 "\"]}}", 1, err, sizeof(err)) != 0);
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\\u0001\"]}}", 1,
+		err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "is \"\\x01\"") != NULL, "%s", err);
+	/* rootfs missing, its type missing or another */
+	CHECK(rootfs("{\"config\":{}}", 0, err, sizeof(err)) != 0);
+	CHECK_STR(err, "no \"rootfs\" (the layers' uncompressed digests)");
+	CHECK(rootfs("{\"rootfs\":{\"diff_ids\":[]}}", 0, err, sizeof(err)) != 0);
+	CHECK_STR(err, "no \"rootfs\" \"type\" (the layers' uncompressed digests)");
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"tar\",\"diff_ids\":[]}}", 0, err,
+		sizeof(err)) != 0);
+	CHECK_STR(err, "rootfs.type is \"tar\", not \"layers\"");
+	/* wrong JSON types */
+	CHECK(rootfs("{\"rootfs\":[]}", 0, err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "\"rootfs\" is not an object") != NULL, "%s", err);
+	CHECK(rootfs("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[5]}}", 1, err,
+		sizeof(err)) != 0);
+	CHECKF(strstr(err, "\"diff_ids\" is not an array of strings") != NULL, "%s", err);
+	CHECK(rootfs("{\"rootfs\":{\"type\":7}}", 0, err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "\"type\" is not a string") != NULL, "%s", err);
+}
+
 int main(void)
 {
 	CHECK_CASE(test_index());
@@ -194,5 +260,6 @@ int main(void)
 	CHECK_CASE(test_bad_documents());
 	CHECK_CASE(test_manifest());
 	CHECK_CASE(test_config());
+	CHECK_CASE(test_rootfs());
 	return check_done();
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "check.h"
 #include "tree.h"
 #include "unpack.h"
@@ -25,8 +26,9 @@ struct entry {
 	const char *data;	/* content, symlink or hard link target */
 };
 
-/* A tar of ENTRIES (ended by a NULL name), malloc'd, length in *N. */
-static void *layer(const struct entry *entries, size_t *n)
+/* A tar of ENTRIES (ended by a NULL name), gzip'd when GZ, malloc'd,
+ * length in *N. */
+static void *layer_as(const struct entry *entries, size_t *n, int gz)
 {
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
@@ -34,6 +36,8 @@ static void *layer(const struct entry *entries, size_t *n)
 	struct archive_entry *e;
 
 	archive_write_set_format_pax_restricted(a);
+	if (gz)
+		archive_write_add_filter_gzip(a);
 	archive_write_open_memory(a, buf, cap, n);
 	for (; entries->name; entries++) {
 		e = archive_entry_new();
@@ -56,18 +60,46 @@ static void *layer(const struct entry *entries, size_t *n)
 	return buf;
 }
 
-/* Applies the layer of ENTRIES onto T; hr_unpack_entries's result. */
+static void *layer(const struct entry *entries, size_t *n)
+{
+	return layer_as(entries, n, 0);
+}
+
+/* "sha256:<hex>" of DATA in OUT. */
+static const char *sha256_of(const void *data, size_t n, char out[72])
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned len = 0, i;
+
+	EVP_Digest(data, n, sum, &len, EVP_sha256(), NULL);
+	strcpy(out, "sha256:");
+	for (i = 0; i < len; i++)
+		sprintf(out + 7 + 2 * i, "%02x", sum[i]);
+	return out;
+}
+
+/* Applies the layer of ENTRIES onto T, as hypeman run reads a layer (the
+ * outer reader, the tar reader on its stream); hr_unpack_entries's result,
+ * and the stream must hash to the tar's own sha256. */
 static int apply(struct hr_tree *t, struct hr_unpack_totals *tt, const struct entry *entries)
 {
 	size_t n, count = 0;
 	void *tar = layer(entries, &n);
 	struct archive *a = hr_unpack_archive("test layer");
+	struct hr_unpack_stream s = { 0 };
+	char diff_id[72], want[72];
 	int rc = -1;
 
 	hr_tree_layer(t, "test layer");
-	if (a && archive_read_open_memory(a, tar, n) == ARCHIVE_OK)
-		rc = hr_unpack_entries(a, t, tt, "test layer", &count);
+	if (a && archive_read_open_memory(a, tar, n) == ARCHIVE_OK
+	 && hr_unpack_stream_open(&s, a, "test layer") == 0) {
+		a = NULL;
+		rc = hr_unpack_entries(&s, t, tt, "test layer", &count);
+		if (rc == 0 && CHECK(hr_unpack_stream_end(&s, "test layer", diff_id) == 0))
+			CHECK_STR(diff_id, sha256_of(tar, n, want));
+	}
 	hr_tree_layer_end(t);
+	hr_unpack_stream_close(&s);
 	archive_read_free(a);
 	free(tar);
 	return rc;
@@ -136,12 +168,47 @@ static void test_layers(void)
 	hr_tree_close(t);
 }
 
+/* A gzip'd layer: the stream the tar reader takes is the tar itself,
+ * hashed whole, end blocks included: its sha256 is the tar's, not the
+ * blob's. */
+static void test_diff_id_of_a_compressed_layer(void)
+{
+	static const struct entry ents[] = {
+		{ "etc/", AE_IFDIR, NULL }, { "etc/z", AE_IFREG, "zipped" }, { NULL, 0, NULL },
+	};
+	size_t n, gn, count = 0;
+	void *tar = layer_as(ents, &n, 0), *gz = layer_as(ents, &gn, 1);
+	struct hr_limits lim = { HR_DEFAULT_MAX_SIZE, 100, HR_DEFAULT_MAX_JSON };
+	struct hr_unpack_totals tt = { .lim = &lim, .root = root, .free_left = UINT64_MAX };
+	struct hr_tree *t = hr_tree_open(root);
+	struct archive *a = hr_unpack_archive("gz layer");
+	struct hr_unpack_stream s = { 0 };
+	char got[72], want[72], blob[72];
+
+	CHECKF(n == 2560 && gn < n, "%zu %zu", n, gn);	/* 3 blocks, 2 end blocks */
+	CHECK(t && a && archive_read_open_memory(a, gz, gn) == ARCHIVE_OK);
+	CHECK(hr_unpack_stream_open(&s, a, "gz layer") == 0);
+	hr_tree_layer(t, "gz layer");
+	CHECK(hr_unpack_entries(&s, t, &tt, "gz layer", &count) == 0 && count == 2);
+	hr_tree_layer_end(t);
+	CHECK(hr_unpack_stream_end(&s, "gz layer", got) == 0);
+	CHECK_STR(got, sha256_of(tar, n, want));
+	CHECK(strcmp(got, sha256_of(gz, gn, blob)) != 0);
+	CHECK(s.bytes == n);
+	hr_unpack_stream_close(&s);
+	hr_tree_finish(t);
+	hr_tree_close(t);
+	free(tar);
+	free(gz);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "%s/hm-unpack.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!CHECK(mkdtemp(root) != NULL))
 		return check_done();
 	CHECK_CASE(test_layers());
+	CHECK_CASE(test_diff_id_of_a_compressed_layer());
 	hr_remove_tree(root);
 	return check_done();
 }

@@ -21,6 +21,8 @@
 # $HYPEMAN_CACHE/debootstrap/. Needs root, debootstrap and umoci; network
 # only to deb.debian.org (and only when the tarball is not cached).
 set -eu
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${HYPEMAN_CACHE:-/var/cache/hypeman-init}

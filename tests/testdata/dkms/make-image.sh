@@ -11,6 +11,8 @@
 # as a debootstrap tarball in $HYPEMAN_CACHE/debootstrap/. Needs root and
 # debootstrap; network only to deb.debian.org.
 set -eu
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 CACHE=${HYPEMAN_CACHE:-/var/cache/hypeman-init}
 OUT=${1:-$CACHE/images/dkms-rootfs.tar}

@@ -12,6 +12,8 @@
 #
 # Needs linux-headers-RELEASE installed (tests/run installs it).
 set -euo pipefail
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 rel=${1:?RELEASE}
 out=${2:?OUT.tar.gz}

@@ -19,6 +19,8 @@
 # out/<arch>/initrd-test), as this machine has no binfmt_misc for qemu-user.
 # Needs root, debootstrap and umoci; network only to deb.debian.org.
 set -eu
+# --help: the comment above on stdout, status 0
+case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
