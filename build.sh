@@ -123,8 +123,8 @@ need_pkgs() {
 		command -v "$triplet-gcc" >/dev/null 2>&1 || missing="$missing gcc-${triplet//_/-}"
 		[ -e "/usr/$triplet/include/linux/version.h" ] ||
 			missing="$missing linux-libc-dev-$debarch-cross"
-		command -v flock >/dev/null 2>&1 || missing="$missing util-linux"
 	fi
+	command -v flock >/dev/null 2>&1 || missing="$missing util-linux"
 	if [ -n "$missing" ]; then
 		step "installing:$missing" "$logs/apt-install.log" sh -c "apt-get update &&
 			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing" || exit 1
@@ -132,10 +132,22 @@ need_pkgs() {
 }
 
 # --- busybox source from Debian, cached and verified -------------------------
+busybox_cached() {
+	[ -f "$1/$BB_ORIG" ] && [ -f "$1/$BB_DEBIAN_TAR" ] &&
+		echo "$BB_ORIG_SHA256  $1/$BB_ORIG" | sha256sum -c --quiet 2>/dev/null
+}
+
 fetch_busybox() {
 	local dir=$cache/busybox
-	if [ -f "$dir/$BB_ORIG" ] && [ -f "$dir/$BB_DEBIAN_TAR" ] &&
-		echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet 2>/dev/null; then
+	busybox_cached "$dir" && return
+	# One fetch at a time (two builds at once, e.g. tests/run's two
+	# architectures, share the cache and apt's lists lock); the second
+	# finds the first one's download.
+	mkdir -p "$cache"
+	exec 8> "$cache/.busybox-fetch.lock"
+	flock 8
+	if busybox_cached "$dir"; then
+		exec 8>&-
 		return
 	fi
 	step_begin "fetching busybox $BB_DEBIAN_VERSION source from Debian (apt's downloads below)" "log: $logs/busybox-fetch.log"
@@ -161,6 +173,7 @@ fetch_busybox() {
 		{ step_end 1; log "the whole output: $logs/busybox-fetch.log"; exit 1; }
 	echo "$BB_ORIG_SHA256  $dir/$BB_ORIG" | sha256sum -c --quiet ||
 		{ step_end 1; log "sha256 of $BB_ORIG does not match the pinned one"; exit 1; }
+	exec 8>&-
 	step_end
 }
 
