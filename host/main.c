@@ -233,10 +233,9 @@ static int opt_size(const char *name, const char *arg, uint64_t *out)
 }
 
 /* One option; -1 to go on, else the exit status. */
-static int option(struct hr_opts *o, int c, const char *arg, char **argv)
+/* The options that name one of a few choices. */
+static int opt_choice(struct hr_opts *o, int c, const char *arg)
 {
-	unsigned n;
-
 	switch (c) {
 	case OPT_ARCH:
 		if (!(o->target = hr_target_named(arg)))
@@ -253,6 +252,21 @@ static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 		free(o->config.init_mode);
 		o->config.init_mode = hr_strdup(arg);
 		return -1;
+	}
+	/* OPT_ROOTFS_FS */
+	if (strcmp(arg, "erofs") && strcmp(arg, "ext4"))
+		return usage_error("unknown --rootfs-fs '%s' (want erofs or ext4)", arg);
+	o->rootfs_fs = arg;
+	return -1;
+}
+
+static int option(struct hr_opts *o, int c, const char *arg, char **argv)
+{
+	unsigned n;
+
+	switch (c) {
+	case OPT_ARCH: case OPT_MACHINE: case OPT_INIT_MODE: case OPT_ROOTFS_FS:
+		return opt_choice(o, c, arg);
 	case 'e': return opt_env(o, arg);
 	case 'v': return opt_volume(o, arg);
 	case OPT_NETWORK: o->config.network_enabled = true; return -1;
@@ -261,11 +275,6 @@ static int option(struct hr_opts *o, int c, const char *arg, char **argv)
 	case OPT_INITRD: o->initrd = arg; return -1;
 	case OPT_KEEP: o->keep = arg; return -1;
 	case OPT_LOG: o->log = arg; return -1;
-	case OPT_ROOTFS_FS:
-		if (strcmp(arg, "erofs") && strcmp(arg, "ext4"))
-			return usage_error("unknown --rootfs-fs '%s' (want erofs or ext4)", arg);
-		o->rootfs_fs = arg;
-		return -1;
 	case OPT_MEMORY:
 		return parse_uint(arg, 64, 1 << 20, &o->memory) ? -1
 			: usage_error("--memory '%s': want MiB, 64 or more", arg);
