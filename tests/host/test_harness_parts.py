@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib import disks, kernel as kmod  # noqa: E402
-from lib.vm import Initramfs, parse_log, parse_marker  # noqa: E402
+from lib.vm import Initramfs, console_lines, parse_log, parse_marker  # noqa: E402
 
 
 @pytest.mark.multiarch
@@ -141,6 +141,16 @@ def test_parsers():
     assert objs[0]["uptime_ms"] == 5 and objs[1]["level"] == "WARN" and objs[2] == {}
     assert len(objs) == 3
     assert parse_log(text, malformed=True) == ['{"time":"t","level":"ERR[   2.0] cut by the kernel']
+    # a kernel message written into a line (the kernel's console write
+    # does not wait for the tty): at its end and in its middle
+    cut = ('{"phase":"headers","msg":"failed","uptime_ms":3743}'
+           "[    3.706997] systemd[1]: Failed to find module 'autofs4'\n\n"
+           '{"phase":"x","m[   12.000001] virtio_net virtio1: up\nsg":"y"}\n'
+           'HYPEMAN-EXIT code=0 mes[    4.000000] a\n[    4.000001] b\nsage=ok\n')
+    assert [o["phase"] for o in parse_log(cut)] == ["headers", "x"]
+    assert parse_log(cut, malformed=True) == []
+    assert [parse_marker(l) for l in console_lines(cut) if parse_marker(l)] == \
+        [("HYPEMAN-EXIT", {"code": "0", "message": "ok"})]
     assert parse_marker('HYPEMAN-EXIT code=137 message="killed by signal 9 (KILL) - OOM"') == \
         ("HYPEMAN-EXIT", {"code": "137", "message": "killed by signal 9 (KILL) - OOM"})
     assert parse_marker('HYPEMAN-EXIT code=1 message="say \\"hi\\" \\\\ ok"')[1]["message"] == \

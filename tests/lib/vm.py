@@ -412,7 +412,9 @@ class VM:
     # ---- parsed views of the console -----------------------------------
 
     def lines(self):
-        return self.console_text.split("\n")
+        """Console lines with kernel messages that cut into them spliced
+        out (see console_lines)."""
+        return console_lines(self.console_text)
 
     def log_lines(self):
         """The init's JSON log objects (see parse_log)."""
@@ -496,13 +498,37 @@ class VM:
         return self.monitor("sendkey ctrl-alt-delete")
 
 
+# The kernel writes its messages to a serial console directly, not through
+# the tty, so one can land inside a line a program is writing: the line
+# goes on after the kernel message's own newline.
+KERNEL_MSG = re.compile(r"\[ *\d+\.\d{6}\] ")
+
+
+def console_lines(text):
+    """TEXT's lines, each kernel message that starts inside a line taken
+    out and the two parts of that line joined again."""
+    raw = text.split("\n")
+    out, i = [], 0
+    while i < len(raw):
+        line = raw[i]
+        m = KERNEL_MSG.search(line, 1)
+        while m and i + 1 < len(raw):
+            i += 1
+            line = line[:m.start()] + raw[i]
+            m = KERNEL_MSG.search(line, 1)
+        out.append(line)
+        i += 1
+    return out
+
+
 def parse_log(text, malformed=False):
     """JSON log objects in console text: lines that are exactly one JSON
-    object (surrounding whitespace allowed). Kernel messages and other
+    object (surrounding whitespace allowed; kernel messages that cut into
+    a line spliced out, see console_lines). Kernel messages and other
     text are skipped. malformed=True instead returns the lines that start
-    with '{"' but are not one JSON object (e.g. cut by kernel output)."""
+    with '{"' but are not one JSON object (e.g. cut short)."""
     good, bad = [], []
-    for line in text.split("\n"):
+    for line in console_lines(text):
         s = line.strip()
         if not s.startswith("{"):
             continue
