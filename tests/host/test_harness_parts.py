@@ -131,6 +131,30 @@ def test_initramfs_is_valid_newc(tmp_path):
     assert long[5].startswith("crw-------") and "5," in long[5]
 
 
+@pytest.mark.multiarch
+def test_fast_boot_image(kernel, arch, tmp_path):
+    """x86_64: Debian's bzImage is booted as its own uncompressed vmlinux
+    (an ELF with the PVH entry; the same kernel: its banner inside), made
+    once; aarch64's Image and a file that is no bzImage are booted as
+    given."""
+    vmlinuz = kernel[0]
+    fast = kmod.fast_boot_image(vmlinuz)
+    if arch != "x86_64":
+        assert fast == os.path.realpath(vmlinuz)
+        return
+    assert fast != vmlinuz and fast.endswith(".vmlinux")
+    with open(fast, "rb") as f:
+        elf = f.read()
+    assert kmod._has_pvh_entry(elf)
+    assert b"Linux version " + kernel[2].encode() in elf
+    mtime = os.stat(fast).st_mtime_ns
+    kmod._fast_boot_memo.clear()
+    assert kmod.fast_boot_image(vmlinuz) == fast and os.stat(fast).st_mtime_ns == mtime
+    junk = tmp_path / "not-a-bzimage"
+    junk.write_bytes(b"\0" * 4096)
+    assert kmod.fast_boot_image(str(junk)) == str(junk)
+
+
 def test_parsers():
     text = ('[    1.0] kernel line\n'
             '{"time":"t","level":"INFO","phase":"boot","msg":"m","uptime_ms":5}\n'

@@ -96,11 +96,11 @@ def printed_argv(p):
 def harness_argv(work, kernel, initrd, arch, extra=(), mem_mb=1024, machine=None):
     """The QEMU command tests/lib/vm.py runs for the disks `hypeman run --keep
     WORK` made (rootfs read-only, overlay, config; sockets in WORK): the same
-    machine, CPU, devices and console; EXTRA at the end."""
+    machine, CPU, devices and console (the kernel as given); EXTRA at the end."""
     disks = [Disk(os.path.join(str(work), "rootfs.img"), readonly=True),
              os.path.join(str(work), "overlay.img"), os.path.join(str(work), "config.img")]
     return VM(str(work), initrd, disks=disks, mem_mb=mem_mb, kernel=kernel, arch=arch,
-              machine=machine, extra_args=list(extra)).argv()
+              machine=machine, extra_args=list(extra), as_given=True).argv()
 
 
 def imgs(workdir):

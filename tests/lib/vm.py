@@ -130,7 +130,7 @@ class VM:
     def __init__(self, tmpdir, initrd, disks=(), append_extra="", net=False,
                  mem_mb=512, agent_socket=True, timeout=60, kernel=None,
                  rescue=False, smp=1, extra_args=(), arch=None, machine=None,
-                 console="serial", hostfwd=()):
+                 console="serial", hostfwd=(), as_given=False):
         """tmpdir: where console.log, qemu.stderr (and sockets) go.
         disks: paths or Disk objects, in order vda, vdb, vdc, ...
         append_extra: added to the kernel command line
@@ -148,7 +148,11 @@ class VM:
         kernel: vmlinuz path (default: Debian's for arch, from lib.kernel).
         arch: "x86_64" or "aarch64" (default: the host's, or the machine's).
         machine: a key of MACHINES (default: q35 or virt, by arch).
-        console: "serial" or "hvc0" (see the module's docstring)."""
+        console: "serial" or "hvc0" (see the module's docstring).
+        as_given: boot KERNEL itself; by default an x86 bzImage with a PVH
+            entry is booted as its uncompressed vmlinux (lib.kernel's
+            fast_boot_image: the same kernel, started as Cloud Hypervisor
+            and Firecracker start it, without seconds of xz under TCG)."""
         if machine is not None and arch is None:
             arch = MACHINES[machine][0]
         self.arch = _arch.norm(arch or _arch.host())
@@ -172,6 +176,10 @@ class VM:
             from .kernel import kernel_tree
             kernel = kernel_tree(arch=self.arch)[0]
         self.kernel = str(kernel)
+        self.boot_kernel = self.kernel
+        if self.arch == "x86_64" and not as_given:
+            from .kernel import fast_boot_image
+            self.boot_kernel = fast_boot_image(self.kernel)
         self.console = QEMU[self.arch][3] if console == "serial" else "hvc0"
         self.append = " ".join(x for x in (
             "console=%s panic=-1 loglevel=4" % self.console,
@@ -218,7 +226,7 @@ class VM:
              "-m", str(self.mem_mb), "-smp", str(self.smp),
              "-nodefaults", "-no-user-config", "-display", "none",
              "-no-reboot",
-             "-kernel", self.kernel, "-initrd", self.initrd,
+             "-kernel", self.boot_kernel, "-initrd", self.initrd,
              "-append", self.append,
              "-chardev", "stdio,id=con0,signal=off"]
         if self.console != "hvc0":
