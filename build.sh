@@ -569,6 +569,11 @@ make_initrd() {
 }
 
 need_pkgs
+# One build at a time per out/ (tests/run's background GPU builds and
+# demo.sh share out/build/): a second one waits.
+mkdir -p "$out"
+exec 7> "$out/.build.lock"
+flock -n 7 || { log "another build.sh uses $out: waiting for it"; flock 7; }
 fetch_busybox
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)}
 export KBUILD_BUILD_USER=hypeman KBUILD_BUILD_HOST=build

@@ -73,14 +73,16 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    # The production-shape kernel may still be building in the background
-    # (tests/run): the tests that boot it run last, in their order, and
-    # wait for it then (kernel/build.sh's lock).
-    def last(item):
+    # What tests/run may still be building in the background when the VM
+    # tests start: the GPU builds (lib.gpu waits for them) and the
+    # production-shape kernel (kernel/build.sh's lock). Their tests run
+    # last, in their order: the GPU ones, then the production kernel's.
+    def rank(item):
         cs = getattr(item, "callspec", None)
-        return bool(item.get_closest_marker("production")
-                    or (cs and cs.params.get("flavour") == "hypeman"))
-    items[:] = [i for i in items if not last(i)] + [i for i in items if last(i)]
+        if item.get_closest_marker("production") or (cs and cs.params.get("flavour") == "hypeman"):
+            return 2
+        return 1 if any("gpu" in m.args for m in item.iter_markers("needs")) else 0
+    items.sort(key=rank)    # stable: each group keeps its order
 
 
 def pytest_collection_finish(session):

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import disks, hostrun, images, oci  # noqa: E402
+from lib import disks, gpu, hostrun, images, oci  # noqa: E402
 from lib.hostrun import imgs, run, hypeman  # noqa: E402,F401
 from lib.vm import Initramfs  # noqa: E402
 
@@ -148,6 +148,7 @@ def test_gpu_bundle_warning(hypeman, kernel, initrd, layout, tmp_path):
     bundles = [ir.write(str(tmp_path / "initrd-gpu"))]
     # What build.sh --gpu-driver really writes (tests/run builds it).
     built = os.path.join(os.path.dirname(initrd), "initrd-gpu-test")
+    gpu.wait_for_builds()
     bundles += [built] if os.path.exists(built) else []
     for with_bundle in bundles:
         p = run(hypeman, args, kernel=kernel[0], initrd=with_bundle, env={"HYPEMAN_SYSFS": sys_})

@@ -1,5 +1,7 @@
 """What the GPU and kernel-headers VM tests share.
 
+  wait_for_builds()   returns when tests/run's background GPU builds are done
+                      (the three below wait for them first)
   initrd(name)        out/<name> (initrd-gpu-test: the stand-in bundle and the
                       test kernel's headers; initrd-gpu-real: the real Debian
                       bundle), or pytest.skip when tests/run did not build it
@@ -17,6 +19,7 @@
                       on a software PCI bus
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -32,7 +35,20 @@ OTHER_RELEASE = "5.10.0-99-amd64"
 STANDIN_VERSION = "900.1.2"
 PCI_GPU = ["-device", "pci-testdev"]
 
+def wait_for_builds():
+    """tests/run builds the GPU bundles, the DKMS image and the GPU
+    initrds in the background while the first VM tests run (the GPU tests
+    run last), holding out/.gpu-builds.lock: wait until it lets go."""
+    try:
+        f = open(os.path.join(OUT, ".gpu-builds.lock"))
+    except FileNotFoundError:
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_SH)
+
+
 def initrd(name):
+    wait_for_builds()
     path = os.path.join(OUT, name)
     if not os.path.exists(path):
         pytest.skip("%s not built (tests/run builds it)" % path)
@@ -43,6 +59,7 @@ def dkms_root(dest, other_module_files=0):
     """The DKMS image at dest (a new directory). other_module_files: how
     many files the other kernel's /lib/modules tree holds (a big one keeps
     the headers worker busy for a while)."""
+    wait_for_builds()
     if not os.path.exists(DKMS_TAR):
         subprocess.run([os.path.join(REPO, "tests/testdata/dkms/make-image.sh")], check=True)
     os.makedirs(dest)
@@ -89,6 +106,7 @@ def bundle_list(initrd_path):
 def kernel_for(release):
     """The kernel image of RELEASE: the test kernel's (None: the fixture's
     default) or one tests/gpu/make-bundle.sh --suite fetched."""
+    wait_for_builds()
     path = os.path.join(CACHE, "gpu", "kernel-" + release, "boot", "vmlinuz-" + release)
     return path if os.path.exists(path) else None
 
