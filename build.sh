@@ -284,16 +284,26 @@ configure_busybox() {
 }
 
 build_busybox() {
-	local inc cc cross=
+	local inc cc cross= stamp
 	cc=$(musl_cc)
 	inc=$(musl_kernel_headers)
 	[ "$arch" = "$host_arch" ] || cross=$triplet-   # strip, ar, ...
-	step "configuring busybox ($arch)" "$logs/busybox-config.log" configure_busybox "$inc" || exit 1
-	# The banner's date (SOURCE_DATE_EPOCH, in autoconf.h) is no CONFIG_
-	# symbol, so kbuild's fixdep does not rebuild messages.o when it
-	# changes: an incremental build after a new commit would keep the old
-	# date and differ from a build from scratch.
-	rm -f "$bbdir/libbb/messages.o"
+	# Configured again only when what the configuration comes from changed:
+	# this script, the fragment, the //config blocks, the headers' path,
+	# the banner's date (tests/run builds a dozen initrds on one).
+	stamp=$({ cat "$top/build.sh" "$top/busybox-config" "$top/Config.in"
+		grep -rh '^//config' "$top/applets" "$top/hypeman" "$top/contract"
+		printf '%s\n' "$inc" "$SOURCE_DATE_EPOCH"; } | sha256sum | cut -c1-64)
+	if [ ! -f "$bbdir/.config" ] || [ "$(cat "$bbdir/.hypeman-configured" 2>/dev/null)" != "$stamp" ]; then
+		rm -f "$bbdir/.hypeman-configured"
+		step "configuring busybox ($arch)" "$logs/busybox-config.log" configure_busybox "$inc" || exit 1
+		# The banner's date (SOURCE_DATE_EPOCH, in autoconf.h) is no
+		# CONFIG_ symbol, so kbuild's fixdep does not rebuild messages.o
+		# when it changes: an incremental build after a new commit would
+		# keep the old date and differ from a build from scratch.
+		rm -f "$bbdir/libbb/messages.o"
+		echo "$stamp" > "$bbdir/.hypeman-configured"
+	fi
 	# busybox's own code warns (gcc 12): into the log, not the terminal
 	step "compiling busybox ($arch)" "$logs/busybox-make.log" \
 		make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc \
@@ -379,10 +389,25 @@ image_modules_list() {
 # boot that does not use it pays a copy of its compressed size, no unpacking;
 # init loop-mounts it only when the boot uses it. A small list in the
 # gzip'ed part (/etc/hypeman/gpu, /etc/hypeman/headers) says what it holds.
+# An image is cached in $cache/squashfs by what it holds (names, types,
+# modes, link targets, contents; every time in it is 0): zstd -19 of a GPU
+# bundle takes minutes, and the same bundle goes into every initrd built
+# after a change to the init. The 8 most recently used stay.
 mk_squashfs() {
-	rm -f "$2"
-	# SOURCE_DATE_EPOCH (exported) fixes its timestamps
-	mksquashfs "$1" "$2" -comp zstd -Xcompression-level 19 -noappend -quiet -all-root >/dev/null
+	local root=$1 img=$2 key dir=$cache/squashfs
+	key=$({ mksquashfs -version 2>&1 | head -n 1; echo "-comp zstd -Xcompression-level 19 -all-root"
+		cd "$root" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort &&
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum; } | sha256sum | cut -c1-64)
+	rm -f "$img"
+	if [ -f "$dir/$key.sqfs" ] && cp "$dir/$key.sqfs" "$img"; then
+		touch "$dir/$key.sqfs"
+		return
+	fi
+	SOURCE_DATE_EPOCH=0 mksquashfs "$root" "$img" -comp zstd -Xcompression-level 19 -noappend -quiet \
+		-all-root >/dev/null
+	mkdir -p "$dir"
+	cp "$img" "$dir/$key.sqfs.new" && mv "$dir/$key.sqfs.new" "$dir/$key.sqfs"
+	ls -t "$dir"/*.sqfs | tail -n +9 | xargs -r rm -f
 }
 
 # The bundle layout (README: GPU driver bundle): version, modules/<release>/,
@@ -426,7 +451,6 @@ gpu_image() {
 	[ ! -d "$src/bin" ] || { mkdir -p "$root/usr"; cp -a "$src/bin" "$root/usr/bin"; }
 	[ ! -d "$src/etc" ] || cp -a "$src/etc" "$root/etc"
 	echo "$ver" > "$root/version"
-	find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	mkdir -p "$imgs"
 	mk_squashfs "$root" "$imgs/gpu.sqfs"
 	rm -rf "$root"
@@ -507,7 +531,6 @@ headers_image() {
 		cp -a "$root$p" "$out/build/headers-root$p"
 		[ "$p" = "$tree" ] || echo "path $p" >> "$list"
 	done
-	find "$out/build/headers-root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	mkdir -p "$imgs"
 	mk_squashfs "$out/build/headers-root" "$imgs/headers.sqfs"
 	rm -rf "$out/build/headers-root" "$out/build/headers-tar"

@@ -219,8 +219,18 @@ def _same_release(pkg, deps):
 def kernel_tree(pkg=None, arch=None, flavour="bookworm"):
     """Return (vmlinuz_path, modules_dir, release) of ARCH's FLAVOUR
     kernel (default the host's, bookworm's), fetching/unpacking or
-    building it if needed."""
+    building it if needed. Once per process: asking apt takes seconds."""
     arch = arch or _arch.host()
+    memo = (pkg, _arch.norm(arch), flavour)
+    if memo not in _tree_memo:
+        _tree_memo[memo] = _kernel_tree(pkg, arch, flavour)
+    return _tree_memo[memo]
+
+
+_tree_memo = {}
+
+
+def _kernel_tree(pkg, arch, flavour):
     if flavour == "hypeman":
         return production_kernel(arch)
     if flavour not in _DEBIAN:
