@@ -128,6 +128,7 @@ CHECK = ("for c in good other; do openssl verify -CApath /etc/ssl/certs /certs/$
          "echo \"=== link $(readlink /etc/ssl/certs/hypeman-egress-proxy.pem)\"; echo '=== checked'")
 
 
+@pytest.mark.xdist_group("apps")     # the worker that has the image's disk (test_apps.py)
 @pytest.mark.parametrize("mode", ["exec", "systemd"])
 def test_good_ca_trusted_by_the_images_openssl(vm_factory, tmp_path, tmp_path_factory, mode):
     """The real image (Debian's ca-certificates): its update-ca-certificates
