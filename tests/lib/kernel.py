@@ -325,7 +325,8 @@ def _has_pvh_entry(elf):
 
 def _bzimage_payload(data):
     """The uncompressed vmlinux inside an x86 bzImage, or None (not a
-    bzImage, or a compression Python cannot undo here)."""
+    bzImage, or a compression with no tool here). The payload ends with
+    the uncompressed size (4 bytes, little-endian): checked."""
     import gzip
     import lzma
     import struct
@@ -334,14 +335,21 @@ def _bzimage_payload(data):
     setup = ((data[_BZ_SETUP_SECTS] or 4) + 1) * 512
     off, length = struct.unpack_from("<II", data, _BZ_PAYLOAD)
     payload = data[setup + off:setup + off + length]
+    size, = struct.unpack("<I", payload[-4:])
     try:
         if payload[:6] == b"\xfd7zXZ\0":
-            return lzma.LZMADecompressor().decompress(payload)
-        if payload[:2] == b"\x1f\x8b":
-            return gzip.decompress(payload)
-    except (lzma.LZMAError, OSError, EOFError):
+            elf = lzma.LZMADecompressor().decompress(payload)
+        elif payload[:2] == b"\x1f\x8b":
+            elf = gzip.decompress(payload[:-4])
+        elif payload[:4] in (b"\x28\xb5\x2f\xfd", b"\x02\x21\x4c\x18"):   # zstd, lz4 legacy
+            tool = ["zstd", "-dcq"] if payload[0] == 0x28 else ["lz4", "-dcq"]
+            elf = subprocess.run(tool, input=payload[:-4], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, check=True).stdout
+        else:
+            return None
+    except (lzma.LZMAError, OSError, EOFError, subprocess.CalledProcessError):
         return None
-    return None
+    return elf if len(elf) == size else None
 
 
 def fast_boot_image(vmlinuz):
