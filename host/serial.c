@@ -112,11 +112,49 @@ static void scan_line(struct hr_serial *c, const char *line, size_t n)
 		c->kernel_end = HR_END_HALT;
 }
 
+/* Where a kernel message ("[    3.706997] ...") starts inside LINE after
+ * its first byte, or 0. The kernel writes to a serial console directly,
+ * not through the tty, so its line can land inside one the init is
+ * writing, which then goes on after the kernel's newline. */
+static size_t kernel_msg_at(const char *line, size_t n)
+{
+	size_t i, j, d;
+
+	for (i = 1; i < n; i++) {
+		if (line[i] != '[')
+			continue;
+		for (j = i + 1; j < n && line[j] == ' '; j++)
+			;
+		for (d = j; j < n && line[j] >= '0' && line[j] <= '9'; j++)
+			;
+		if (j == d || j >= n || line[j] != '.')
+			continue;
+		for (d = ++j; j < n && line[j] >= '0' && line[j] <= '9'; j++)
+			;
+		if (j - d == 6 && j + 1 < n && line[j] == ']' && line[j + 1] == ' ')
+			return i;
+	}
+	return 0;
+}
+
 static void end_line(struct hr_serial *c)
 {
+	size_t k;
+
 	while (c->len && c->line[c->len - 1] == '\r')
 		c->len--;
 	c->line[c->len] = 0;
+	k = kernel_msg_at(c->line, c->len);
+	if (k) {
+		/* the kernel's message is a line of its own; ours goes on */
+		if (c->held) {
+			out(c, c->line + k, c->len - k);
+			out(c, "\n", 1);
+		}
+		scan_line(c, c->line + k, c->len - k);
+		c->len = k;
+		return;
+	}
 	if (c->held)
 		held_line(c, c->line, c->len);
 	scan_line(c, c->line, c->len);

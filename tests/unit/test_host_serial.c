@@ -98,9 +98,43 @@ static void test_panic_and_reboot(void)
 	close(out);
 }
 
+/* A kernel message written into the middle of a log line and of the exit
+ * marker (the kernel's console write does not wait for the tty): both are
+ * read whole, the kernel's lines seen as lines of their own. */
+static void test_kernel_message_inside_a_line(void)
+{
+	static const char text[] =
+		"{\"time\":\"2026-11-26T10:15:30.123Z\",\"level\":\"INFO\",\"phase\":\"overlay\","
+		"\"msg\":\"mounted\",\"upt[    3.706997] systemd[1]: Failed to find module 'autofs4'\r\n"
+		"ime_ms\":412,\"dur_ms\":14}[    3.800000] a\r\n\r\n"
+		"HYPEMAN-EXIT code=7 mess[   12.000001] Kernel panic - not syncing: x\r\nage=\"seven\"\n";
+	size_t steps[] = { 1, 7, sizeof(text) };
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int out = memfd_create("out", 0), log = memfd_create("log", 0);
+		struct hr_serial c;
+
+		hr_serial_init(&c, log);
+		c.color = false;
+		feed(&c, text, steps[i], out);
+		CHECK(c.n_phases == 1 && c.phases[0].dur_ms == 14 && c.first_uptime == 412);
+		CHECK(c.have_exit && c.exit_code == 7);
+		CHECK_STR(c.exit_message, "seven");
+		CHECK(c.panicked);
+		CHECKF(strstr(contents(out), "[    3.706997] systemd[1]: Failed to find module 'autofs4'\n")
+		       != NULL, "%s", contents(out));
+		CHECKF(strstr(contents(out), "10:15:30.123 INFO  overlay: mounted (14 ms)\n") != NULL,
+		       "%s", contents(out));
+		close(out);
+		close(log);
+	}
+}
+
 int main(void)
 {
 	CHECK_CASE(test_console());
 	CHECK_CASE(test_panic_and_reboot());
+	CHECK_CASE(test_kernel_message_inside_a_line());
 	return check_done();
 }
