@@ -33,34 +33,77 @@ int FAST_FUNC hm_wait_for(const char *phase, const char *what, const char *path,
 	}
 }
 
-/* Appends each "BUS/devices/DEV/modalias" of bus directory DFD to *V. */
-static int bus_modaliases(int dfd, char ***v, int n)
+/* BUS/DEV's modalias, which never changes once read. */
+struct hm_dev {
+	char *key;              /* "BUS/DEV" */
+	char *modalias;
+};
+
+/* DEV's modalias in bus directory DFD (malloc'ed), or NULL: many devices
+ * have none, and one just added may not have it yet. */
+static char *read_modalias(int dfd, const char *dev)
+{
+	char path[NAME_MAX + 16], buf[1024];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/modalias", dev);
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 1)
+		return NULL;
+	buf[len - (buf[len - 1] == '\n')] = '\0';
+	return xstrdup(buf);
+}
+
+/* KEY's modalias read by an earlier round, or NULL. Searched from after
+ * the last hit: each round lists the devices in the same order. */
+static const char *cached(struct hm_devscan *s, const char *key)
+{
+	int k, i;
+
+	for (k = 0; k < s->n; k++) {
+		i = (s->hint + k) % s->n;
+		if (strcmp(s->dev[i].key, key) == 0) {
+			s->hint = i + 1;
+			return s->dev[i].modalias;
+		}
+	}
+	return NULL;
+}
+
+/* Appends the modalias of each device of BUS (DFD: its devices
+ * directory) to *V, which holds N; the new count. */
+static int bus_modaliases(struct hm_devscan *s, const char *bus, int dfd, char ***v, int n)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *e;
-	char path[NAME_MAX + 16], buf[1024];
+	char key[PATH_MAX];
+	const char *alias;
 
 	if (!d) {
 		close(dfd);
 		return n;
 	}
 	while ((e = readdir(d)) != NULL) {
-		ssize_t len;
-		int fd;
-
 		if (DOT_OR_DOTDOT(e->d_name))
 			continue;
-		snprintf(path, sizeof(path), "%s/modalias", e->d_name);
-		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;  /* many devices have none */
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 1)
-			continue;
-		buf[len - (buf[len - 1] == '\n')] = '\0';
+		snprintf(key, sizeof(key), "%s/%s", bus, e->d_name);
+		alias = cached(s, key);
+		if (!alias) {
+			char *m = read_modalias(dfd, e->d_name);
+			if (!m)
+				continue;   /* none (yet): looked at again next round */
+			s->dev = xrealloc_vector(s->dev, 5, s->n);
+			s->dev[s->n].key = xstrdup(key);
+			s->dev[s->n++].modalias = m;
+			alias = m;
+		}
 		*v = xrealloc_vector(*v, 5, n);
-		(*v)[n++] = xstrdup(buf);
+		(*v)[n++] = (char *)alias;
 	}
 	closedir(d);
 	return n;
@@ -69,7 +112,7 @@ static int bus_modaliases(int dfd, char ***v, int n)
 /* Appends the modaliases of bus NAME's devices (SYSBUS: the fd of
  * /sys/bus) to *V, which holds *N. A bus not there yet (its module is
  * not loaded: virtio) has no devices. */
-static void add_bus(int sysbus, const char *name, char ***v, int *n)
+static void add_bus(struct hm_devscan *s, int sysbus, const char *name, char ***v, int *n)
 {
 	char path[NAME_MAX + 16];
 	int dfd;
@@ -77,7 +120,7 @@ static void add_bus(int sysbus, const char *name, char ***v, int *n)
 	snprintf(path, sizeof(path), "%s/devices", name);
 	dfd = openat(sysbus, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
-		*n = bus_modaliases(dfd, v, *n);
+		*n = bus_modaliases(s, name, dfd, v, *n);
 }
 
 /* Modalias prefixes that are not (only) a bus: device-tree devices sit on
@@ -87,7 +130,8 @@ static const char *const other_buses[][3] = {
 	{ "acpi", "acpi", "platform" },
 };
 
-int FAST_FUNC hm_device_modaliases(char *const *prefixes, int n_prefixes, char ***modaliases)
+int FAST_FUNC hm_device_modaliases(struct hm_devscan *s, char *const *prefixes, int n_prefixes,
+		char ***modaliases)
 {
 	int sysbus = open("/sys/bus", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned i, k;
@@ -101,14 +145,26 @@ int FAST_FUNC hm_device_modaliases(char *const *prefixes, int n_prefixes, char *
 			if (strcmp(prefixes[i], other_buses[k][0]) == 0)
 				break;
 		if (k == ARRAY_SIZE(other_buses)) {
-			add_bus(sysbus, prefixes[i], modaliases, &n);
+			add_bus(s, sysbus, prefixes[i], modaliases, &n);
 			continue;
 		}
-		add_bus(sysbus, other_buses[k][1], modaliases, &n);
-		add_bus(sysbus, other_buses[k][2], modaliases, &n);
+		add_bus(s, sysbus, other_buses[k][1], modaliases, &n);
+		add_bus(s, sysbus, other_buses[k][2], modaliases, &n);
 	}
 	close(sysbus);
 	return n;
+}
+
+void FAST_FUNC hm_devscan_free(struct hm_devscan *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->dev[i].key);
+		free(s->dev[i].modalias);
+	}
+	free(s->dev);
+	memset(s, 0, sizeof(*s));
 }
 
 const char* FAST_FUNC hm_disk_fstype(const char *dev, int *err)

@@ -238,30 +238,28 @@ static int pending_buses(struct modset *ms, char **buses, int cap)
 /* The drivers the present devices ask for, until a round finds none. */
 static void coldplug(struct modset *ms)
 {
+	struct hm_devscan scan = { NULL, 0, 0 };
 	char *buses[16];
 	struct devices d;
 	char **names;
-	int round, n, i, n_buses;
+	int round, n = 1, i, n_buses;
 
-	for (round = 0; round < MAX_ROUNDS; round++) {
+	for (round = 0; round < MAX_ROUNDS && n; round++) {
 		n_buses = pending_buses(ms, buses, ARRAY_SIZE(buses));
 		if (n_buses == 0)
-			return;
-		d.n = hm_device_modaliases(buses, n_buses, &d.modaliases);
+			break;
+		d.n = hm_device_modaliases(&scan, buses, n_buses, &d.modaliases);
 		if (d.n < 0)
 			hm_log_errno(HM_ERROR, "modules", errno, "cannot read /sys/bus: no device drivers loaded");
 		for (i = 0; i < n_buses; i++)
 			free(buses[i]);
 		n = take(ms, need_for_device, &d, &names);
-		for (i = 0; i < d.n; i++)
-			free(d.modaliases[i]);
 		free(d.modaliases);
 		if (n)
 			load_names(ms, names, n);
 		free(names);
-		if (!n)
-			return;
 	}
+	hm_devscan_free(&scan);
 }
 
 /*

@@ -27,10 +27,19 @@ int hm_wait_for(const char *phase, const char *what, const char *path, mode_t ty
 /*
  * The modaliases of the devices present on the buses that device patterns
  * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...):
- * /sys/bus/BUS/devices/DEV/modalias, malloc'ed, in *MODALIASES (NULL at
- * the end). Their count, or -1 without /sys/bus.
+ * /sys/bus/BUS/devices/DEV/modalias, in *MODALIASES (malloc'ed, NULL at
+ * the end; the strings are S's). Their count, or -1 without /sys/bus.
+ * S keeps what it read, so that a later call (the next round of
+ * coldplug) reads only the devices that came since: under TCG each sysfs
+ * file opened costs (an ACPI machine has dozens of devices).
  */
-int hm_device_modaliases(char *const *prefixes, int n, char ***modaliases) FAST_FUNC;
+struct hm_devscan {
+	struct hm_dev *dev;
+	int n, hint;
+};
+int hm_device_modaliases(struct hm_devscan *s, char *const *prefixes, int n,
+		char ***modaliases) FAST_FUNC;
+void hm_devscan_free(struct hm_devscan *s) FAST_FUNC;
 /* The filesystem on disk DEV by its superblock ("ext4", "erofs"), or NULL
  * (unknown type, or *ERR set: the errno of the open or read). */
 const char *hm_disk_fstype(const char *dev, int *err) FAST_FUNC;
