@@ -149,14 +149,19 @@ static void push_virtio(struct hr_strv *a, const struct hr_machine *m, const cha
 		push(a, "%s-pci,%s,addr=0x%x", kind, props, slot);
 }
 
-/* The kernel command line: the console, the machine's, ours, --append. */
+/* The kernel command line: the console; init_on_alloc=0 init_on_free=0 as
+ * hypeman's host passes them (Debian's kernels zero each page they allocate);
+ * under TCG cryptomgr.notests=1 (the kernel's self-tests of its crypto, a third
+ * of a second of each TCG boot) and the machine's; ours; --append. */
 static void push_append(struct hr_strv *a, const struct hr_vm *b)
 {
 	const struct hr_machine *m = b->machine;
-	const char *tcg = !strcmp(accel(), "tcg") ? m->tcg_append : NULL;
+	int is_tcg = !strcmp(accel(), "tcg");
+	const char *tcg = is_tcg ? m->tcg_append : NULL;
 
 	push(a, "-append");
-	push(a, "console=%s panic=-1 loglevel=4%s%s%s%s%s%s%s", b->target->console,
+	push(a, "console=%s panic=-1 loglevel=4 init_on_alloc=0 init_on_free=0%s%s%s%s%s%s%s%s",
+		b->target->console, is_tcg ? " cryptomgr.notests=1" : "",
 		tcg ? " " : "", tcg ? tcg : "", m->append ? " " : "", m->append ? m->append : "",
 		b->interactive ? "" : " hypeman.rescue=0",
 		b->append_extra && b->append_extra[0] ? " " : "",

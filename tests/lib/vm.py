@@ -92,6 +92,13 @@ MACHINES = {
 # root drive
 FIRECRACKER_APPEND = ("reboot=k pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp "
                       "i8042.dumbkbd root=/dev/vda ro")
+# Every boot's kernel command line starts so. init_on_alloc=0 init_on_free=0:
+# hypeman's host passes them (Debian's kernels zero every page allocated by
+# default). Under TCG also cryptomgr.notests: the kernel's self-tests of its
+# crypto algorithms, a third of a second of every TCG boot; nothing of ours.
+# host/qemu.c builds the same line (test_run_platforms.py compares them).
+BASE_APPEND = "console=%s panic=-1 loglevel=4 init_on_alloc=0 init_on_free=0"
+TCG_APPEND = "cryptomgr.notests=1"
 
 _live = set()           # started, not yet killed VMs (killed at exit)
 
@@ -134,8 +141,8 @@ class VM:
         """tmpdir: where console.log, qemu.stderr (and sockets) go.
         disks: paths or Disk objects, in order vda, vdb, vdc, ...
         append_extra: added to the kernel command line
-            ("console=ttyS0 panic=-1 loglevel=4 [hypeman.rescue=0]";
-            console=ttyAMA0 on aarch64).
+            (BASE_APPEND, console=ttyS0 or ttyAMA0 on aarch64, then
+            TCG_APPEND under TCG, the machine's, [hypeman.rescue=0]).
         rescue: False adds hypeman.rescue=0 (a fatal init error powers off
             instead of waiting in the rescue shell); True leaves it out.
         net: virtio-net on QEMU user networking with restrict=on (no host
@@ -182,7 +189,8 @@ class VM:
             self.boot_kernel = fast_boot_image(self.kernel)
         self.console = QEMU[self.arch][3] if console == "serial" else "hvc0"
         self.append = " ".join(x for x in (
-            "console=%s panic=-1 loglevel=4" % self.console,
+            BASE_APPEND % self.console,
+            TCG_APPEND if accel() == "tcg" else "",
             MACHINES[self.machine][3] if accel() == "tcg" else "",
             FIRECRACKER_APPEND if self.machine == "firecracker" else "",
             "" if rescue else "hypeman.rescue=0", append_extra) if x)

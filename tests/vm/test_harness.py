@@ -81,6 +81,7 @@ poweroff -f
     assert vm.exit_marker() == {"code": 0, "message": "success"}
     cmdline = vm.wait_for(re.compile(r"CMDLINE (.*)"), pos=0).group(1)
     assert "console=ttyS0" in cmdline and "panic=-1" in cmdline
+    assert "init_on_alloc=0 init_on_free=0" in cmdline     # as hypeman's host
     assert "hypeman.rescue=0" in cmdline and cmdline.rstrip().endswith("foo=bar")
     with open(vm.console_log, "rb") as f:  # full capture, from the first byte
         assert f.read().decode().replace("\r\n", "\n") == vm.console_text
