@@ -16,8 +16,13 @@
 #   fuzz_nvinfo   the NVIDIA /proc files, PCI ids and bundle lists (nvinfo.c)
 # Each is built with clang (-fsanitize=fuzzer,address,undefined) and run
 # for SECONDS (default 30) from its seed corpus in tests/fuzz/corpus/NAME
-# (copied: the tree is not changed). A crash, leak or sanitizer report
-# fails the run; its input is kept in $HYPEMAN_OUT/fuzz/ (default out/fuzz).
+# (copied: the tree is not changed) and what earlier runs on this machine
+# found, $HYPEMAN_CACHE/fuzz-corpus/NAME (default /var/cache/hypeman-init):
+# a passing run merges into it the inputs that add coverage (while it holds
+# fewer than CORPUS_MAX files), so short runs go on where the last one
+# stopped. A
+# crash, leak or sanitizer report fails the run; its input is kept in
+# $HYPEMAN_OUT/fuzz/ (default out/fuzz).
 #
 #   tests/fuzz/run.sh [SECONDS]        e.g. tests/fuzz/run.sh 3600 for a long run
 #
@@ -30,6 +35,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 secs=${1:-30}
 out=${HYPEMAN_OUT:-$root/out}/fuzz
+carried=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/fuzz-corpus
+CORPUS_MAX=5000
 CLANG=${CLANG:-clang}
 CFLAGS="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 mkdir -p "$out" || exit 1
@@ -50,13 +57,23 @@ run() {
 	fi
 	rm -rf "$out/$name.corpus" "$out/$name.tmp"
 	cp -r "tests/fuzz/corpus/${name#fuzz_}" "$out/$name.corpus"
-	mkdir -p "$out/$name.tmp"
+	mkdir -p "$out/$name.tmp" "$carried/$name"
+	ncarried=$(find "$carried/$name" -type f | wc -l)
+	# libFuzzer writes what it finds into the first directory, reads the others
 	# shellcheck disable=SC2086
 	if TMPDIR=$out/$name.tmp "$out/$name" -max_total_time="$secs" -max_len=65536 -timeout=10 \
 			-rss_limit_mb=2048 ${FUZZ_ARGS:-} -print_final_stats=1 -artifact_prefix="$out/$name-" \
-			"$out/$name.corpus" >"$out/$name.log" 2>&1; then
+			"$out/$name.corpus" "$carried/$name" >"$out/$name.log" 2>&1; then
+		# only the inputs that add coverage to what is carried (-merge)
+		if [ "$ncarried" -lt "$CORPUS_MAX" ]; then
+			# shellcheck disable=SC2086
+			TMPDIR=$out/$name.tmp "$out/$name" -merge=1 -max_len=65536 -timeout=10 \
+				-rss_limit_mb=2048 ${FUZZ_ARGS:-} "$carried/$name" "$out/$name.corpus" \
+				>"$out/$name.merge.log" 2>&1 ||
+				echo "fuzz: $name: could not add to $carried/$name (log: $out/$name.merge.log)"
+		fi
 		echo "fuzz: $name: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" |
-			grep -o '[0-9]*$') runs in ${secs}s, no finding"
+			grep -o '[0-9]*$') runs in ${secs}s (and $ncarried inputs of earlier runs), no finding"
 		passed=$((passed + 1))
 	else
 		echo "fuzz: $name FAILED (log: $out/$name.log)"
