@@ -55,7 +55,7 @@ demo: booting $image
 demo:   (Debian bookworm with systemd, made by tests/testdata/systemd/make-image.sh)
 demo:   with out/demo/initrd-$release: its test guest agent stays out of
 demo:   out/initrd-$release, the initrd hypeman run picks for your own images.
-demo: Under TCG (2 cores) systemd is up 30 to 40 s from here, 80 s on a busy machine;
+demo: Under TCG (2 cores) systemd is up 15 to 20 s from here, longer on a busy machine;
 demo: the demo says so when it is. $hint
 EOF
 # With -i (also in a cluster, -qi) the terminal is the VM's: hypeman run
