@@ -414,8 +414,14 @@ class VM:
         -no-reboot also a kernel panic) and return its exit code. On
         timeout QEMU is killed and VMError raised with the console tail."""
         timeout = (self.timeout if timeout is None else timeout) * timeout_scale()
+        deadline = time.monotonic() + timeout
         try:
-            self.exit_code = self.proc.wait(timeout)
+            # QEMU's exit closes the console: wake on that (Popen.wait
+            # polls, up to 50 ms late), then reap it
+            if self._reader:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._eof, timeout)
+            self.exit_code = self.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             err = self._fail("timeout (%.0fs) waiting for the VM to exit" % timeout)
             self.kill()

@@ -236,8 +236,8 @@ def test_agent_client_fails_fast_without_agent(vm_factory, tmp_path, arch):
     vm = vm_factory(disks=g.disks)
     vm.wait_for("HYPEMAN-PROGRAM-START", timeout=60)
     assert "test-agent: started" not in vm.console_text
-    for call, timeout in ((lambda t: agent.run(vm.agent_socket, ["@ping"], timeout=t), 5.0),
-                          (lambda t: agent.wait_ready(vm.agent_socket, t), 5.0)):
+    for call, timeout in ((lambda t: agent.run(vm.agent_socket, ["@ping"], timeout=t), 2.0),
+                          (lambda t: agent.wait_ready(vm.agent_socket, t), 2.0)):
         t0 = time.monotonic()
         with pytest.raises(agent.AgentError) as exc:
             call(timeout)
