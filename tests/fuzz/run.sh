@@ -20,9 +20,8 @@
 # found, $HYPEMAN_CACHE/fuzz-corpus/NAME (default /var/cache/hypeman-init):
 # a passing run merges into it the inputs that add coverage (while it holds
 # fewer than CORPUS_MAX files), so short runs go on where the last one
-# stopped. A
-# crash, leak or sanitizer report fails the run; its input is kept in
-# $HYPEMAN_OUT/fuzz/ (default out/fuzz).
+# stopped. A crash, leak or sanitizer report fails the run; its input is
+# kept in $HYPEMAN_OUT/fuzz/ (default out/fuzz).
 #
 #   tests/fuzz/run.sh [SECONDS]        e.g. tests/fuzz/run.sh 3600 for a long run
 #
