@@ -181,6 +181,8 @@ fetch_busybox() {
 # The tree is unpacked once per pinned version and patched with Debian's
 # patches; our sources are copied in on every build (mtimes kept, so make only
 # rebuilds what changed).
+# What of ours goes into the tree (the applet, its phases, the contract layer).
+our_sources=("$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$top/contract")
 prepare_tree() {
 	bbdir=$out/build/busybox-$BB_VERSION
 	if [ ! -f "$bbdir/.hypeman-prepared" ]; then
@@ -205,8 +207,7 @@ prepare_tree() {
 		step_end
 	fi
 	mkdir -p "$bbdir/hypeman_init"
-	cp -a "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$top/contract" \
-		"$bbdir/hypeman_init/"
+	cp -a "${our_sources[@]}" "$bbdir/hypeman_init/"
 	# Files deleted from our tree must not linger in the build copy.
 	local f
 	for f in "$bbdir"/hypeman_init/{applets,hypeman,contract}/*.[ch]; do
@@ -308,8 +309,8 @@ build_busybox() {
 	# busybox's make takes 1.6 s to find nothing to do (tests/run builds a
 	# dozen initrds on one busybox).
 	made=$({ echo "$stamp $cc $cross"
-		find "$top/Config.in" "$top/Kbuild" "$top/applets" "$top/hypeman" "$top/contract" \
-			-type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-64)
+		find "${our_sources[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+		} | sha256sum | cut -c1-64)
 	if [ -f "$bbdir/busybox" ] && [ "$(cat "$bbdir/.hypeman-made" 2>/dev/null)" = "$made" ]; then
 		log "busybox ($arch): compiled, nothing changed since"
 	else
