@@ -38,6 +38,8 @@ carried=${HYPEMAN_CACHE:-/var/cache/hypeman-init}/fuzz-corpus
 CORPUS_MAX=5000
 CLANG=${CLANG:-clang}
 CFLAGS="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+# libFuzzer's options for a run and for a merge
+LIMITS="-max_len=65536 -timeout=10 -rss_limit_mb=2048"
 mkdir -p "$out" || exit 1
 passed=0
 failed=0
@@ -60,15 +62,14 @@ run() {
 	ncarried=$(find "$carried/$name" -type f | wc -l)
 	# libFuzzer writes what it finds into the first directory, reads the others
 	# shellcheck disable=SC2086
-	if TMPDIR=$out/$name.tmp "$out/$name" -max_total_time="$secs" -max_len=65536 -timeout=10 \
-			-rss_limit_mb=2048 ${FUZZ_ARGS:-} -print_final_stats=1 -artifact_prefix="$out/$name-" \
+	if TMPDIR=$out/$name.tmp "$out/$name" -max_total_time="$secs" $LIMITS ${FUZZ_ARGS:-} \
+			-print_final_stats=1 -artifact_prefix="$out/$name-" \
 			"$out/$name.corpus" "$carried/$name" >"$out/$name.log" 2>&1; then
 		# only the inputs that add coverage to what is carried (-merge)
 		if [ "$ncarried" -lt "$CORPUS_MAX" ]; then
 			# shellcheck disable=SC2086
-			TMPDIR=$out/$name.tmp "$out/$name" -merge=1 -max_len=65536 -timeout=10 \
-				-rss_limit_mb=2048 ${FUZZ_ARGS:-} "$carried/$name" "$out/$name.corpus" \
-				>"$out/$name.merge.log" 2>&1 ||
+			TMPDIR=$out/$name.tmp "$out/$name" -merge=1 $LIMITS ${FUZZ_ARGS:-} \
+				"$carried/$name" "$out/$name.corpus" >"$out/$name.merge.log" 2>&1 ||
 				echo "fuzz: $name: could not add to $carried/$name (log: $out/$name.merge.log)"
 		fi
 		echo "fuzz: $name: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" |
