@@ -110,7 +110,7 @@ logs=$out/logs
 # --- build dependencies -----------------------------------------------------
 need_pkgs() {
 	local missing= cmd pkg
-	for pair in musl-gcc:musl-tools make:make gcc:gcc bzip2:bzip2 xz:xz-utils \
+	for pair in musl-gcc:musl-tools make:make gcc:gcc ccache:ccache bzip2:bzip2 xz:xz-utils \
 		cpio:cpio gzip:gzip patch:patch depmod:kmod modprobe:kmod apt-get:apt; do
 		cmd=${pair%%:*} pkg=${pair#*:}
 		command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -265,7 +265,7 @@ musl_kernel_headers() {
 configure_busybox() {
 	local inc=$1 line name
 	# allnoconfig, then our fragment on top, then oldconfig for the rest.
-	make -C "$bbdir" -s allnoconfig || return 1
+	make -C "$bbdir" -s HOSTCC="ccache gcc" allnoconfig || return 1
 	while IFS= read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		name=${line%%=*}
@@ -274,7 +274,7 @@ configure_busybox() {
 	done < "$top/busybox-config"
 	sed -i '/^CONFIG_EXTRA_CFLAGS=/d' "$bbdir/.config"
 	printf 'CONFIG_EXTRA_CFLAGS="-isystem %s"\n' "$inc" >> "$bbdir/.config"
-	{ yes '' || :; } | make -C "$bbdir" -s oldconfig || return 1
+	{ yes '' || :; } | make -C "$bbdir" -s HOSTCC="ccache gcc" oldconfig || return 1
 	# Every option we asked for must have survived (a missing dependency
 	# would silently drop it).
 	while IFS= read -r line; do
@@ -289,6 +289,15 @@ build_busybox() {
 	cc=$(musl_cc)
 	inc=$(musl_kernel_headers)
 	[ "$arch" = "$host_arch" ] || cross=$triplet-   # strip, ar, ...
+	# ccache ($cache/ccache): a new clone or commit takes busybox's own
+	# objects from there (a new commit's banner date in autoconf.h costs
+	# only a preprocessor run each). Paths relative to the tree, so that
+	# every clone hits; the compiler named by its target and exact version
+	# (the cross wrapper is a script that every build rewrites).
+	# CCACHE_DISABLE=1 compiles everything (tests/run's reproducibility check).
+	export CCACHE_DIR=$cache/ccache CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1 \
+		CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-512M} \
+		CCACHE_COMPILERCHECK="string:$arch $("$cc" -v 2>&1 | tail -n 1)"
 	# Configured again only when what the configuration comes from changed:
 	# this script, the fragment, the //config blocks, the headers' path,
 	# the banner's date (tests/run builds a dozen initrds on one).
@@ -317,7 +326,7 @@ build_busybox() {
 		rm -f "$bbdir/.hypeman-made"
 		# busybox's own code warns (gcc 12): into the log, not the terminal
 		step "compiling busybox ($arch)" "$logs/busybox-make.log" \
-			make -C "$bbdir" -s -j"$(nproc)" CC="$cc" CROSS_COMPILE="$cross" HOSTCC=gcc \
+			make -C "$bbdir" -s -j"$(nproc)" CC="ccache $cc" CROSS_COMPILE="$cross" HOSTCC="ccache gcc" \
 			busybox busybox.links || exit 1
 		echo "$made" > "$bbdir/.hypeman-made"
 	fi
