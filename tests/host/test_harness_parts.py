@@ -1,6 +1,7 @@
 """Self-tests of the VM harness's parts that need no VM (tests/lib): the
 cached kernel tree, module closures, ext4 and erofs disks, the config disk,
-newc initramfs archives, the log and marker parsers. The booting half:
+newc initramfs archives, the log and marker parsers, the progress lines'
+estimate of the time left. The booting half:
 tests/vm/test_harness.py.
 """
 
@@ -11,7 +12,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import disks, kernel as kmod  # noqa: E402
+from lib import disks, kernel as kmod, progress  # noqa: E402
 from lib.vm import Initramfs, console_lines, parse_log, parse_marker  # noqa: E402
 
 
@@ -185,3 +186,31 @@ def test_parsers():
         ("HYPEMAN-PROGRAM-START", {"ts": "2026-11-26T10:15:30.123456789Z", "mode": "exec"})
     assert parse_marker("out HYPEMAN-EXIT code=0") is None
     assert parse_marker("HYPEMAN-EXITED code=0") is None
+
+
+def test_progress_estimate_from_earlier_durations(tmp_path):
+    """The time left: the tests not started at their last duration (a new
+    one at the mean of the known), the running ones at what is left of
+    theirs, shared by the workers; none without history."""
+    hist = {"t.py::a": 10.0, "t.py::b": 20.0, "t.py::c": 30.0}
+    # b, c and the new d pending (d counts 20, the mean), a running for 4 s
+    # of its 10: (20 + 30 + 20 + 6) / 2
+    assert progress.estimate_left({"t.py::b", "t.py::c@apps", "t.py::d"}, {"t.py::a": 96.0},
+                                  hist, 2, 100.0) == 38.0
+    # a running test past its earlier time counts 0, not less
+    assert progress.estimate_left({"t.py::b"}, {"t.py::a": 50.0}, hist, 1, 100.0) == 20.0
+    assert progress.estimate_left({"t.py::x"}, {}, hist, 2, 0.0) is None
+    assert progress.estimate_left(set(), {}, {}, 2, 0.0) is None
+    # the history file: merged run after run; junk read as none
+    path = str(tmp_path / "durations.json")
+    assert progress.load_history(path) == {}
+    progress.save_history(path, {"t.py::a": 10.0, "t.py::b": 2})
+    progress.save_history(path, {"t.py::b": 3.5})
+    assert progress.load_history(path) == {"t.py::a": 10.0, "t.py::b": 3.5}
+    with open(path, "w") as f:
+        f.write('["not", "a", "map"]')
+    assert progress.load_history(path) == {}
+    with open(path, "w") as f:
+        f.write('{"t.py::a": "ten", "t.py::b": -1, "t.py::c": 4}')
+    assert progress.load_history(path) == {"t.py::c": 4.0}
+    assert os.listdir(str(tmp_path)) == ["durations.json"]

@@ -4,21 +4,84 @@ One line per test when it ends, in place of pytest's dots:
 
   [12/380] PASSED  tests/vm/test_exec.py::test_x[x86_64]  14.2 s  (~9 min left)
 
-the time left estimated from the wall time per finished test so far (with
-xdist's workers, the controller sees every worker's reports: the rate
-includes the parallelism). While tests run and nothing ended for 15 s, a
-line names what is running and for how long, so that a long test (a
-systemd boot, a wait for the arm64 image built in the background) never
-looks like a hang.
+the time left estimated from what each test took the last time it passed
+($HYPEMAN_CACHE/test-durations.json, written at the end of each run: a
+test not seen before counts as the mean of the others): the tests not
+started yet and the rest of those running, shared by the workers. Without
+that history, from the wall time per finished test so far (with xdist's
+workers, the controller sees every worker's reports: the rate includes
+the parallelism). While tests run and none ended for 10 s, a line (every 10 s) names
+what is running and for how long, so that a long test (a systemd boot, a
+wait for the arm64 image built in the background) never looks like a
+hang.
 """
 
+import json
 import os
 import threading
 import time
 
 import pytest
 
-IDLE_S = 15
+IDLE_S = 10
+HISTORY_MAX_BYTES = 4 << 20
+
+
+def history_path():
+    return os.path.join(os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init"),
+                        "test-durations.json")
+
+
+def history_key(nodeid):
+    """The test, without the "@group" xdist's loadgroup adds."""
+    return nodeid.split("@", 1)[0]
+
+
+def load_history(path):
+    """{test: seconds} of earlier runs; {} when there is none or it is not
+    such a file."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read(HISTORY_MAX_BYTES + 1) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items()
+            if isinstance(k, str) and isinstance(v, (int, float)) and v >= 0}
+
+
+def save_history(path, durations):
+    """Merges {test: seconds} into PATH (written whole, then renamed)."""
+    merged = load_history(path)
+    merged.update(durations)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "w") as f:
+            json.dump(merged, f, sort_keys=True, indent=0)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def estimate_left(pending, running, history, workers, now):
+    """Seconds left, or None without any history for these tests: each
+    test not started at its earlier duration, each running one at what is
+    left of it, shared by WORKERS. A test with no history counts as the
+    mean of those with one."""
+    known = [history[history_key(n)] for n in list(pending) + list(running)
+             if history_key(n) in history]
+    if not known:
+        return None
+    mean = sum(known) / len(known)
+    def expected(n):
+        return history.get(history_key(n), mean)
+    work = sum(expected(n) for n in pending)
+    work += sum(max(expected(n) - (now - t), 0.0) for n, t in running.items())
+    return work / max(workers, 1)
 
 
 class Progress:
@@ -34,6 +97,14 @@ class Progress:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = None
+        self.pending = set()   # collected, not started
+        self.nodes = set()     # xdist workers seen
+        self.passed = {}       # test -> seconds, for the history
+        self.history = load_history(history_path())
+
+    def workers(self):
+        n = getattr(self.config.option, "numprocesses", None)
+        return n if isinstance(n, int) and n > 0 else max(len(self.nodes), 1)
 
     def write(self, text):
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -50,11 +121,14 @@ class Progress:
         if not hasattr(self.config, "workerinput"):
             if self.total is None and session.items:
                 self.total = len(session.items)
+                self.pending = {i.nodeid for i in session.items}
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
+        self.nodes.add(node.gateway.id)
         if self.total is None:
             self.total = len(ids)
+            self.pending = set(ids)
 
     def pytest_runtest_logstart(self, nodeid, location):
         now = time.monotonic()
@@ -62,10 +136,11 @@ class Progress:
             self.t0 = now
             self.thread = threading.Thread(target=self.heartbeat, daemon=True)
             self.thread.start()
+        self.pending.discard(nodeid)
         self.running[nodeid] = now
 
     def heartbeat(self):
-        while not self.stop.wait(5):
+        while not self.stop.wait(1):
             if time.monotonic() - self.last_line < IDLE_S or not self.running:
                 continue
             now = time.monotonic()
@@ -100,18 +175,28 @@ class Progress:
         if report.when != "teardown":
             return
         self.running.pop(nid, None)
+        self.pending.discard(nid)
         self.done += 1
         total = self.total or self.done
+        outcome = self.outcome.pop(nid, "passed")
+        secs = self.secs.pop(nid)
+        if outcome == "passed":
+            self.passed[history_key(nid)] = round(secs, 1)
         left = ""
         if self.t0 is not None and total > self.done:
-            rate = (time.monotonic() - self.t0) / self.done
-            left = "  (~%s left)" % fmt((total - self.done) * rate)
+            now = time.monotonic()
+            secs_left = estimate_left(self.pending, dict(self.running), self.history,
+                                      self.workers(), now)
+            if secs_left is None:
+                secs_left = (total - self.done) * (now - self.t0) / self.done
+            left = "  (~%s left)" % fmt(secs_left)
         self.write("[%d/%d] %-7s %s  %.1f s%s" % (
-            self.done, total, self.outcome.pop(nid, "passed").upper(), nid,
-            self.secs.pop(nid), left))
+            self.done, total, outcome.upper(), nid, secs, left))
 
     def pytest_sessionfinish(self, session):
         self.stop.set()
+        if self.passed:
+            save_history(history_path(), self.passed)
 
 
 def fmt(secs):
