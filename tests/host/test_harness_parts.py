@@ -189,18 +189,18 @@ def test_parsers():
 
 
 def test_progress_estimate_from_earlier_durations(tmp_path):
-    """The time left: the tests not started at their last duration (a new
-    one at the mean of the known), the running ones at what is left of
-    theirs, shared by the workers; none without history."""
+    """The time left: the tests not started at their last duration (one
+    without history at this run's mean so far), the running ones at what
+    is left of theirs, shared by the workers."""
     hist = {"t.py::a": 10.0, "t.py::b": 20.0, "t.py::c": 30.0}
-    # b, c and the new d pending (d counts 20, the mean), a running for 4 s
-    # of its 10: (20 + 30 + 20 + 6) / 2
+    # b, c and the new d pending (d counts the mean given, 5), a running for
+    # 4 s of its 10: (20 + 30 + 5 + 6) / 2
     assert progress.estimate_left({"t.py::b", "t.py::c@apps", "t.py::d"}, {"t.py::a": 96.0},
-                                  hist, 2, 100.0) == 38.0
+                                  hist, 2, 100.0, 5.0) == 30.5
     # a running test past its earlier time counts 0, not less
-    assert progress.estimate_left({"t.py::b"}, {"t.py::a": 50.0}, hist, 1, 100.0) == 20.0
-    assert progress.estimate_left({"t.py::x"}, {}, hist, 2, 0.0) is None
-    assert progress.estimate_left(set(), {}, {}, 2, 0.0) is None
+    assert progress.estimate_left({"t.py::b"}, {"t.py::a": 50.0}, hist, 1, 100.0, 5.0) == 20.0
+    # no history: the mean for each, a new running test at the mean less its time
+    assert progress.estimate_left({"t.py::x", "t.py::y"}, {"t.py::z": 99.0}, {}, 2, 100.0, 4.0) == 5.5
     # the history file: merged run after run; junk read as none
     path = str(tmp_path / "durations.json")
     assert progress.load_history(path) == {}

@@ -5,15 +5,13 @@ One line per test when it ends, in place of pytest's dots:
   [12/380] PASSED  tests/vm/test_exec.py::test_x[x86_64]  14.2 s  (~9 min left)
 
 the time left estimated from what each test took the last time it passed
-($HYPEMAN_CACHE/test-durations.json, written at the end of each run: a
-test not seen before counts as the mean of the others): the tests not
-started yet and the rest of those running, shared by the workers. Without
-that history, from the wall time per finished test so far (with xdist's
-workers, the controller sees every worker's reports: the rate includes
-the parallelism). While tests run and none ended for 10 s, a line (every 10 s) names
-what is running and for how long, so that a long test (a systemd boot, a
-wait for the arm64 image built in the background) never looks like a
-hang.
+($HYPEMAN_CACHE/test-durations.json, written at the end of each run; a
+test not in it counts what this run's finished tests took on average):
+the tests not started yet and the rest of those running, shared by the
+workers (with xdist, the controller sees every worker's reports). While
+tests run and none ended for 10 s, a line (every 10 s) names what is
+running and for how long, so that a long test (a systemd boot, a wait for
+the arm64 image built in the background) never looks like a hang.
 """
 
 import json
@@ -67,16 +65,11 @@ def save_history(path, durations):
             pass
 
 
-def estimate_left(pending, running, history, workers, now):
-    """Seconds left, or None without any history for these tests: each
-    test not started at its earlier duration, each running one at what is
-    left of it, shared by WORKERS. A test with no history counts as the
-    mean of those with one."""
-    known = [history[history_key(n)] for n in list(pending) + list(running)
-             if history_key(n) in history]
-    if not known:
-        return None
-    mean = sum(known) / len(known)
+def estimate_left(pending, running, history, workers, now, mean):
+    """Seconds left: each test not started at its duration in an earlier
+    run, each running one at what is left of it, shared by WORKERS; a test
+    with no history counts MEAN (what this run's finished tests took on
+    average)."""
     def expected(n):
         return history.get(history_key(n), mean)
     work = sum(expected(n) for n in pending)
@@ -100,6 +93,7 @@ class Progress:
         self.pending = set()   # collected, not started
         self.nodes = set()     # xdist workers seen
         self.passed = {}       # test -> seconds, for the history
+        self.finished_secs = 0.0
         self.history = load_history(history_path())
 
     def workers(self):
@@ -182,14 +176,12 @@ class Progress:
         secs = self.secs.pop(nid)
         if outcome == "passed":
             self.passed[history_key(nid)] = round(secs, 1)
+        self.finished_secs += secs
         left = ""
-        if self.t0 is not None and total > self.done:
-            now = time.monotonic()
-            secs_left = estimate_left(self.pending, dict(self.running), self.history,
-                                      self.workers(), now)
-            if secs_left is None:
-                secs_left = (total - self.done) * (now - self.t0) / self.done
-            left = "  (~%s left)" % fmt(secs_left)
+        if total > self.done:
+            left = "  (~%s left)" % fmt(estimate_left(
+                self.pending, dict(self.running), self.history, self.workers(),
+                time.monotonic(), self.finished_secs / self.done))
         self.write("[%d/%d] %-7s %s  %.1f s%s" % (
             self.done, total, outcome.upper(), nid, secs, left))
 
