@@ -91,14 +91,10 @@ class Progress:
         self.stop = threading.Event()
         self.thread = None
         self.pending = set()   # collected, not started
-        self.nodes = set()     # xdist workers seen
+        self.nodes = set()     # xdist workers (each reports its collection)
         self.passed = {}       # test -> seconds, for the history
         self.finished_secs = 0.0
         self.history = load_history(history_path())
-
-    def workers(self):
-        n = getattr(self.config.option, "numprocesses", None)
-        return n if isinstance(n, int) and n > 0 else max(len(self.nodes), 1)
 
     def write(self, text):
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -180,7 +176,7 @@ class Progress:
         left = ""
         if total > self.done:
             left = "  (~%s left)" % fmt(estimate_left(
-                self.pending, dict(self.running), self.history, self.workers(),
+                self.pending, dict(self.running), self.history, len(self.nodes),
                 time.monotonic(), self.finished_secs / self.done))
         self.write("[%d/%d] %-7s %s  %.1f s%s" % (
             self.done, total, outcome.upper(), nid, secs, left))
