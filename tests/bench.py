@@ -18,8 +18,9 @@ medians and min/max of:
     program start without the module loading), program exit -> power-off;
   - PID 1's VmRSS while the program runs (the reference: its init shell's,
     just before switch_root);
-  - each figure as a ratio to the floor and to the reference, and the
-    host's load average before and after;
+  - each figure as a ratio to the floor, to the floor with the contract
+    and to the reference (and the floor with the contract's to the floor),
+    and the host's load average before and after;
   - where hypeman-init's time beyond the floor's goes: each of its phases
     against the floor's cost of the same syscalls, and the floor's steps
     (each module, each mount) one by one.
@@ -27,7 +28,14 @@ Variants: "hypeman-init" (--initrd, default out/initrd-test), the floor
 (tests/bench/floor-init.c: a static C program doing only the syscalls of
 this boot, no log, no checks, loading the .ko files hypeman-init loaded
 on this VM in its order, read off one boot with hypeman.debug=1 before
-the rounds), the reference (tests/bench/reference-init.sh: the classic
+the rounds), the floor with the contract ("floor+contract": the same
+program built with FLOOR_CONTRACT, adding what the guest contract makes
+every init do and the floor leaves out, the cheapest way: the other kernel
+filesystems and /dev links, lo up, / private and /run moved, and the very
+console lines hypeman-init printed before its program on this VM, read off
+one plain boot; its ratio to the floor is what the contract costs, and
+hypeman-init's ratio to it what our implementation costs beyond that),
+the reference (tests/bench/reference-init.sh: the classic
 shell initrd with Debian's busybox and the same module list, loaded whole
 with insmod), and any --variant (an older build, a kernel option). In-guest
 times are CLOCK_BOOTTIME (ours: uptime_ms; the floor's HYPEMAN-FLOOR line)
@@ -85,7 +93,7 @@ CACHE = os.environ.get("HYPEMAN_CACHE", "/var/cache/hypeman-init")
 PHASES = ["mount", "modules", "overlay", "config", "volumes", "network", "egress-ca", "gpu", "agent",
           "headers", "switch", "exec"]
 REF_PHASES = ["mount", "modules", "overlay", "config", "network", "switch"]
-FLOOR_PHASES = ["mount", "modules", "overlay", "config", "switch"]
+FLOOR_PHASES = ["mount", "modules", "overlay", "config", "network", "switch"]
 PROGRAM = ["/bin/sh", "-c", "grep -E '^VmRSS' /proc/1/status"]
 FIGURES = [("kernel_ms", "kernel start -> init start (ms)"),
            ("init_to_program", "init start -> program start (ms)"),
@@ -176,16 +184,37 @@ def loaded_modules(arch, initrd, kernel_image, smp):
 
 
 def c_string(s):
-    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def floor_initrd(path, arch, names, moddir, rel):
+def console_output(arch, initrd, kernel_image, smp):
+    """[(phase, line)]: what hypeman-init writes on the console up to the
+    program's start in one plain boot on the bench's VM: its log lines
+    (a marker counted in phase exec), each with its newline."""
+    with tempfile.TemporaryDirectory(prefix="hm-bench-") as tmp:
+        console = boot(tmp, arch, initrd, "", smp, kernel_image)
+    out = []
+    for line in vmm.console_lines(console):
+        if line.startswith("{"):
+            out.append((json.loads(line)["phase"], line + "\n"))
+        elif vmm.parse_marker(line):
+            out.append(("exec", line + "\n"))
+            if line.startswith("HYPEMAN-PROGRAM-START"):
+                return out
+    raise RuntimeError("no HYPEMAN-PROGRAM-START:\n" + console[-3000:])
+
+
+def floor_initrd(path, arch, names, moddir, rel, lines=None):
     """tests/bench/floor-init.c as /init, built with musl-gcc for the
     module files NAMES (hypeman-init's list, same order) of the kernel
-    tree MODDIR, which the initrd carries where ours does."""
+    tree MODDIR, which the initrd carries where ours does. With LINES
+    (console_output's), the floor with the contract (FLOOR_CONTRACT)."""
     paths = module_paths(moddir) if names else {}
     header = path + ".h"
     with open(header, "w") as f:
+        if lines is not None:
+            f.write("#define FLOOR_CONTRACT 1\n#define FLOOR_LINES %s\n" % " ".join(
+                "{ %s, %s }," % (c_string(p), c_string(l)) for p, l in lines))
         f.write("#define FLOOR_MODULES %s\n" % " ".join(
             "{ %s, %s }," % (c_string("mod:" + n), c_string("/lib/modules/%s/%s" % (rel, paths[n])))
             for n in names))
@@ -196,7 +225,7 @@ def floor_initrd(path, arch, names, moddir, rel):
     ir = vmm.Initramfs()
     ir.file_from("/init", binary, 0o755)
     ir.chardev("/dev/console", 5, 1)
-    for d in ("/proc", "/sys", "/lower", "/overlay", "/newroot", "/mnt/config"):
+    for d in ("/proc", "/sys", "/run", "/lower", "/overlay", "/newroot", "/mnt/config"):
         ir.dir(d)
     for n in names:
         ir.file_from("/lib/modules/%s/%s" % (rel, paths[n]), os.path.join(moddir, paths[n]), 0o644)
@@ -315,8 +344,9 @@ def floor(console):
          "n_modules": sum(1 for k, _ in marks if k.startswith("mod:"))}
     prev = at["start"]
     for p in FLOOR_PHASES:
-        r["spans"][p] = (prev, at[p])
-        prev = at[p]
+        if p in at:     # network: the floor with the contract only
+            r["spans"][p] = (prev, at[p])
+            prev = at[p]
     # each step on its own (a module, a mount): "where the difference goes"
     r["steps"] = {k: t - marks[i - 1][1] for i, (k, t) in enumerate(marks) if i and k != "program"}
     r["steps"]["program"] = at["program"] - at["switch"]
@@ -363,6 +393,8 @@ def report(results, bases):
     other variant's median over each of BASES' (the floor, the reference)."""
     names = list(results)
     pairs = [(n, b) for b in bases for n in names if n not in bases]
+    # the floor with the contract over the floor: what the contract costs
+    pairs += [(n, b) for b in bases[:1] for n in bases[1:] if n.startswith("floor+contract")]
     print("| figure | " + " | ".join("%s median (min-max)" % n for n in names)
           + "".join(" | %s / %s" % pr for pr in pairs) + " |")
     print("|---" * (1 + len(names) + len(pairs)) + "|")
@@ -659,6 +691,11 @@ def make_variants(args, arches, flavours, tmp):
                       % (tag, " ".join(names) or "none"), file=sys.stderr)
                 variants.append(dict(base, name="floor" + tag, kind="floor",
                                      initrd=floor_initrd(stem + "-floor", a, names, moddir, rel)))
+                lines = console_output(a, initrd, vmlinuz, args.smp)
+                print("floor+contract%s: hypeman-init's %d console lines before the program, %d bytes"
+                      % (tag, len(lines), sum(len(l) for _, l in lines)), file=sys.stderr)
+                variants.append(dict(base, name="floor+contract" + tag, kind="floor", contract=True,
+                                     initrd=floor_initrd(stem + "-floorc", a, names, moddir, rel, lines)))
             if not args.no_reference:
                 rinitrd, n = reference_initrd(stem + "-ref", a, moddir if modular else None, rel)
                 variants.append(dict(base, name="reference" + tag, kind="reference", initrd=rinitrd,
@@ -689,10 +726,9 @@ def print_results(variants, results, arches):
         bases = [v["name"] for k in ("floor", "reference") for v in mine if v["kind"] == k]
         report({v["name"]: results[v["name"]] for v in mine}, bases)
         ours = next(v["name"] for v in mine if v["kind"] == "ours")
-        fl = [v["name"] for v in mine if v["kind"] == "floor"]
-        if fl:
-            print("\nwhere hypeman-init's time beyond the floor's goes (%s, medians):" % g)
-            report_gap(results[ours], results[fl[0]])
+        for v in (v for v in mine if v["kind"] == "floor"):
+            print("\nwhere hypeman-init's time beyond %s's goes (%s, medians):" % (v["name"], g))
+            report_gap(results[ours], results[v["name"]])
     if len(arches) == 2:
         first, second = ([v["name"] for v in variants if v["arch"] == a and v["kind"] == "ours"][0]
                          for a in arches)
