@@ -73,6 +73,9 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 /* ---- state.c: the state shared by the phases, and its defaults ---- */
 struct hm_boot {
 	struct hm_cmdline cmdline;
+	/* /proc/cmdline as read at boot ("" when unreadable): the modules
+	 * phase takes each module's options from it */
+	const char *cmdline_text;
 	struct hm_config cfg;
 	enum hm_mode mode;
 	/* vda's filesystem by its superblock, from the modules phase (which

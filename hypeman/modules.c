@@ -45,7 +45,7 @@ struct modset {
 	struct hm_moddb *db;            /* modules.dep, .softdep, .alias (what a module
 	                                 * is for), .builtin */
 	char *list;                     /* the boot list's text */
-	char *cmdline;                  /* /proc/cmdline ("" when unreadable) */
+	const char *cmdline;            /* /proc/cmdline ("" when unreadable) */
 	char **names;                   /* its names (pointers into LIST) */
 	int n;
 	unsigned char *state;           /* PENDING, TAKEN */
@@ -239,7 +239,7 @@ static int pending_buses(struct modset *ms, char **buses, int cap)
 static void coldplug(struct modset *ms)
 {
 	struct hm_devscan scan = { NULL, 0, 0 };
-	char *buses[16];
+	char *buses[HM_MAX_BUSES];
 	struct devices d;
 	char **names;
 	int round, n = 1, i, n_buses;
@@ -312,7 +312,7 @@ static void skipped(const struct modset *ms, char *buf, size_t cap)
 }
 
 /* The boot list and the indexes; -1 (logged) when there is nothing to do. */
-static int read_boot_set(struct modset *ms)
+static int read_boot_set(struct modset *ms, const struct hm_boot *b)
 {
 	char *dep, *softdep, *alias, *builtin;
 	struct utsname uts;
@@ -323,10 +323,7 @@ static int read_boot_set(struct modset *ms)
 		hm_phase_end("modules", "no module list in the initrd (%s): nothing to load", HM_MODULE_LIST);
 		return -1;
 	}
-	/* boot() read it once already (state.c); unreadable: no options */
-	ms->cmdline = xmalloc_open_read_close("/proc/cmdline", NULL);
-	if (!ms->cmdline)
-		ms->cmdline = xzalloc(1);
+	ms->cmdline = b->cmdline_text;
 	uname(&uts);
 	ms->dir = concat_path_file("/lib/modules", uts.release);
 	dep = read_index(ms->dir, "modules.dep");
@@ -361,7 +358,6 @@ static void free_boot_set(struct modset *ms)
 	free(ms->dir);
 	hm_moddb_free(ms->db);
 	free(ms->list);
-	free(ms->cmdline);
 	free(ms->names);
 	free(ms->state);
 	free(ms->kind);
@@ -374,7 +370,7 @@ void FAST_FUNC hm_load_modules(struct hm_boot *b)
 
 	hm_phase_begin("modules");
 	memset(&ms, 0, sizeof(ms));
-	if (read_boot_set(&ms) != 0) {
+	if (read_boot_set(&ms, b) != 0) {
 		free_boot_set(&ms);
 		return;
 	}

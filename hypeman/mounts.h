@@ -26,7 +26,8 @@ PUSH_AND_SET_FUNCTION_VISIBILITY_TO_HIDDEN
 int hm_wait_for(const char *phase, const char *what, const char *path, mode_t type) FAST_FUNC;
 /*
  * The modaliases of the devices present on the buses that device patterns
- * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...):
+ * starting "PREFIX:" name, for PREFIXES[0..N) ("pci", "virtio", "of"...;
+ * N at most HM_MAX_BUSES), each bus read once:
  * /sys/bus/BUS/devices/DEV/modalias, in *MODALIASES (malloc'ed, NULL at
  * the end; the strings are S's). Their count, or -1 without /sys/bus.
  * S keeps what it read, so that a later call (the next round of
@@ -37,6 +38,7 @@ struct hm_devscan {
 	struct hm_dev *dev;
 	int n, hint;
 };
+#define HM_MAX_BUSES 16
 int hm_device_modaliases(struct hm_devscan *s, char *const *prefixes, int n,
 		char ***modaliases) FAST_FUNC;
 void hm_devscan_free(struct hm_devscan *s) FAST_FUNC;

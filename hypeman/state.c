@@ -18,6 +18,7 @@ struct hm_boot* FAST_FUNC hm_boot_init(void)
 	b.cmdline.grace_s = HM_GRACE_DEFAULT_S;
 	b.cmdline.debug = false;
 	b.cmdline.ca_timeout_s = HM_CA_TIMEOUT_DEFAULT_S;
+	b.cmdline_text = "";
 	b.rootfs_type = NULL;
 	b.newroot_fd = -1;
 	b.oldroot_fd = -1;
@@ -39,7 +40,7 @@ void FAST_FUNC hm_read_cmdline(struct hm_boot *b)
 		return;
 	}
 	hm_cmdline_parse(text, &b->cmdline, bad_option);
-	free(text);
+	b->cmdline_text = text;         /* kept for the boot's lifetime */
 }
 
 void FAST_FUNC hm_stage_mount(struct hm_boot *b, const char *path, const char *name)
