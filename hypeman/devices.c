@@ -126,11 +126,10 @@ static void add_bus(struct hm_devscan *s, int sysbus, const char *name, char ***
 /* Modalias prefixes that are not a bus: device-tree devices sit on the
  * platform and amba buses, ACPI-enumerated ones on platform, with the
  * same "acpi:HID:CID:" modalias. The acpi bus itself is not read: it lists
- * every node of the ACPI namespace (39 on QEMU's q35: PCI interrupt
- * links, buttons, the CPU, most without any driver), which only an
- * acpi_driver module binds (buttons, batteries), none of them a boot
- * module: on q35 they were 39 of the 54 sysfs files coldplug's first
- * round opened, each open under TCG costing a fraction of a ms. */
+ * every node of the ACPI namespace (PCI interrupt links, buttons, the
+ * CPU, most without any driver), which only an acpi_driver module binds
+ * (buttons, batteries), none of them a boot module. On QEMU's q35 those
+ * nodes were 39 of the 54 sysfs files coldplug's first round opened. */
 static const char *const other_buses[][3] = {
 	{ "of", "platform", "amba" },
 	{ "acpi", "platform", NULL },
