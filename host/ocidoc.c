@@ -234,9 +234,12 @@ static bool listed(const char *list, const char *s)
 	size_t n = strlen(s);
 	const char *p;
 
-	for (p = list; (p = strstr(p, s)) != NULL; p++)
+	for (p = list; (p = strstr(p, s)) != NULL; p++) {
 		if ((p == list || (p - list >= 2 && p[-2] == ',')) && (p[n] == 0 || p[n] == ','))
 			return true;
+		if (*p == '\0')
+			break;  /* an empty s matches at the end too: not past it */
+	}
 	return false;
 }
 

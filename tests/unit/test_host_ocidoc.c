@@ -72,6 +72,12 @@ static void test_index(void)
 	choose("{\"manifests\":[" D("a", "") "," D("b", "") "," D("a", "") "]}", 1, "z", "amd64",
 		names, plats);
 	CHECK_STR(names, "a, b");
+	/* a name that is "": listed, and the list not read past its end
+	 * (fuzz_oci_json found that read) */
+	choose("{\"manifests\":[" D("a", "") ",{\"mediaType\":\"application/vnd.oci.image."
+		"manifest.v1+json\",\"digest\":\"sha256:e\",\"size\":7,\"annotations\":"
+		"{\"org.opencontainers.image.ref.name\":\"\"}}]}", 1, "z", "amd64", names, plats);
+	CHECK_STR(names, "a, ");
 }
 
 /* docker save (Docker 25 on): each manifest named by its full reference
